@@ -1,0 +1,105 @@
+# mklive — build a bootable live CD/USB image from a Linux root tree.
+#
+#   make              build/mklive (the builder) and build/mklive-init (the static init)
+#   make check        install test dependencies, build, run every test
+#   make demo         fetch a Debian kernel + busybox, build out/demo.iso, boot it in QEMU
+#   make install      PREFIX=/usr/local DESTDIR=
+#
+# Sources are found by wildcard: a new file in src/<layer>/ needs no edit here.
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/lib/mklive
+MANDIR    ?= $(PREFIX)/share/man
+DESTDIR   ?=
+
+CC        ?= cc
+MUSLCC    ?= musl-gcc
+PKG_CONFIG ?= pkg-config
+PKGS      := libsquashfs1 libisofs-1 libarchive libzstd liblzma liblz4 zlib
+
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS    ?= -O2 -g
+ifeq ($(WERROR),1)
+WARN      += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=address,undefined
+endif
+DEPCFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+DEPLIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+             -DMKLIVE_LIBEXECDIR='"$(LIBEXECDIR)"' -Isrc $(DEPCFLAGS) -MMD -MP
+
+LIB_SRC   := $(sort $(wildcard src/tree/*.c src/codec/*.c src/source/*.c src/fmt/*.c src/build/*.c))
+CLI_SRC   := $(sort $(wildcard src/cli/*.c))
+INIT_SRC  := $(sort $(wildcard src/init/*.c))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test-*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=build/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=build/obj/%.o)
+CLI_LIBOBJ := $(filter-out build/obj/src/cli/main.o,$(CLI_OBJ))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+
+INIT_CFLAGS := -std=gnu11 -Os -static -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
+               -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables \
+               -fno-stack-protector -Wl,--gc-sections -s
+ifeq ($(WERROR),1)
+INIT_CFLAGS += -Werror
+endif
+
+all: build/mklive build/mklive-init
+
+deps:
+	@scripts/deps.sh build
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/libmklive.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+build/mklive: $(CLI_OBJ) build/libmklive.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) build/libmklive.a $(DEPLIBS)
+
+build/mklive-init: $(INIT_SRC) $(wildcard src/init/*.h)
+	@mkdir -p $(dir $@)
+	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(INIT_SRC)
+
+build/tests/%: tests/unit/%.c tests/unit/t.h $(CLI_LIBOBJ) build/libmklive.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(CLI_LIBOBJ) build/libmklive.a $(DEPLIBS)
+
+unit: $(UNIT_BIN)
+
+check: 
+	@scripts/deps.sh check
+	@$(MAKE) --no-print-directory all unit
+	@tests/run.sh
+
+check-fast:
+	@$(MAKE) --no-print-directory all unit
+	@MKLIVE_SKIP_BOOT=1 tests/run.sh
+
+demo:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -m 0755 build/mklive $(DESTDIR)$(BINDIR)/mklive
+	install -m 0755 build/mklive-init $(DESTDIR)$(LIBEXECDIR)/mklive-init
+	install -m 0644 docs/mklive.1 $(DESTDIR)$(MANDIR)/man1/mklive.1
+	install -m 0644 docs/mklive.conf.5 $(DESTDIR)$(MANDIR)/man5/mklive.conf.5
+	install -m 0644 docs/mklive-init.7 $(DESTDIR)$(MANDIR)/man7/mklive-init.7
+
+clean:
+	rm -rf build out
+
+.PHONY: all deps unit check check-fast demo install clean
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Install the Debian packages mklive needs to build (and, with "check", to test).
+#   scripts/deps.sh          build dependencies
+#   scripts/deps.sh check    build + test dependencies (readers we did not write, QEMU)
+# Runs apt-get only when something is missing; needs root (or sudo) only then.
+set -eu
+
+build_pkgs="gcc make pkg-config libsquashfs-dev libisofs-dev libarchive-dev libzstd-dev
+liblzma-dev liblz4-dev zlib1g-dev musl-tools"
+check_pkgs="squashfs-tools xorriso cpio libarchive-tools qemu-system-x86 isolinux
+syslinux-common zstd xz-utils ovmf file"
+
+want=$build_pkgs
+case "${1:-build}" in
+	build) ;;
+	check|demo) want="$build_pkgs $check_pkgs" ;;
+	*) echo "usage: $0 [build|check|demo]" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >&2
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,49 @@
+/* mklive.conf: an INI-style file (see docs/mklive.conf.5).
+ *
+ *   # comment            ; comment
+ *   [image]
+ *   label = MKLIVE
+ *   compressor = zstd    (zstd, xz, gzip, lz4)
+ *   level = 15
+ *   block-size = 128K    (bytes; K and M suffixes)
+ *   [initramfs]
+ *   compressor = zstd    (zstd, gzip, xz, none)
+ *   level = 19
+ *   [boot]
+ *   append = console=ttyS0
+ *   timeout = 5          (seconds the menu waits before booting the default)
+ *
+ * Unknown sections or keys and bad values are errors "FILE:LINE: ...".
+ * Command-line options override the file: the CLI parses the file first,
+ * then applies its options on top.
+ */
+#ifndef MKL_CONFIG_H
+#define MKL_CONFIG_H
+
+#include <stdint.h>
+
+#include "tree/err.h"
+
+struct mkl_config {
+	char *label;			/* NULL: default "MKLIVE" */
+	char *compressor;		/* squashfs compressor; NULL: "zstd" */
+	int level;			/* 0: default */
+	uint32_t block_size;		/* 0: default */
+	char *initrd_compressor;	/* NULL: "zstd" */
+	int initrd_level;		/* 0: default */
+	char *append;			/* extra kernel command line; NULL: none */
+	int timeout;			/* seconds; -1: default (5) */
+};
+
+void mkl_config_init(struct mkl_config *cfg);
+/* Parse a file into cfg (values found override what cfg holds). */
+int mkl_config_load(struct mkl_config *cfg, const char *path, struct mkl_err *err);
+/* Parse from memory; name is used in messages ("name:line: ..."). */
+int mkl_config_parse(struct mkl_config *cfg, const char *name, const char *text, size_t len,
+		     struct mkl_err *err);
+void mkl_config_free(struct mkl_config *cfg);
+
+/* "131072", "128K", "1M" -> bytes; errors name the text. */
+int mkl_parse_size(const char *text, uint64_t *out, struct mkl_err *err);
+
+#endif

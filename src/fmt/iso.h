@@ -1,0 +1,50 @@
+/* ISO 9660 writer (libisofs): level 3, Rock Ridge and Joliet, El Torito
+ * no-emulation boot with a boot-info-table (isolinux), and an isohybrid
+ * MBR so the same file boots when written to a USB stick.
+ *
+ * The image is described as a flat list of files; directories are implied
+ * by the paths. Every timestamp in the image (volume descriptors, nodes,
+ * Rock Ridge) is opts->time, so the output depends on the inputs only.
+ */
+#ifndef MKL_ISO_H
+#define MKL_ISO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tree/err.h"
+
+struct mkl_iso_file {
+	const char *path;	/* in the image: "live/filesystem.squashfs" */
+	/* Content: either a memory buffer (mem, size) or, when mem is NULL,
+	 * the whole of an open seekable fd (read with pread, not closed). */
+	const void *mem;
+	uint64_t size;
+	int fd;
+	uint32_t mode;		/* permission bits; 0 means 0444 */
+};
+
+struct mkl_iso_opts {
+	const char *volume_id;		/* label, 1..32 chars of [A-Z0-9_-] (checked) */
+	const char *volume_set_id;	/* the medium ID the init looks for (<= 128 chars) */
+	const char *application_id;	/* "MKLIVE ..." (<= 128 chars) */
+	int64_t time;			/* every timestamp in the image */
+	/* El Torito (BIOS, no emulation). NULL: no boot record. */
+	const char *boot_image;		/* "isolinux/isolinux.bin" (one of files) */
+	const char *boot_catalog;	/* "isolinux/boot.cat" (made by libisofs) */
+	/* isohybrid MBR template (syslinux's isohdpfx.bin, 432 bytes); NULL: none. */
+	const void *mbr_template;
+	size_t mbr_template_size;
+};
+
+/* Check a volume label without writing anything (for early errors). */
+int mkl_iso_check_label(const char *label, struct mkl_err *err);
+
+/* Progress: called with bytes written so far and the image size. */
+typedef void (*mkl_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* Write the image to out_fd (positioned at 0, will be truncated to size). */
+int mkl_iso_write(int out_fd, const struct mkl_iso_opts *opts, const struct mkl_iso_file *files,
+		  size_t nfiles, mkl_progress_fn progress, void *progress_ctx, struct mkl_err *err);
+
+#endif

@@ -1,0 +1,54 @@
+/* squashfs writer (libsquashfs 1.2, as Debian 12 ships it) and read-back.
+ *
+ * Use: create on an open, empty, seekable fd; for every regular file that
+ * owns its inode (node->link == NULL), in the order the source yields them,
+ * stream its content with mkl_sqfs_add_data(); when the source is done and
+ * mkl_tree_finish() has run, mkl_sqfs_finish() writes inodes, directories,
+ * the id/xattr/fragment/export tables and the super block. Compression
+ * runs on `threads` workers; output is identical whatever the thread count.
+ *
+ * After finish, file contents can be read back by node (the build reads
+ * the kernel and modules this way, so a tar input needs no second pass).
+ */
+#ifndef MKL_SQUASHFS_H
+#define MKL_SQUASHFS_H
+
+#include <stdint.h>
+
+#include "tree/err.h"
+#include "tree/tree.h"
+
+struct mkl_sqfs_opts {
+	const char *compressor;	/* "zstd" (default when NULL), "xz", "gzip", "lz4" */
+	int level;		/* 0: the compressor's default */
+	uint32_t block_size;	/* 0: 131072; power of two, 4 KiB .. 1 MiB */
+	unsigned threads;	/* 0: number of online CPUs */
+	int64_t mkfs_time;	/* super block time (SOURCE_DATE_EPOCH or now) */
+};
+
+struct mkl_sqfs;
+
+/* Check a compressor name/level/block size without writing anything. */
+int mkl_sqfs_check_opts(const struct mkl_sqfs_opts *opts, struct mkl_err *err);
+
+int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **out,
+		    struct mkl_err *err);
+
+/* Stream one regular file's content (node->size bytes) through read(ctx).
+ * Records where the data went in node->data. */
+int mkl_sqfs_add_data(struct mkl_sqfs *sq, struct mkl_node *node, mkl_read_fn read,
+		      void *ctx, struct mkl_err *err);
+
+/* Write everything else for the finished tree. */
+int mkl_sqfs_finish(struct mkl_sqfs *sq, struct mkl_tree *tree, struct mkl_err *err);
+
+/* After finish: read a regular file's content back, in order, into sink. */
+int mkl_sqfs_read_file(struct mkl_sqfs *sq, const struct mkl_node *node, mkl_sink_fn sink,
+		       void *ctx, struct mkl_err *err);
+
+/* Bytes written so far (the image size after finish). */
+uint64_t mkl_sqfs_bytes(const struct mkl_sqfs *sq);
+
+void mkl_sqfs_destroy(struct mkl_sqfs *sq);	/* accepts NULL */
+
+#endif

@@ -1,0 +1,46 @@
+/* Readers of input: a directory walk or a tar archive, behind one interface.
+ *
+ * A source yields entries one at a time, in a stable order (the directory
+ * walk is sorted by name; a tar is read in archive order). For a regular
+ * file that is not a hard link, the content may be read with
+ * mkl_source_read() before the next call to mkl_source_next(); unread
+ * content is skipped. All metadata comes from the input itself (tar
+ * headers, or lstat of the walk), never from the host's permission system.
+ */
+#ifndef MKL_SOURCE_H
+#define MKL_SOURCE_H
+
+#include <stdint.h>
+
+#include "tree/err.h"
+#include "tree/tree.h"
+
+struct mkl_source;
+
+struct mkl_source_entry {
+	const char *path;	/* normalised, relative: "etc/passwd", "" = root */
+	struct mkl_stat st;	/* xattrs/target valid until the next call */
+	const char *hardlink;	/* non-NULL: normalised path of the earlier entry
+				 * this one is a hard link to (no content) */
+};
+
+/* Open a directory or a tar archive (.tar, .tar.gz, .tar.zst, .tar.xz, ...;
+ * detected by content, not by name). */
+int mkl_source_open(const char *path, struct mkl_source **out, struct mkl_err *err);
+
+/* 1: *entry filled; 0: end of input; -1: error. */
+int mkl_source_next(struct mkl_source *src, struct mkl_source_entry *entry, struct mkl_err *err);
+
+/* Read content of the current regular file: bytes read, 0 at its end, -1 on
+ * error. A file whose length differs from st.size (changed while we read
+ * it) is an error naming the path. Usable as an mkl_read_fn. */
+long mkl_source_read(void *src, void *buf, size_t len, struct mkl_err *err);
+
+/* Progress: bytes of input consumed so far, and the total when known
+ * (directory: sum of regular file sizes, found by a cheap stat pass at
+ * open; tar: the archive's size on disk; 0 when unknown, e.g. a pipe). */
+void mkl_source_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total);
+
+void mkl_source_close(struct mkl_source *src);	/* accepts NULL */
+
+#endif

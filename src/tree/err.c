@@ -1,0 +1,92 @@
+#include "tree/err.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mkl_error(struct mkl_err *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->code = errnum;
+	n = strlen(err->msg);
+	if (errnum && n + 3 < sizeof(err->msg)) {
+		const char *e = strerror(errnum);
+
+		err->msg[n++] = ':';
+		err->msg[n++] = ' ';
+		strncpy(err->msg + n, e, sizeof(err->msg) - n - 1);
+		err->msg[sizeof(err->msg) - 1] = '\0';
+	}
+	return -1;
+}
+
+int mkl_err_prefix(struct mkl_err *err, const char *fmt, ...)
+{
+	char buf[MKL_ERR_MAX];
+	size_t n;
+	va_list ap;
+
+	if (!err)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	n = strlen(buf);
+	if (n + 2 < sizeof(buf)) {
+		buf[n++] = ':';
+		buf[n++] = ' ';
+		strncpy(buf + n, err->msg, sizeof(buf) - n - 1);
+		buf[sizeof(buf) - 1] = '\0';
+	}
+	memcpy(err->msg, buf, sizeof(buf));
+	return -1;
+}
+
+void *mkl_malloc(size_t size, struct mkl_err *err)
+{
+	void *p = malloc(size ? size : 1);
+
+	if (!p)
+		mkl_error(err, ENOMEM, "out of memory (%zu bytes)", size);
+	return p;
+}
+
+void *mkl_calloc(size_t n, size_t size, struct mkl_err *err)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		mkl_error(err, ENOMEM, "out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+char *mkl_strdup(const char *s, struct mkl_err *err)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		mkl_error(err, ENOMEM, "out of memory");
+	return p;
+}
+
+static volatile sig_atomic_t cancelled;
+
+void mkl_cancel(void)
+{
+	cancelled = 1;
+}
+
+int mkl_cancelled(void)
+{
+	return cancelled != 0;
+}
