@@ -18,7 +18,8 @@ MUSLCC    ?= musl-gcc
 PKG_CONFIG ?= pkg-config
 PKGS      := libsquashfs1 libisofs-1 libarchive libzstd liblzma liblz4 zlib
 
-WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+             -Wno-format-truncation
 CFLAGS    ?= -O2 -g
 ifeq ($(WERROR),1)
 WARN      += -Werror

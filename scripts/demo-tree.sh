@@ -1,0 +1,65 @@
+#!/bin/bash
+# Make the demo root tree: a Debian kernel with its modules and a static
+# busybox, with an /sbin/init that says the live system came up.
+#   scripts/demo-tree.sh DIR
+# The tree has what the tests check arrives unchanged in the booted system:
+# a file owned by uid 1000, a setuid file, a device node (when we may make
+# one), a hard link, a symlink and a security.capability xattr.
+set -euo pipefail
+dest=${1:?usage: demo-tree.sh DIR}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cache=$("$top/scripts/fetch-boot.sh")
+kver=$(basename "$(ls -d "$cache"/lib/modules/*/ | head -n 1)")
+
+rm -rf "$dest"
+mkdir -p "$dest"/{bin,sbin,etc,proc,sys,dev,run,tmp,root,home/user,boot,lib/modules,usr/share/mklive-demo}
+chmod 1777 "$dest/tmp"
+cp "$cache/bin/busybox" "$dest/bin/busybox"
+for applet in $("$dest/bin/busybox" --list); do
+	[ "$applet" = busybox ] || ln -sf busybox "$dest/bin/$applet"
+done
+cp "$cache/boot/vmlinuz-$kver" "$dest/boot/"
+cp -a "$cache/lib/modules/$kver" "$dest/lib/modules/"
+depmod -b "$dest" "$kver"
+
+cat >"$dest/etc/passwd" <<'P'
+root:x:0:0:root:/root:/bin/sh
+user:x:1000:1000:Demo User:/home/user:/bin/sh
+P
+cat >"$dest/etc/group" <<'G'
+root:x:0:
+user:x:1000:
+G
+echo mklive-demo >"$dest/etc/hostname"
+echo "hello from the live system" >"$dest/home/user/hello.txt"
+chown -R 1000:1000 "$dest/home/user"
+cp "$dest/bin/busybox" "$dest/usr/share/mklive-demo/setuid-example"
+chmod 4755 "$dest/usr/share/mklive-demo/setuid-example"
+ln "$dest/usr/share/mklive-demo/setuid-example" "$dest/usr/share/mklive-demo/hardlink-example"
+ln -s ../../../etc/hostname "$dest/usr/share/mklive-demo/symlink-example"
+setfattr -n security.capability -v 0x0100000200200000000000000000000000000000 \
+	"$dest/usr/share/mklive-demo/setuid-example" 2>/dev/null || true
+mknod "$dest/dev/console" c 5 1 2>/dev/null || true
+touch -d '2001-02-03 04:05:06 UTC' "$dest/home/user/hello.txt"
+
+cat >"$dest/sbin/init" <<'INIT'
+#!/bin/sh
+# The demo's init: report what the live system sees, then offer a shell.
+export PATH=/bin:/sbin
+mount -t proc proc /proc 2>/dev/null
+mount -t sysfs sysfs /sys 2>/dev/null
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+hostname -F /etc/hostname
+root=$(awk '$2 == "/" { print $3 }' /proc/mounts | tail -n 1)
+echo "mklive-demo: pid $$, kernel $(uname -r), root filesystem: $root"
+echo "mklive-demo: /home/user/hello.txt: $(stat -c '%u:%g %a %Y' /home/user/hello.txt)"
+echo "mklive-demo: setuid-example: $(stat -c '%a %h' /usr/share/mklive-demo/setuid-example)"
+echo "mklive-demo: writable root: $(echo ok > /root/written && cat /root/written)"
+echo "MKLIVE-BOOT-OK $(cat /proc/cmdline)"
+echo "mklive-demo: the live system is up. Type 'poweroff -f' to stop."
+while :; do
+	setsid cttyhack sh -l
+done
+INIT
+chmod 755 "$dest/sbin/init"
+echo "$dest"

@@ -1,0 +1,46 @@
+/* Boot menus. Every menu has the same entries, boots the default by itself
+ * after the timeout, and shows on the screen and on the first serial port. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "build/build.h"
+
+/* The entries every menu shows: the label's suffix and extra arguments. */
+static const struct {
+	const char *id, *title, *args;
+} entries[] = {
+	{ "live", "", "" },
+	{ "debug", " (debug: verbose init, kernel messages)", "mklive.debug ignore_loglevel" },
+};
+
+char *mkl_isolinux_cfg(const char *label, const char *append, int timeout)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	size_t i;
+
+	if (!f)
+		return NULL;
+	/* syslinux counts in tenths of a second; 0 would mean "wait forever". */
+	fprintf(f, "SERIAL 0 115200\n"
+		   "UI menu.c32\n"
+		   "DEFAULT live\n"
+		   "PROMPT 0\n"
+		   "TIMEOUT %d\n"
+		   "MENU TITLE %s (boots the first entry in %d s)\n",
+		timeout > 0 ? timeout * 10 : 1, label, timeout);
+	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		fprintf(f, "\nLABEL %s\n  MENU LABEL %s%s\n  KERNEL /live/vmlinuz\n"
+			   "  APPEND initrd=/live/initrd.img%s%s%s%s\n",
+			entries[i].id, label, entries[i].title,
+			entries[i].args[0] ? " " : "", entries[i].args,
+			append && append[0] ? " " : "", append ? append : "");
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

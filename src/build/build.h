@@ -1,0 +1,66 @@
+/* The pipeline: a source tree becomes a bootable ISO.
+ *
+ *   source ──► tree + squashfs (one pass, contents streamed, never held)
+ *          ──► kernel + modules read back from the squashfs
+ *          ──► initramfs (cpio newc: mklive-init, modules, their index)
+ *          ──► boot menu ──► ISO (libisofs, El Torito + isohybrid)
+ *
+ * Output is written to an unnamed temporary file in the output's directory
+ * and given its name only when complete: a failed or cancelled build leaves
+ * no partial file behind.
+ */
+#ifndef MKL_BUILD_H
+#define MKL_BUILD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codec/codec.h"
+#include "fmt/squashfs.h"
+#include "tree/err.h"
+
+enum mkl_phase {
+	MKL_PHASE_SQUASHFS,	/* reading the source, compressing */
+	MKL_PHASE_INITRAMFS,
+	MKL_PHASE_ISO,		/* writing the ISO */
+};
+
+struct mkl_build_opts {
+	const char *source;		/* directory or tar */
+	const char *output;		/* the ISO */
+	const char *label;		/* volume label; NULL: "MKLIVE" */
+	struct mkl_sqfs_opts sqfs;
+	enum mkl_codec_id initrd_codec;
+	int initrd_level;		/* 0: default */
+	const char *append;		/* extra kernel arguments for every entry */
+	int timeout;			/* menu timeout, seconds */
+	const char *kernel;		/* host path; NULL: from the tree */
+	const char *modules;		/* host dir lib/modules/<version>; NULL: from the tree */
+	const char *init;		/* host path of mklive-init */
+	const char *isolinux_dir;	/* isolinux.bin, isohdpfx.bin */
+	const char *syslinux_modules;	/* ldlinux.c32, menu.c32, libutil.c32, libcom32.c32 */
+	int64_t time;			/* SOURCE_DATE_EPOCH, or now */
+
+	/* Reporting (optional). progress: bytes done/total of a phase.
+	 * note: one line of explanation for -v. */
+	void (*progress)(void *ctx, enum mkl_phase phase, uint64_t done, uint64_t total);
+	void (*note)(void *ctx, const char *msg);
+	void *ctx;
+};
+
+struct mkl_build_result {
+	char medium_id[64];
+	char kernel_version[128];
+	uint64_t squashfs_bytes, initrd_bytes, iso_bytes, input_bytes;
+	size_t entries, modules;
+};
+
+int mkl_build(const struct mkl_build_opts *opts, struct mkl_build_result *res, struct mkl_err *err);
+
+/* Pieces, exposed for tests. */
+
+
+/* The isolinux configuration for the boot menu; malloc'd. */
+char *mkl_isolinux_cfg(const char *label, const char *append, int timeout);
+
+#endif

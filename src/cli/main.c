@@ -1,0 +1,389 @@
+/* mklive: the command. Parses options and the config file, calls the
+ * library, reports progress and errors (once). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build/build.h"
+#include "cli/config.h"
+#include "codec/codec.h"
+#include "fmt/iso.h"
+#include "fmt/squashfs.h"
+
+#ifndef MKLIVE_VERSION
+#define MKLIVE_VERSION "0.1"
+#endif
+#ifndef MKLIVE_LIBEXECDIR
+#define MKLIVE_LIBEXECDIR "/usr/local/lib/mklive"
+#endif
+
+static const char *prog = "mklive";
+static int verbosity = 1;	/* 0 -q, 1 normal, 2 -v */
+static volatile sig_atomic_t got_signal;
+
+static void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	exit(2);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: mklive build [OPTIONS] SOURCE -o OUTPUT.iso\n"
+"       mklive --help | --version\n"
+"\n"
+"Turn a Linux root tree into a bootable live CD/USB image. SOURCE is a\n"
+"directory or a tar archive (.tar, .tar.gz, .tar.zst, .tar.xz, ...); owners,\n"
+"modes, device nodes, links and xattrs come from it, so no root is needed.\n"
+"The ISO boots from a CD and, written to a USB stick (dd), from the stick.\n"
+"\n"
+"Options for build:\n"
+"  -o, --output FILE          the ISO to write (replaced only when complete)\n"
+"  -c, --config FILE          read settings from FILE (see mklive.conf(5));\n"
+"                             options given here override it\n"
+"      --label NAME           volume label, 1-32 of A-Z 0-9 _ - (default MKLIVE)\n"
+"      --append ARGS          extra kernel arguments for every boot entry,\n"
+"                             e.g. --append 'console=ttyS0'\n"
+"      --timeout SECONDS      boot menu waits this long, then boots (default 5)\n"
+"      --compressor NAME      squashfs: zstd (default), xz, gzip, lz4\n"
+"      --level N              compression level (default: the compressor's)\n"
+"      --block-size BYTES     squashfs block size, 4K..1M (default 128K)\n"
+"  -j, --threads N            compression threads (default: all cores)\n"
+"      --initrd-compressor NAME  initramfs: zstd (default), gzip, xz, lz4, none\n"
+"      --initrd-level N       initramfs compression level\n"
+"      --kernel FILE          kernel to boot (default: the tree's /boot/vmlinuz-*)\n"
+"      --modules DIR          its modules, DIR = .../lib/modules/VERSION\n"
+"                             (default: the tree's /lib/modules/VERSION)\n"
+"      --init FILE            the mklive-init program (default: installed one)\n"
+"      --isolinux-dir DIR     isolinux.bin, isohdpfx.bin (default /usr/lib/ISOLINUX)\n"
+"      --syslinux-modules DIR ldlinux.c32, menu.c32, ... (default\n"
+"                             /usr/lib/syslinux/modules/bios)\n"
+"  -q, --quiet                print errors only\n"
+"  -v, --verbose              explain each step\n"
+"\n"
+"With SOURCE_DATE_EPOCH set, two builds of the same input are byte-identical.\n"
+"Try an image in QEMU before writing it to a stick:\n"
+"  qemu-system-x86_64 -m 1G -cdrom live.iso\n"
+"Boot options of the live system are in mklive-init(7).\n");
+}
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	mkl_cancel();
+}
+
+/* Progress bar on a terminal: phase, bytes, rate, ETA; at most 10 updates/s. */
+struct progress {
+	int tty;
+	struct timespec start, last;
+	enum mkl_phase phase;
+	int shown;
+};
+
+static double since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static void human(char *out, size_t size, double bytes)
+{
+	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int i = 0;
+
+	while (bytes >= 1024 && i < 4) {
+		bytes /= 1024;
+		i++;
+	}
+	snprintf(out, size, i ? "%.1f %s" : "%.0f %s", bytes, unit[i]);
+}
+
+static void on_progress(void *ctx, enum mkl_phase phase, uint64_t done, uint64_t total)
+{
+	static const char *names[] = { "squashfs", "initramfs", "iso" };
+	struct progress *p = ctx;
+	char d[32], t[32], r[32], eta[32] = "";
+	double el, rate;
+	int width = 24, fill;
+
+	if (!p->tty || verbosity == 0)
+		return;
+	if (phase != p->phase || !p->shown) {
+		if (p->shown)
+			fputc('\n', stderr);
+		p->phase = phase;
+		p->shown = 1;
+		clock_gettime(CLOCK_MONOTONIC, &p->start);
+		p->last.tv_sec = 0;
+	} else if (since(&p->last) < 0.1 && done < total) {
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &p->last);
+	el = since(&p->start);
+	rate = el > 0 ? (double)done / el : 0;
+	human(d, sizeof(d), (double)done);
+	human(t, sizeof(t), (double)total);
+	human(r, sizeof(r), rate);
+	fill = total ? (int)((double)width * (double)done / (double)total) : 0;
+	if (fill > width)
+		fill = width;
+	if (total && rate > 0 && done < total) {
+		double left = (double)(total - done) / rate;
+
+		snprintf(eta, sizeof(eta), "  ETA %d:%02d", (int)left / 60, (int)left % 60);
+	}
+	fprintf(stderr, "\r%-9s [%.*s%*s] %s / %s  %s/s%s\033[K", names[phase], fill,
+		"########################", width - fill, "", d, t, r, eta);
+}
+
+static void on_note(void *ctx, const char *msg)
+{
+	struct progress *p = ctx;
+
+	if (verbosity < 2)
+		return;
+	if (p->shown) {
+		fputs("\r\033[K", stderr);
+	}
+	fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+static int parse_int(const char *opt, const char *text, int lo, int hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < lo || v > hi)
+		die_usage("%s: '%s' is not a number from %d to %d", opt, text, lo, hi);
+	return (int)v;
+}
+
+/* Where mklive-init is: beside this program (the build tree), else installed. */
+static char *default_init(void)
+{
+	char self[PATH_MAX], *slash, *p = NULL;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			if (asprintf(&p, "%s/mklive-init", self) >= 0 && access(p, R_OK) == 0)
+				return p;
+			free(p);
+		}
+	}
+	return strdup(MKLIVE_LIBEXECDIR "/mklive-init");
+}
+
+enum {
+	OPT_LABEL = 256, OPT_APPEND, OPT_TIMEOUT, OPT_COMPRESSOR, OPT_LEVEL, OPT_BLOCK_SIZE,
+	OPT_INITRD_COMPRESSOR, OPT_INITRD_LEVEL, OPT_KERNEL, OPT_MODULES, OPT_INIT, OPT_ISOLINUX,
+	OPT_SYSLINUX, OPT_VERSION,
+};
+
+static const struct option build_opts[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "compressor", required_argument, NULL, OPT_COMPRESSOR },
+	{ "level", required_argument, NULL, OPT_LEVEL },
+	{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "initrd-compressor", required_argument, NULL, OPT_INITRD_COMPRESSOR },
+	{ "initrd-level", required_argument, NULL, OPT_INITRD_LEVEL },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "modules", required_argument, NULL, OPT_MODULES },
+	{ "init", required_argument, NULL, OPT_INIT },
+	{ "isolinux-dir", required_argument, NULL, OPT_ISOLINUX },
+	{ "syslinux-modules", required_argument, NULL, OPT_SYSLINUX },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int cmd_build(int argc, char **argv)
+{
+	struct mkl_config cfg;
+	struct mkl_build_opts o = { 0 };
+	struct mkl_build_result res;
+	struct mkl_err err = { 0 };
+	struct progress prog_state = { 0 };
+	struct sigaction sa = { 0 };
+	const char *config = NULL, *sde;
+	/* Command-line values; NULL / -1 means "not given". */
+	const char *label = NULL, *append = NULL, *comp = NULL, *icomp = NULL;
+	int level = -1, ilevel = -1, timeout = -1, threads = 0, c;
+	uint64_t bs = 0;
+	char *init_default = NULL;
+	struct timespec t0;
+
+	o.isolinux_dir = "/usr/lib/ISOLINUX";
+	o.syslinux_modules = "/usr/lib/syslinux/modules/bios";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:c:j:qvh", build_opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.output = optarg; break;
+		case 'c': config = optarg; break;
+		case 'j': threads = parse_int("--threads", optarg, 1, 1024); break;
+		case 'q': verbosity = 0; break;
+		case 'v': verbosity = 2; break;
+		case 'h': usage(stdout); return 0;
+		case OPT_LABEL: label = optarg; break;
+		case OPT_APPEND: append = optarg; break;
+		case OPT_TIMEOUT: timeout = parse_int("--timeout", optarg, 0, 600); break;
+		case OPT_COMPRESSOR: comp = optarg; break;
+		case OPT_LEVEL: level = parse_int("--level", optarg, 1, 22); break;
+		case OPT_BLOCK_SIZE:
+			if (mkl_parse_size(optarg, &bs, &err))
+				die_usage("--block-size: %s", err.msg);
+			break;
+		case OPT_INITRD_COMPRESSOR: icomp = optarg; break;
+		case OPT_INITRD_LEVEL: ilevel = parse_int("--initrd-level", optarg, 0, 22); break;
+		case OPT_KERNEL: o.kernel = optarg; break;
+		case OPT_MODULES: o.modules = optarg; break;
+		case OPT_INIT: o.init = optarg; break;
+		case OPT_ISOLINUX: o.isolinux_dir = optarg; break;
+		case OPT_SYSLINUX: o.syslinux_modules = optarg; break;
+		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
+		}
+	}
+	if (optind + 1 != argc)
+		die_usage(optind >= argc ? "build: no SOURCE given" : "build: more than one SOURCE given");
+	if (!o.output)
+		die_usage("build: no output given (-o FILE.iso)");
+	o.source = argv[optind];
+
+	mkl_config_init(&cfg);
+	if (config && mkl_config_load(&cfg, config, &err)) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		mkl_config_free(&cfg);
+		return 1;
+	}
+	o.label = label ? label : cfg.label;
+	o.append = append ? append : cfg.append;
+	o.timeout = timeout >= 0 ? timeout : cfg.timeout >= 0 ? cfg.timeout : 5;
+	o.sqfs.compressor = comp ? comp : cfg.compressor ? cfg.compressor : "zstd";
+	o.sqfs.level = level > 0 ? level : cfg.level;
+	o.sqfs.block_size = bs ? (uint32_t)bs : cfg.block_size;
+	o.sqfs.threads = (unsigned)threads;
+	if (bs > UINT32_MAX)
+		die_usage("--block-size: %" PRIu64 " is too large", bs);
+	if (mkl_codec_parse(icomp ? icomp : cfg.initrd_compressor ? cfg.initrd_compressor : "zstd",
+			    &o.initrd_codec, &err) ||
+	    ((ilevel > 0 || cfg.initrd_level > 0) &&
+	     mkl_codec_check_level(o.initrd_codec, ilevel > 0 ? ilevel : cfg.initrd_level, &err))) {
+		fprintf(stderr, "%s: initramfs: %s\n", prog, err.msg);
+		mkl_config_free(&cfg);
+		return 2;
+	}
+	o.initrd_level = ilevel >= 0 ? ilevel : cfg.initrd_level;
+	if (!o.init)
+		o.init = init_default = default_init();
+
+	sde = getenv("SOURCE_DATE_EPOCH");
+	if (sde && *sde) {
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(sde, &end, 10);
+		if (errno || *end || v < 0) {
+			fprintf(stderr, "%s: SOURCE_DATE_EPOCH='%s' is not a number of seconds\n", prog, sde);
+			mkl_config_free(&cfg);
+			free(init_default);
+			return 2;
+		}
+		o.time = v;
+	} else {
+		o.time = time(NULL);
+	}
+	o.sqfs.mkfs_time = o.time;
+
+	prog_state.tty = isatty(2);
+	o.progress = on_progress;
+	o.note = on_note;
+	o.ctx = &prog_state;
+
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (mkl_build(&o, &res, &err)) {
+		if (prog_state.shown)
+			fputs("\r\033[K", stderr);
+		if (got_signal)
+			fprintf(stderr, "%s: interrupted (%s); no output written\n", prog, strsignal(got_signal));
+		else
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+		mkl_config_free(&cfg);
+		free(init_default);
+		return got_signal ? 128 + got_signal : 1;
+	}
+	if (prog_state.shown)
+		fputs("\r\033[K", stderr);
+	if (verbosity > 0) {
+		char iso[32], sq[32], in[32], ird[32];
+
+		human(iso, sizeof(iso), (double)res.iso_bytes);
+		human(sq, sizeof(sq), (double)res.squashfs_bytes);
+		human(in, sizeof(in), (double)res.input_bytes);
+		human(ird, sizeof(ird), (double)res.initrd_bytes);
+		fprintf(stderr, "%s: wrote %s (%s) in %.1f s: squashfs %s from %s in %zu entries, "
+			"initramfs %s with %zu modules, kernel %s\n", prog, o.output, iso, since(&t0),
+			sq, in, res.entries, ird, res.modules, res.kernel_version);
+	}
+	mkl_config_free(&cfg);
+	free(init_default);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("mklive %s\n", MKLIVE_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "build")) {
+		prog = "mklive build";
+		return cmd_build(argc - 1, argv + 1);
+	}
+	die_usage("unknown command '%s' (expected: build)", argv[1]);
+}

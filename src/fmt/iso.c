@@ -1,0 +1,662 @@
+/* ISO 9660 writer on libisofs (see iso.h).
+ *
+ * The image: ISO level 3 (files of 4 GiB and more become multi-extent),
+ * Rock Ridge and Joliet. Every node is owned by 0:0; files have the mode
+ * given (0444 when 0), directories 0555. Reproducibility: every node time,
+ * the Rock Ridge and directory-record times (replace mode 2 with a default
+ * timestamp) and the volume descriptor times (a fixed "uuid" derived from
+ * opts->time) are opts->time, so libisofs reads no clock; the isohybrid MBR
+ * disk signature, which libisofs derives from the clock, is replaced by one
+ * derived from opts->time while the image is copied out.
+ *
+ * Label fields go in as given (relaxed volume attributes), so the medium ID
+ * in the volume set id reads back byte for byte.
+ *
+ * El Torito: one no-emulation entry for opts->boot_image, load size 4
+ * sectors, boot info table patched (isolinux wants it). The boot catalog is
+ * a visible file at opts->boot_catalog, as mkisofs and xorriso leave it.
+ * With an MBR template, libisofs makes the isohybrid MBR (partition 1,
+ * active, from sector 0 over the whole image) and pads the image to a whole
+ * cylinder (1 MiB).
+ *
+ * Files come from memory (copied: libisofs frees the buffer it is given)
+ * or from an fd through the small IsoStream class below, read with pread
+ * so libisofs may read a stream more than once (it does for the boot
+ * image); nothing is copied to a temporary file.
+ *
+ * libisofs keeps global state: iso_init() runs once per process and is never
+ * undone; its messages are queued (never printed) and drained after each
+ * write, the last serious one kept for our error message.
+ */
+#include "fmt/iso.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The copy of struct burn_source in libisofs.h (we do not use libburn). */
+#define LIBISOFS_WITHOUT_LIBBURN 1
+#include <libisofs/libisofs.h>
+
+#define CHUNK_BLOCKS 32		/* 64 KiB per read from the burn source */
+#define SYSTEM_AREA 32768
+
+/* --- library setup, once per process --- */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static int init_result;
+static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void iso_setup(void)
+{
+	init_result = iso_init();
+	if (init_result < 0)
+		return;
+	/* Queue what matters for error messages, print nothing. */
+	iso_set_msgs_severities("SORRY", "NEVER", "libisofs");
+	/* Names in the tree are UTF-8 bytes, whatever the locale says. */
+	iso_set_local_charset("UTF-8", 0);
+}
+
+/* Empty libisofs's message queue; keep the last message of severity
+ * SORRY or worse in last (may be NULL). */
+static void drain_msgs(char *last, size_t size)
+{
+	char text[ISO_MSGS_MESSAGE_LEN], sev[80];
+	int code, imgid;
+
+	pthread_mutex_lock(&msg_lock);
+	while (iso_obtain_msgs("ALL", &code, &imgid, text, sev) > 0) {
+		if (last && (strcmp(sev, "SORRY") == 0 || strcmp(sev, "FAILURE") == 0 ||
+			     strcmp(sev, "FATAL") == 0 || strcmp(sev, "ABORT") == 0))
+			snprintf(last, size, "%s", text);
+	}
+	pthread_mutex_unlock(&msg_lock);
+}
+
+/* err from a libisofs return code: "<what>: <libisofs text>". */
+static int iso_fail(struct mkl_err *err, int ret, const char *what)
+{
+	return mkl_error(err, ret == (int)ISO_OUT_OF_MEM ? ENOMEM : 0, "%s: %s", what,
+			 iso_error_to_msg(ret));
+}
+
+/* --- labels --- */
+
+int mkl_iso_check_label(const char *label, struct mkl_err *err)
+{
+	size_t n, i;
+
+	if (!label)
+		return mkl_error(err, EINVAL, "no volume label given");
+	n = strlen(label);
+	for (i = 0; i < n; i++) {
+		char c = label[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			break;
+	}
+	if (n == 0 || n > 32 || i < n)
+		return mkl_error(err, EINVAL, "invalid volume label '%s': use 1 to 32 characters "
+				 "of A-Z, 0-9, '_' and '-' (ISO 9660 d-characters and '-'; "
+				 "no lowercase, no spaces)", label);
+	return 0;
+}
+
+static int check_text(const char *what, const char *s, size_t max, struct mkl_err *err)
+{
+	size_t i;
+
+	if (!s)
+		return 0;
+	if (strlen(s) > max)
+		return mkl_error(err, EINVAL, "invalid %s '%s': longer than %zu characters", what,
+				 s, max);
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return mkl_error(err, EINVAL, "invalid %s '%s': only printable ASCII "
+					 "is allowed", what, s);
+	return 0;
+}
+
+/* --- a stream over an open fd, read with pread --- */
+
+struct fd_stream {
+	int fd;
+	unsigned char *mem;	/* our copy of a memory file, or NULL: read fd */
+	off_t size;
+	off_t pos;
+	ino_t ino;		/* stable per image: index of the file + 1 */
+};
+
+static int fds_open(IsoStream *s)
+{
+	struct fd_stream *f = s->data;
+	struct stat st;
+
+	f->pos = 0;
+	if (f->mem)
+		return 1;
+	if (fstat(f->fd, &st) < 0)
+		return (int)ISO_FILE_ERROR;
+	if (S_ISREG(st.st_mode) && st.st_size != f->size)
+		return st.st_size > f->size ? 2 : 3;	/* libisofs pads or truncates */
+	return 1;
+}
+
+static int fds_close(IsoStream *s)
+{
+	return 1;
+}
+
+static off_t fds_get_size(IsoStream *s)
+{
+	return ((struct fd_stream *)s->data)->size;
+}
+
+static int fds_read(IsoStream *s, void *buf, size_t count)
+{
+	struct fd_stream *f = s->data;
+	size_t done = 0;
+
+	if (count > (size_t)(f->size - f->pos))
+		count = (size_t)(f->size - f->pos);
+	if (f->mem) {
+		memcpy(buf, f->mem + f->pos, count);
+		f->pos += (off_t)count;
+		return (int)count;
+	}
+	while (done < count) {
+		ssize_t n = pread(f->fd, (char *)buf + done, count - done, f->pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return (int)ISO_FILE_READ_ERROR;
+		if (n == 0)
+			break;		/* file shrank: libisofs pads with zeros */
+		done += (size_t)n;
+		f->pos += n;
+	}
+	return (int)done;
+}
+
+static int fds_is_repeatable(IsoStream *s)
+{
+	return 1;
+}
+
+static void fds_get_id(IsoStream *s, unsigned int *fs_id, dev_t *dev_id, ino_t *ino_id)
+{
+	struct fd_stream *f = s->data;
+
+	/* Made-up but stable ids: an fs id of our own, the file's index. */
+	*fs_id = 0x6d6b6c76;	/* "mklv" */
+	*dev_id = 0;
+	*ino_id = f->ino;
+}
+
+static void fds_free(IsoStream *s)
+{
+	struct fd_stream *f = s->data;
+
+	free(f->mem);
+	free(f);
+}
+
+static int fds_update_size(IsoStream *s)
+{
+	return 1;
+}
+
+static IsoStreamIface fd_stream_class = {
+	.version = 1,
+	.type = "user",
+	.open = fds_open,
+	.close = fds_close,
+	.get_size = fds_get_size,
+	.read = fds_read,
+	.is_repeatable = fds_is_repeatable,
+	.get_id = fds_get_id,
+	.free = fds_free,
+	.update_size = fds_update_size,
+};
+
+/* A stream over fd, or over mem (taken over: freed with the stream). */
+static int fd_stream_new(int fd, unsigned char *mem, uint64_t size, ino_t ino, IsoStream **out,
+			 struct mkl_err *err)
+{
+	struct fd_stream *f;
+	IsoStream *s;
+
+	f = mkl_calloc(1, sizeof(*f), err);
+	if (!f) {
+		free(mem);
+		return -1;
+	}
+	s = mkl_calloc(1, sizeof(*s), err);
+	if (!s) {
+		free(f);
+		free(mem);
+		return -1;
+	}
+	f->fd = fd;
+	f->mem = mem;
+	f->size = (off_t)size;
+	f->ino = ino;
+	s->class = &fd_stream_class;
+	s->refcount = 1;
+	s->data = f;
+	*out = s;
+	return 0;
+}
+
+/* --- the tree --- */
+
+static void set_node(IsoNode *node, mode_t perm, time_t t)
+{
+	iso_node_set_permissions(node, perm);
+	iso_node_set_uid(node, 0);
+	iso_node_set_gid(node, 0);
+	iso_node_set_atime(node, t);
+	iso_node_set_mtime(node, t);
+	iso_node_set_ctime(node, t);
+}
+
+/* Add one file, making the directories on its path. */
+static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index, time_t t,
+		    struct mkl_err *err)
+{
+	char *path, *name, *slash;
+	IsoDir *dir = iso_image_get_root(image);
+	IsoStream *stream = NULL;
+	IsoFile *file;
+	IsoNode *node;
+	int ret;
+
+	if (!f->path || !f->path[0])
+		return mkl_error(err, EINVAL, "file %zu of the ISO image has no path", index);
+	path = mkl_strdup(f->path, err);
+	if (!path)
+		return -1;
+	name = path;
+	for (;;) {
+		while (*name == '/')
+			name++;
+		slash = strchr(name, '/');
+		if (slash)
+			*slash = '\0';
+		if (!name[0] || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			mkl_error(err, EINVAL, "cannot add '%s' to the ISO image: bad path",
+				  f->path);
+			goto fail;
+		}
+		if (!slash)
+			break;
+		ret = iso_dir_get_node(dir, name, &node);
+		if (ret < 0) {
+			iso_fail(err, ret, "cannot look up a directory in the ISO image");
+			goto fail;
+		}
+		if (ret == 0) {
+			IsoDir *sub;
+
+			ret = iso_image_add_new_dir(image, dir, name, &sub);
+			if (ret < 0) {
+				iso_fail(err, ret, "cannot add a directory to the ISO image");
+				goto fail;
+			}
+			set_node((IsoNode *)sub, 0555, t);
+			dir = sub;
+		} else if (ISO_NODE_IS_DIR(node)) {
+			dir = (IsoDir *)node;
+		} else {
+			mkl_error(err, EEXIST, "cannot add '%s' to the ISO image: '%s' is a file",
+				  f->path, name);
+			goto fail;
+		}
+		name = slash + 1;
+	}
+	ret = iso_dir_get_node(dir, name, &node);
+	if (ret != 0) {
+		mkl_error(err, EEXIST, "cannot add '%s' to the ISO image: the path is "
+			  "already there", f->path);
+		goto fail;
+	}
+
+	if (f->mem) {
+		unsigned char *copy = mkl_malloc((size_t)f->size, err);
+
+		if (!copy)
+			goto fail;
+		if ((uint64_t)(size_t)f->size != f->size) {
+			free(copy);
+			mkl_error(err, EFBIG, "cannot add '%s' to the ISO image: too big for memory",
+				  f->path);
+			goto fail;
+		}
+		memcpy(copy, f->mem, (size_t)f->size);
+		if (fd_stream_new(-1, copy, f->size, (ino_t)index + 1, &stream, err) < 0)
+			goto fail;
+	} else {
+		struct stat st;
+		uint64_t size = f->size;
+
+		if (fstat(f->fd, &st) < 0) {
+			mkl_error(err, errno, "cannot add '%s' to the ISO image: bad fd %d",
+				  f->path, f->fd);
+			goto fail;
+		}
+		if (S_ISREG(st.st_mode))
+			size = (uint64_t)st.st_size;	/* "the whole of an open fd" */
+		else if (!S_ISBLK(st.st_mode)) {
+			mkl_error(err, EINVAL, "cannot add '%s' to the ISO image: fd %d is not "
+				  "a regular file", f->path, f->fd);
+			goto fail;
+		}
+		if (fd_stream_new(f->fd, NULL, size, (ino_t)index + 1, &stream, err) < 0)
+			goto fail;
+	}
+	/* The new file takes our reference to the stream. */
+	ret = iso_image_add_new_file(image, dir, name, stream, &file);
+	if (ret < 0) {
+		iso_stream_unref(stream);
+		iso_fail(err, ret, "cannot add a file to the ISO image");
+		goto fail;
+	}
+	set_node((IsoNode *)file, f->mode ? (f->mode & 07777) : 0444, t);
+	free(path);
+	return 0;
+fail:
+	free(path);
+	return mkl_err_prefix(err, "adding '%s'", f->path);
+}
+
+/* "/" + path, as libisofs wants absolute paths for boot files. */
+static char *abs_path(const char *p, struct mkl_err *err)
+{
+	size_t n = strlen(p);
+	char *s = mkl_malloc(n + 2, err);
+
+	if (s) {
+		s[0] = '/';
+		memcpy(s + 1, p[0] == '/' ? p + 1 : p, p[0] == '/' ? n : n + 1);
+	}
+	return s;
+}
+
+static int setup_boot(IsoImage *image, const struct mkl_iso_opts *o, struct mkl_err *err)
+{
+	ElToritoBootImage *boot;
+	char *img, *cat;
+	int ret;
+
+	if (!o->boot_catalog || !o->boot_catalog[0])
+		return mkl_error(err, EINVAL, "a boot image needs a boot catalog path");
+	img = abs_path(o->boot_image, err);
+	cat = img ? abs_path(o->boot_catalog, err) : NULL;
+	if (!cat) {
+		free(img);
+		return -1;
+	}
+	ret = iso_image_set_boot_image(image, img, ELTORITO_NO_EMUL, cat, &boot);
+	if (ret < 0) {
+		mkl_error(err, 0, "cannot make '%s' the El Torito boot image (catalog '%s'): %s",
+			  o->boot_image, o->boot_catalog, iso_error_to_msg(ret));
+	} else {
+		el_torito_set_load_size(boot, 4);
+		/* bit0: patch the boot info table; bit1: isohybrid. */
+		el_torito_set_isolinux_options(boot, 1 | (o->mbr_template ? 2 : 0), 0);
+		ret = 0;
+	}
+	free(img);
+	free(cat);
+	return ret < 0 ? -1 : 0;
+}
+
+static int make_opts(const struct mkl_iso_opts *o, IsoWriteOpts **out, struct mkl_err *err)
+{
+	IsoWriteOpts *w;
+	struct tm tm;
+	time_t t = (time_t)o->time;
+	char uuid[32];
+	int ret;
+
+	ret = iso_write_opts_new(&w, 0);
+	if (ret < 0)
+		return iso_fail(err, ret, "cannot make ISO write options");
+	iso_write_opts_set_iso_level(w, 3);
+	iso_write_opts_set_rockridge(w, 1);
+	iso_write_opts_set_joliet(w, 1);
+	iso_write_opts_set_relaxed_vol_atts(w, 1);
+	/* RRIP 1.10: PX without the inode number, which libisofs assigns in an
+	 * order that changes from run to run; readers number inodes by
+	 * directory record position instead. */
+	iso_write_opts_set_hardlinks(w, 0);
+	iso_write_opts_set_rrip_version_1_10(w, 1);
+	iso_write_opts_set_rrip_1_10_px_ino(w, 0);
+	iso_write_opts_set_always_gmt(w, 1);
+	/* Modes come from the nodes; owners are 0 whatever the nodes say. */
+	iso_write_opts_set_replace_mode(w, 0, 0, 2, 2);
+	iso_write_opts_set_default_uid(w, 0);
+	iso_write_opts_set_default_gid(w, 0);
+	/* Rock Ridge and directory-record times: opts->time everywhere. */
+	iso_write_opts_set_dir_rec_mtime(w, 7);
+	iso_write_opts_set_replace_timestamps(w, 2);
+	iso_write_opts_set_default_timestamp(w, t);
+	/* Volume descriptor times: the "uuid" YYYYMMDDhhmmsscc (GMT) fixes
+	 * creation and modification; expiration and effective are unset. */
+	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999) {
+		iso_write_opts_free(w);
+		return mkl_error(err, EINVAL, "time %lld cannot be written in an ISO image",
+				 (long long)o->time);
+	}
+	snprintf(uuid, sizeof(uuid), "%04d%02d%02d%02d%02d%02d00", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	ret = iso_write_opts_set_pvd_times(w, t, t, 0, 0, uuid);
+	if (ret >= 0 && o->mbr_template) {
+		char *sa = calloc(1, SYSTEM_AREA);
+
+		if (!sa) {
+			iso_write_opts_free(w);
+			return mkl_error(err, ENOMEM, "out of memory");
+		}
+		memcpy(sa, o->mbr_template, o->mbr_template_size);
+		/* options bit1: isohybrid MBR patching (type 0 = MBR). */
+		ret = iso_write_opts_set_system_area(w, sa, 2, 0);
+		free(sa);	/* libisofs keeps a copy */
+	}
+	if (ret < 0) {
+		iso_write_opts_free(w);
+		return iso_fail(err, ret, "cannot set ISO write options");
+	}
+	*out = w;
+	return 0;
+}
+
+/* --- writing --- */
+
+static int write_all(int fd, const unsigned char *buf, size_t len, struct mkl_err *err)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mkl_error(err, errno, "writing the ISO image");
+		if (n == 0)
+			return mkl_error(err, ENOSPC, "writing the ISO image");
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* libisofs derives the isohybrid MBR disk signature (bytes 440..443) from
+ * the clock; put one derived from the image time there instead. */
+static void fix_disk_signature(unsigned char *mbr, int64_t t)
+{
+	uint32_t id = (uint32_t)((uint64_t)t * 2654435761u) ^ 0x6d6b6c76u;
+
+	mbr[440] = id & 0xff;
+	mbr[441] = (id >> 8) & 0xff;
+	mbr[442] = (id >> 16) & 0xff;
+	mbr[443] = (id >> 24) & 0xff;
+}
+
+static int pump(struct burn_source *bs, int out_fd, const struct mkl_iso_opts *o,
+		mkl_progress_fn progress, void *pctx, uint64_t total, struct mkl_err *err)
+{
+	size_t cap = (size_t)CHUNK_BLOCKS * 2048;
+	unsigned char *buf = mkl_malloc(cap, err);
+	uint64_t done = 0;
+	int ret = -1;
+
+	if (!buf)
+		return -1;
+	if (progress)
+		progress(pctx, 0, total);
+	for (;;) {
+		size_t fill = 0;
+		int n = 0;
+
+		if (mkl_cancelled()) {
+			mkl_error(err, ECANCELED, "writing the ISO image: cancelled");
+			goto out;
+		}
+		/* The burn source hands out whole 2 KiB blocks. */
+		while (fill < cap) {
+			n = bs->read_xt(bs, buf + fill, 2048);
+			if (n <= 0)
+				break;
+			fill += (size_t)n;
+		}
+		if (n < 0) {
+			char last[ISO_MSGS_MESSAGE_LEN] = "";
+
+			drain_msgs(last, sizeof(last));
+			mkl_error(err, EIO, "writing the ISO image: %s",
+				  last[0] ? last : "libisofs failed");
+			goto out;
+		}
+		if (done == 0 && fill >= 512 && o->mbr_template)
+			fix_disk_signature(buf, o->time);
+		if (write_all(out_fd, buf, fill, err) < 0)
+			goto out;
+		done += fill;
+		if (progress && fill)
+			progress(pctx, done, total);
+		if (n == 0)
+			break;
+	}
+	if (done != total) {
+		mkl_error(err, EIO, "writing the ISO image: libisofs gave %llu bytes, not %llu",
+			  (unsigned long long)done, (unsigned long long)total);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
+int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso_file *files,
+		  size_t nfiles, mkl_progress_fn progress, void *progress_ctx, struct mkl_err *err)
+{
+	char last[ISO_MSGS_MESSAGE_LEN] = "";
+	struct burn_source *bs = NULL;
+	IsoWriteOpts *wopts = NULL;
+	IsoImage *image = NULL;
+	uint64_t total;
+	struct stat st;
+	size_t i;
+	int ret, rc = -1;
+
+	if (mkl_iso_check_label(o->volume_id, err) < 0 ||
+	    check_text("volume set id", o->volume_set_id, 128, err) < 0 ||
+	    check_text("application id", o->application_id, 128, err) < 0)
+		return -1;
+	if (o->mbr_template && (o->mbr_template_size < 432 || o->mbr_template_size > SYSTEM_AREA))
+		return mkl_error(err, EINVAL, "invalid isohybrid MBR template: %zu bytes (want "
+				 "432 to %d)", o->mbr_template_size, SYSTEM_AREA);
+	if (o->mbr_template && !o->boot_image)
+		return mkl_error(err, EINVAL, "an isohybrid MBR needs an El Torito boot image");
+	pthread_once(&init_once, iso_setup);
+	if (init_result < 0)
+		return iso_fail(err, init_result, "cannot start libisofs");
+	drain_msgs(NULL, 0);
+
+	ret = iso_image_new(o->volume_id, &image);
+	if (ret < 0) {
+		iso_fail(err, ret, "cannot make an ISO image");
+		goto out;
+	}
+	iso_image_set_volume_id(image, o->volume_id);
+	iso_image_set_volset_id(image, o->volume_set_id ? o->volume_set_id : "");
+	iso_image_set_application_id(image, o->application_id ? o->application_id : "MKLIVE");
+	iso_image_set_publisher_id(image, "MKLIVE");
+	iso_image_set_data_preparer_id(image, "MKLIVE");
+	iso_image_set_system_id(image, "LINUX");
+	set_node((IsoNode *)iso_image_get_root(image), 0555, (time_t)o->time);
+
+	for (i = 0; i < nfiles; i++) {
+		if (add_file(image, &files[i], i, (time_t)o->time, err) < 0)
+			goto out;
+	}
+	if (o->boot_image) {
+		IsoNode *cat;
+		char *p;
+
+		if (setup_boot(image, o, err) < 0)
+			goto out;
+		/* The catalog node is made by libisofs; give it our times too. */
+		p = abs_path(o->boot_catalog, err);
+		if (!p)
+			goto out;
+		if (iso_tree_path_to_node(image, p, &cat) == 1)
+			set_node(cat, 0444, (time_t)o->time);
+		free(p);
+	}
+	if (make_opts(o, &wopts, err) < 0)
+		goto out;
+
+	ret = iso_image_create_burn_source(image, wopts, &bs);
+	if (ret < 0) {
+		drain_msgs(last, sizeof(last));
+		mkl_error(err, 0, "cannot start writing the ISO image: %s",
+			  last[0] ? last : iso_error_to_msg(ret));
+		bs = NULL;
+		goto out;
+	}
+	total = (uint64_t)bs->get_size(bs);
+	if (pump(bs, out_fd, o, progress, progress_ctx, total, err) < 0)
+		goto out;
+	if (fstat(out_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    ftruncate(out_fd, (off_t)total) < 0) {
+		mkl_error(err, errno, "writing the ISO image: cannot truncate it to %llu bytes",
+			  (unsigned long long)total);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (bs) {
+		/* Stops and joins libisofs's writer thread if it still runs. */
+		if (rc < 0 && bs->cancel)
+			bs->cancel(bs);
+		bs->free_data(bs);
+		free(bs);
+	}
+	iso_write_opts_free(wopts);
+	if (image)
+		iso_image_unref(image);
+	drain_msgs(NULL, 0);
+	return rc;
+}

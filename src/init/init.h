@@ -1,0 +1,78 @@
+/*
+ * mklive-init: the static PID 1 of a mklive initramfs.
+ *
+ * Finds the live medium by the ID the builder wrote, attaches the compressed
+ * root image, builds an overlay root and switches to it.  See mklive-init(7).
+ *
+ * Shared declarations of the init's files: main.c (the sequence, options,
+ * rescue), util.c (messages, files, directories), modules.c (modalias and
+ * uevents), medium.c (finding the medium), mount.c (loop, overlay) and
+ * switch_root.c (leaving the initramfs).
+ */
+#ifndef MKLIVE_INIT_H
+#define MKLIVE_INIT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* message levels, lowest first: a message is shown when level <= log_level */
+enum { MKL_ERR, MKL_INFO, MKL_DEBUG };
+
+struct init_cfg {
+	const char *id;		/* volume set ID of the medium */
+	const char *image;	/* path of the squashfs inside the medium */
+	const char *kver;	/* kernel release of /lib/modules/<kver> */
+	char *modules;		/* modules loaded early, space separated */
+	const char *init;	/* init=, NULL for the default list */
+	unsigned timeout;	/* seconds to wait for the medium */
+	int debug, quiet, shell;
+};
+
+/* mount points, all below /run so that they survive switch_root */
+#define MKL_RUN		"/run/mklive"
+#define MKL_MEDIUM	MKL_RUN "/medium"
+#define MKL_RO		MKL_RUN "/ro"
+#define MKL_RW		MKL_RUN "/rw"
+#define MKL_NEWROOT	"/newroot"
+
+/* util.c */
+extern int log_level;
+void msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define err(...)	msg(MKL_ERR, __VA_ARGS__)
+#define info(...)	msg(MKL_INFO, __VA_ARGS__)
+#define dbg(...)	msg(MKL_DEBUG, __VA_ARGS__)
+size_t sfmt(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+unsigned long now_ms(void);
+unsigned long since_start_ms(void);
+char *read_file(const char *path);
+int read_attr(int dfd, const char *name, char *buf, size_t size);
+int mkdir_p(const char *path, mode_t mode);
+int open_console(void);
+
+/* main.c */
+_Noreturn void rescue(void);
+int run_shell(void);
+
+/* modules.c */
+void mod_init(const char *kver);
+void mod_load_name(const char *name);
+void mod_load_list(char *names);
+void mod_coldplug(void);
+int uevent_open(void);
+int uevent_handle(int fd);
+void mod_close(void);
+
+/* medium.c */
+int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size);
+
+/* mount.c */
+int mount_fs(const char *src, const char *dst, const char *type,
+	     unsigned long flags, const char *data);
+int loop_attach(const char *file, char *dev, size_t size);
+int build_root(const struct init_cfg *cfg);
+
+/* switch_root.c */
+void switch_root(const char *newroot, const char *init, char **argv);
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * mklive-init: PID 1 of the mklive initramfs (see mklive-init(7)).
+ *
+ *   mount /proc /sys /dev /run; read /mklive.conf and /proc/cmdline;
+ *   load the drivers the hardware asks for; find the medium by its ID;
+ *   mount it; attach the image; build the overlay root; switch_root; exec
+ *   the real init.
+ *
+ * PID 1 must never exit (the kernel panics): every failure says what was
+ * looked for and where, then goes to rescue(), which never returns.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init.h"
+
+#define RESCUE_SHELL "/bin/sh"
+
+static struct init_cfg cfg = {
+	.image = "/live/filesystem.squashfs",
+	.timeout = 30,
+};
+
+/*
+ * Run the rescue shell, if the initramfs (or, after switch_root, the root)
+ * has one, as a child with the console as its controlling terminal, and
+ * wait for it to exit.  -1 if there is no shell.
+ */
+int run_shell(void)
+{
+	pid_t pid, w;
+	int fd;
+
+	if (access(RESCUE_SHELL, X_OK) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		setsid();
+		fd = open("/dev/console", O_RDWR);
+		if (fd >= 0) {
+			ioctl(fd, TIOCSCTTY, 1);
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+		execl(RESCUE_SHELL, "sh", (char *)NULL);
+		_exit(127);
+	}
+	do
+		w = waitpid(-1, NULL, 0);
+	while (w != pid && !(w < 0 && errno == ECHILD));
+	return 0;
+}
+
+_Noreturn void rescue(void)
+{
+	if (access(RESCUE_SHELL, X_OK) == 0) {
+		err("starting a rescue shell (" RESCUE_SHELL "); the system stops "
+		    "when it exits");
+		run_shell();
+		err("rescue shell exited; the system is stopped: reset the machine");
+	} else {
+		err("no rescue shell in the initramfs; the system is stopped: "
+		    "reset the machine");
+	}
+	for (;;)
+		pause();
+}
+
+static void early_mounts(void)
+{
+	static const struct {
+		const char *dir, *type, *data;
+		unsigned long flags;
+	} m[] = {
+		{ "/dev", "devtmpfs", "mode=0755", MS_NOSUID },
+		{ "/proc", "proc", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC },
+		{ "/sys", "sysfs", NULL, MS_NOSUID | MS_NODEV | MS_NOEXEC },
+		{ "/run", "tmpfs", "mode=0755", MS_NOSUID | MS_NODEV },
+	};
+	size_t i;
+	int e[4];
+
+	for (i = 0; i < 4; i++) {
+		mkdir(m[i].dir, 0755);
+		e[i] = 0;
+		if (mount(m[i].type, m[i].dir, m[i].type, m[i].flags, m[i].data) < 0 &&
+		    errno != EBUSY)
+			e[i] = errno;
+	}
+	/* with /dev mounted the console can open, and messages can be seen */
+	open_console();
+	for (i = 0; i < 4; i++)
+		if (e[i])
+			err("warning: cannot mount %s on %s: %s", m[i].type, m[i].dir,
+			    strerror(e[i]));
+}
+
+static int yes(const char *v)
+{
+	return !v || strcmp(v, "0") != 0;
+}
+
+/* One word of /proc/cmdline: ours, or the kernel's, or the real init's. */
+static void option(char *w)
+{
+	char *v = strchr(w, '=');
+	unsigned long t;
+	char *end;
+
+	if (v)
+		*v++ = 0;
+	if (!strcmp(w, "quiet")) {
+		cfg.quiet = 1;
+	} else if (!strcmp(w, "init") && v && *v) {
+		cfg.init = v;
+	} else if (!strncmp(w, "mklive.", 7)) {
+		w += 7;
+		if (!strcmp(w, "debug")) {
+			cfg.debug = yes(v);
+		} else if (!strcmp(w, "shell")) {
+			cfg.shell = yes(v);
+		} else if (!strcmp(w, "id") && v && *v) {
+			cfg.id = v;
+		} else if (!strcmp(w, "image") && v && *v) {
+			cfg.image = v;
+		} else if (!strcmp(w, "timeout") && v) {
+			for (t = 0, end = v; *end >= '0' && *end <= '9' && t <= 86400; end++)
+				t = t * 10 + *end - '0';
+			if (*v && !*end && t <= 86400)
+				cfg.timeout = t;
+			else
+				err("warning: ignoring mklive.timeout=%s (seconds, 0..86400)", v);
+		} else {
+			err("warning: unknown option mklive.%s", w);
+		}
+	}
+}
+
+/* Split the kernel command line into words ("" quote spaces), up to "--". */
+static void parse_cmdline(char *s)
+{
+	char *p = s, *w, *out;
+	int quoted;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		w = out = p;
+		quoted = 0;
+		while (*p && (quoted || (*p != ' ' && *p != '\t' && *p != '\n'))) {
+			if (*p == '"')
+				quoted = !quoted;
+			else
+				*out++ = *p;
+			p++;
+		}
+		if (*p)
+			p++;
+		*out = 0;
+		if (!strcmp(w, "--"))
+			break;
+		option(w);
+	}
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = 0;
+	return s;
+}
+
+/* /mklive.conf: key=value lines written by the builder. */
+static void parse_conf(char *s)
+{
+	char *line, *next, *v, *k;
+
+	for (line = s; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		v = strchr(line, '=');
+		if (!v || *trim(line) == '#')
+			continue;
+		*v++ = 0;
+		k = trim(line);
+		v = trim(v);
+		if (!strcmp(k, "id"))
+			cfg.id = v;
+		else if (!strcmp(k, "image"))
+			cfg.image = v;
+		else if (!strcmp(k, "kver"))
+			cfg.kver = v;
+		else if (!strcmp(k, "modules"))
+			cfg.modules = v;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct utsname uts;
+	char dev[64], *conf, *cmdline;
+	unsigned long t;
+	int ufd;
+
+	since_start_ms();
+	early_mounts();
+	if (!getenv("PATH"))
+		setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 0);
+
+	conf = read_file("/mklive.conf");
+	if (conf)
+		parse_conf(conf);
+	else
+		err("warning: no /mklive.conf in the initramfs");
+	cmdline = read_file("/proc/cmdline");
+	if (cmdline)
+		parse_cmdline(cmdline);
+	log_level = cfg.debug ? MKL_DEBUG : cfg.quiet ? MKL_ERR : MKL_INFO;
+
+	uname(&uts);
+	if (!cfg.kver || !*cfg.kver)
+		cfg.kver = uts.release;
+	else if (strcmp(cfg.kver, uts.release))
+		err("warning: the initramfs has modules for %s, this kernel is %s",
+		    cfg.kver, uts.release);
+	dbg("id=%s image=%s kver=%s timeout=%u init=%s",
+	    cfg.id ? cfg.id : "(none)", cfg.image, cfg.kver, cfg.timeout,
+	    cfg.init ? cfg.init : "(default)");
+	if (!cfg.id || !*cfg.id) {
+		err("error: no medium ID: /mklive.conf has no id= and the kernel "
+		    "command line no mklive.id=");
+		rescue();
+	}
+
+	/* the uevent socket first, so no device added meanwhile is missed */
+	t = now_ms();
+	ufd = uevent_open();
+	mod_init(cfg.kver);
+	mod_load_list(cfg.modules);
+	mod_coldplug();
+	dbg("modules: %lu ms", now_ms() - t);
+
+	t = now_ms();
+	if (medium_find(&cfg, ufd, dev, sizeof(dev)) < 0)
+		rescue();
+	if (mount_fs(dev, MKL_MEDIUM, "iso9660", MS_RDONLY, NULL) < 0) {
+		err("error: cannot mount %s (medium %s) as iso9660 on " MKL_MEDIUM ": %s",
+		    dev, cfg.id, strerror(errno));
+		rescue();
+	}
+	dbg("medium: %lu ms", now_ms() - t);
+	info("found medium %s on %s", cfg.id, dev);
+	if (ufd >= 0)
+		close(ufd);
+
+	if (build_root(&cfg) < 0)
+		rescue();
+	if (cfg.shell) {
+		info("mklive.shell: root ready on " MKL_NEWROOT "; exit the shell "
+		     "to boot it");
+		if (run_shell() < 0)
+			err("mklive.shell: no shell (" RESCUE_SHELL ") in the initramfs");
+	}
+	switch_root(MKL_NEWROOT, cfg.init, argv);
+	rescue();
+}

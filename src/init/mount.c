@@ -1,0 +1,194 @@
+/*
+ * Mounts: the compressed image on a loop device, and the overlay root.
+ *
+ *   /run/mklive/medium   the ISO9660 medium, read-only
+ *   /run/mklive/ro       the squashfs image from it, on /dev/loopN, read-only
+ *   /run/mklive/rw       tmpfs; upper/ and work/ of the overlay
+ *   /newroot             overlay of ro (lower) and rw/upper
+ *
+ * /run moves into the new root at switch_root, so all of these stay visible
+ * in the booted system.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "init.h"
+
+/* <linux/loop.h> is not part of musl's headers */
+#define LOOP_SET_FD		0x4C00
+#define LOOP_CLR_FD		0x4C01
+#define LOOP_SET_STATUS64	0x4C04
+#define LOOP_CONFIGURE		0x4C0A
+#define LOOP_CTL_GET_FREE	0x4C82
+#define LO_FLAGS_READ_ONLY	1
+#define LO_FLAGS_AUTOCLEAR	4
+#define LOOP_MAJOR		7
+
+struct loop_info64 {
+	uint64_t lo_device, lo_inode, lo_rdevice, lo_offset, lo_sizelimit;
+	uint32_t lo_number, lo_encrypt_type, lo_encrypt_key_size, lo_flags;
+	uint8_t lo_file_name[64], lo_crypt_name[64], lo_encrypt_key[32];
+	uint64_t lo_init[2];
+};
+
+struct loop_config {
+	uint32_t fd, block_size;
+	struct loop_info64 info;
+	uint64_t reserved[8];
+};
+
+/*
+ * mount(2), creating the mount point; if the kernel does not know the
+ * filesystem yet, load its module and try once more.
+ */
+int mount_fs(const char *src, const char *dst, const char *type,
+	     unsigned long flags, const char *data)
+{
+	mkdir_p(dst, 0755);
+	if (mount(src, dst, type, flags, data) == 0)
+		return 0;
+	if (errno != ENODEV)
+		return -1;
+	mod_load_name(strcmp(type, "iso9660") ? type : "isofs");
+	return mount(src, dst, type, flags, data);
+}
+
+static int open_loop_control(void)
+{
+	int fd = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT) {
+		mod_load_name("loop");
+		fd = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	}
+	return fd;
+}
+
+static int open_loop(int n, char *dev, size_t size)
+{
+	int fd;
+
+	sfmt(dev, size, "/dev/loop%d", n);
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		mknod(dev, S_IFBLK | 0600, makedev(LOOP_MAJOR, n));
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+	}
+	return fd;
+}
+
+/*
+ * Attach file read-only to a free loop device, with autoclear: the device
+ * frees itself when its last user (the squashfs mount) goes.  Returns the
+ * open loop device, to be closed only after mounting it (closing it before
+ * would be that last user); -1 on error with errno set.
+ */
+int loop_attach(const char *file, char *dev, size_t size)
+{
+	struct loop_config c;
+	int ctl, ffd, lfd = -1, n, tries, e;
+
+	ffd = open(file, O_RDONLY | O_CLOEXEC);
+	if (ffd < 0)
+		return -1;
+	ctl = open_loop_control();
+	if (ctl < 0) {
+		e = errno;
+		close(ffd);
+		errno = e;
+		return -1;
+	}
+	memset(&c, 0, sizeof(c));
+	c.fd = ffd;
+	c.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+	sfmt((char *)c.info.lo_file_name, sizeof(c.info.lo_file_name), "%s", file);
+
+	/* another process may take the same free device: then ask again */
+	for (tries = 0; tries < 16; tries++) {
+		n = ioctl(ctl, LOOP_CTL_GET_FREE);
+		if (n < 0)
+			break;
+		lfd = open_loop(n, dev, size);
+		if (lfd < 0)
+			break;
+		if (ioctl(lfd, LOOP_CONFIGURE, &c) == 0)
+			break;
+		if (errno == EINVAL || errno == ENOTTY) {
+			/* kernels before 5.8: two steps */
+			if (ioctl(lfd, LOOP_SET_FD, ffd) == 0) {
+				if (ioctl(lfd, LOOP_SET_STATUS64, &c.info) == 0)
+					break;
+				e = errno;
+				ioctl(lfd, LOOP_CLR_FD, 0);
+				errno = e;
+			}
+		}
+		e = errno;
+		close(lfd);
+		lfd = -1;
+		errno = e;
+		if (e != EBUSY)
+			break;
+	}
+	e = errno;
+	close(ctl);
+	close(ffd);
+	errno = e;
+	return lfd;
+}
+
+/*
+ * The root: the image on a loop device, read-only, under a tmpfs through
+ * overlayfs, on /newroot.
+ */
+int build_root(const struct init_cfg *cfg)
+{
+	char file[256], loop[32];
+	unsigned long t = now_ms();
+	int lfd;
+
+	sfmt(file, sizeof(file), MKL_MEDIUM "%s%s",
+		 cfg->image[0] == '/' ? "" : "/", cfg->image);
+	lfd = loop_attach(file, loop, sizeof(loop));
+	if (lfd < 0) {
+		err("error: cannot attach the image %s to a loop device: %s",
+		    file, strerror(errno));
+		if (errno == ENOENT)
+			err("check mklive.image= (now %s) against the files on the medium",
+			    cfg->image);
+		return -1;
+	}
+	dbg("image %s on %s", file, loop);
+	if (mount_fs(loop, MKL_RO, "squashfs", MS_RDONLY, NULL) < 0) {
+		err("error: cannot mount %s (%s) as squashfs on " MKL_RO ": %s",
+		    loop, file, strerror(errno));
+		close(lfd);
+		return -1;
+	}
+	close(lfd);
+	if (mount_fs("tmpfs", MKL_RW, "tmpfs", 0, "mode=0755") < 0) {
+		err("error: cannot mount tmpfs on " MKL_RW ": %s", strerror(errno));
+		return -1;
+	}
+	if (mkdir(MKL_RW "/upper", 0755) < 0 || mkdir(MKL_RW "/work", 0755) < 0) {
+		err("error: cannot create " MKL_RW "/upper and work: %s", strerror(errno));
+		return -1;
+	}
+	if (mount_fs("overlay", MKL_NEWROOT, "overlay", 0,
+		     "lowerdir=" MKL_RO ",upperdir=" MKL_RW "/upper,workdir="
+		     MKL_RW "/work") < 0) {
+		err("error: cannot mount the overlay root on " MKL_NEWROOT ": %s",
+		    strerror(errno));
+		return -1;
+	}
+	dbg("root: %lu ms", now_ms() - t);
+	info("root ready: %s on %s, overlay with tmpfs", cfg->image, loop);
+	return 0;
+}

@@ -1,0 +1,249 @@
+/*
+ * Messages, small file helpers and directories for mklive-init.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init.h"
+
+int log_level = MKL_INFO;
+static unsigned long start_ms;
+
+unsigned long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long)ts.tv_sec * 1000 + (unsigned long)ts.tv_nsec / 1000000;
+}
+
+unsigned long since_start_ms(void)
+{
+	if (!start_ms)
+		start_ms = now_ms();
+	return now_ms() - start_ms;
+}
+
+/*
+ * A vsnprintf(3) for the few conversions the init uses: %s %.*s %c %d %u
+ * %lu %zu with an optional width.  musl's printf with its floating point
+ * would be a sixth of the binary.
+ */
+static size_t vfmt(char *buf, size_t size, const char *f, va_list ap)
+{
+	char tmp[24];
+	size_t n = 0;
+	const char *s;
+	unsigned long v;
+	long sv;
+	int prec, width, lng, k, neg;
+
+#define PUT(c) do { if (n + 1 < size) buf[n] = (c); n++; } while (0)
+	for (; *f; f++) {
+		if (*f != '%') {
+			PUT(*f);
+			continue;
+		}
+		f++;
+		prec = -1;
+		width = lng = neg = 0;
+		if (f[0] == '.' && f[1] == '*') {
+			prec = va_arg(ap, int);
+			f += 2;
+		}
+		while (*f >= '0' && *f <= '9')
+			width = width * 10 + *f++ - '0';
+		while (*f == 'l' || *f == 'z') {
+			lng = 1;
+			f++;
+		}
+		switch (*f) {
+		case 's':
+			s = va_arg(ap, const char *);
+			if (!s)
+				s = "(null)";
+			for (k = 0; s[k] && (prec < 0 || k < prec); k++)
+				PUT(s[k]);
+			break;
+		case 'c':
+			PUT((char)va_arg(ap, int));
+			break;
+		case 'd':
+		case 'u':
+			if (*f == 'd') {
+				sv = lng ? va_arg(ap, long) : va_arg(ap, int);
+				neg = sv < 0;
+				v = neg ? -(unsigned long)sv : (unsigned long)sv;
+			} else {
+				v = lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			}
+			k = 0;
+			do
+				tmp[k++] = '0' + v % 10;
+			while ((v /= 10));
+			if (neg)
+				tmp[k++] = '-';
+			while (k < width && k < (int)sizeof(tmp))
+				tmp[k++] = ' ';
+			while (k)
+				PUT(tmp[--k]);
+			break;
+		case 0:
+			f--;
+			break;
+		default:
+			PUT(*f);
+		}
+	}
+#undef PUT
+	if (size)
+		buf[n < size ? n : size - 1] = 0;
+	return n;
+}
+
+size_t sfmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = vfmt(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/*
+ * One line on stderr (the console once open_console() ran), prefixed with
+ * "mklive: " and, in debug mode, the milliseconds since the init started.
+ */
+void msg(int level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	size_t n;
+
+	if (level > log_level)
+		return;
+	if (log_level >= MKL_DEBUG)
+		n = sfmt(buf, sizeof(buf), "mklive: [%5lu ms] ", since_start_ms());
+	else
+		n = sfmt(buf, sizeof(buf), "mklive: ");
+	va_start(ap, fmt);
+	n += vfmt(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	va_end(ap);
+	if (n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	buf[n++] = '\n';
+	while (write(2, buf, n) < 0 && errno == EINTR)
+		;
+}
+
+/* The whole of a (proc, sys or initramfs) file, NUL terminated; NULL on error. */
+char *read_file(const char *path)
+{
+	size_t cap = 4096, len = 0;
+	char *buf, *nbuf;
+	ssize_t r;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap + 1);
+	while (buf) {
+		if (len == cap) {
+			cap *= 2;
+			nbuf = realloc(buf, cap + 1);
+			if (!nbuf) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nbuf;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		if (r == 0) {
+			buf[len] = 0;
+			break;
+		}
+		len += r;
+	}
+	close(fd);
+	return buf;
+}
+
+/* A short sysfs attribute into buf, trailing newline removed; -1 on error. */
+int read_attr(int dfd, const char *name, char *buf, size_t size)
+{
+	ssize_t r;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, size - 1);
+	close(fd);
+	if (r < 0)
+		return -1;
+	while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
+		r--;
+	buf[r] = 0;
+	return 0;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[256];
+	size_t len = strlen(path);
+	char *p;
+
+	if (len >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, len + 1);
+	for (p = tmp + 1; ; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+		*p = 0;
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return -1;
+		if (!c)
+			return 0;
+		*p = c;
+	}
+}
+
+/*
+ * Make /dev/console our stdin, stdout and stderr.  The kernel opens it for
+ * /init only if the initramfs has a /dev/console node; ours need not have
+ * one, so this runs again once devtmpfs is mounted (and after switch_root).
+ */
+int open_console(void)
+{
+	int fd, i;
+
+	fd = open("/dev/console", O_RDWR | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < 3; i++)
+		if (fd != i)
+			dup2(fd, i);
+	if (fd > 2)
+		close(fd);
+	return 0;
+}

@@ -1,0 +1,47 @@
+# Boot-test helpers: QEMU under TCG (KVM hangs on these machines), serial
+# console on stdio, and a wait for a line that the booted system prints.
+# Source after tests/lib.sh.
+
+QEMU=${QEMU:-qemu-system-x86_64}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+
+# The demo tree and an ISO built from it with test settings, made once per
+# test run and shared by the boot tests (build/test-demo/).
+demo_iso() {
+	local dir=$TOP/build/test-demo
+	mkdir -p "$dir"
+	if [ ! -f "$dir/root/.complete" ]; then
+		"$TOP/scripts/demo-tree.sh" "$dir/root" >/dev/null || return 1
+		touch "$dir/root/.complete"
+	fi
+	if [ ! -f "$dir/demo.iso" ] || [ "$MKLIVE" -nt "$dir/demo.iso" ] || [ "$MKLIVE_INIT" -nt "$dir/demo.iso" ]; then
+		"$MKLIVE" build -q --timeout 1 --level 3 --append "console=ttyS0" \
+			"$dir/root" -o "$dir/demo.iso" || return 1
+	fi
+	echo "$dir/demo.iso"
+}
+
+# boot_wait LOG MARKER QEMU-ARGS...: boot and read the serial console until
+# a line holds MARKER (return 0) or QEMU stops / BOOT_TIMEOUT passes (1).
+# Prints the seconds to the marker in BOOT_SECONDS.
+boot_wait() {
+	local log=$1 marker=$2 line found=1 start=$SECONDS
+	shift 2
+	: >"$log"
+	coproc QEMU_PROC { exec timeout "$BOOT_TIMEOUT" "$QEMU" -accel tcg -m 1024 -nographic \
+		-no-reboot -monitor none -serial stdio "$@" 2>&1 </dev/null; }
+	local qpid=$QEMU_PROC_PID
+	while IFS= read -r line <&"${QEMU_PROC[0]}"; do
+		printf '%s\n' "$line" >>"$log"
+		case $line in *"$marker"*) found=0; break ;; esac
+	done
+	BOOT_SECONDS=$((SECONDS - start))
+	# Keep reading what is already there a moment is not needed: we stop QEMU now.
+	kill "$qpid" 2>/dev/null
+	wait "$qpid" 2>/dev/null
+	return $found
+}
+
+have_qemu() {
+	command -v "$QEMU" >/dev/null 2>&1
+}

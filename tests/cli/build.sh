@@ -1,0 +1,185 @@
+#!/bin/bash
+# mklive build, end to end, checked with readers we did not write:
+# unsquashfs (metadata of every entry against the input), xorriso (El Torito,
+# isohybrid, volume ids), cpio (the initramfs), plus reproducibility, a
+# rootless build from a tar, and errors that leave no output behind.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/boot/lib.sh"
+t_tmpdir
+export TZ=UTC
+
+demo_iso >/dev/null || { fail "making the demo tree"; t_done; exit 1; }
+src=$T/root
+cp -al "$TOP/build/test-demo/root" "$src"
+rm -f "$src/.complete"
+# More kinds of entries than the demo has.
+mkfifo "$src/root/a-fifo"
+mkdir -p "$src/srv/data"
+printf 'x%.0s' $(seq 1 5000) >"$src/srv/data/file with spaces"
+chown 1234:4321 "$src/srv/data/file with spaces"
+chmod 2750 "$src/srv/data"
+touch -h -d '2030-01-01 00:00:00 UTC' "$src/usr/share/mklive-demo/symlink-example"
+mknod "$src/dev/sda" b 8 0 2>/dev/null || true
+setfattr -n user.comment -v "kept" "$src/srv/data/file with spaces" 2>/dev/null || true
+
+B="$MKLIVE build -q --timeout 1 --level 1"
+
+# --- a build from a directory --------------------------------------------
+if $B "$src" -o "$T/a.iso" 2>"$T/err"; then ok "build from a directory"; else fail "build from a directory: $(cat "$T/err")"; fi
+
+report=$(xorriso -indev "$T/a.iso" -report_el_torito plain -report_system_area plain 2>/dev/null)
+check "El Torito BIOS no-emulation entry" grep -Eq 'El Torito boot img : +1 +BIOS +y +none' <<<"$report"
+check "boot image is isolinux.bin" grep -q '/isolinux/isolinux.bin' <<<"$report"
+check "boot-info-table patched" grep -q 'boot-info-table' <<<"$(xorriso -indev "$T/a.iso" -report_el_torito as_mkisofs 2>/dev/null)"
+check "isohybrid MBR (partition from sector 0)" grep -Eq 'MBR partition +: +1 +0x80 +0x17 +0 ' <<<"$report"
+check "volume id MKLIVE" grep -q "Volume Id    : MKLIVE" <<<"$(xorriso -indev "$T/a.iso" -pvd_info 2>/dev/null)"
+volset=$(dd if="$T/a.iso" bs=1 skip=$((32768 + 190)) count=128 2>/dev/null | tr -d ' ')
+check "volume set id holds the medium id ($volset)" grep -Eq '^MKLIVE-[0-9a-f]{16}$' <<<"$volset"
+
+mkdir -p "$T/x"
+xorriso -osirrox on -indev "$T/a.iso" -extract /live "$T/x/live" >/dev/null 2>&1
+check "ISO holds squashfs, kernel, initramfs" test -s "$T/x/live/filesystem.squashfs" -a -s "$T/x/live/vmlinuz" -a -s "$T/x/live/initrd.img"
+kver=$(ls "$src/lib/modules")
+check "kernel is the tree's, byte for byte" cmp -s "$T/x/live/vmlinuz" "$src/boot/vmlinuz-$kver"
+
+# Every entry's type, mode, owner, size (or device numbers), mtime and link
+# target, as unsquashfs sees them, against the input as find sees it.
+listing_input() {
+	(cd "$1" && find . -printf '%M %U/%G %s %TY-%Tm-%Td %TH:%TM %P\t%l\n') |
+	awk -F'\t' '{ split($1, f, " "); if (f[1] ~ /^[dcb]/) f[3] = "-";
+		p = $1; sub(/^[^ ]+ [^ ]+ [^ ]+ [^ ]+ [^ ]+ /, "", p);
+		line = f[1] " " f[2] " " f[3] " " f[4] " " f[5] " " p; if ($2 != "") line = line " -> " $2; print line }' |
+	sed 's| \.$| |' | sort
+}
+listing_squashfs() {
+	unsquashfs -lln "$1" | grep -E '^[-dlcbps]' |
+	sed -E 's|squashfs-root/?||; s/^([-dlcbps][^ ]+ +[0-9]+\/[0-9]+) +([0-9]+, +[0-9]+|[0-9]+)/\1 \2/' |
+	awk '{ if ($1 ~ /^[dcb]/) $3 = "-"; print }' | sort
+}
+listing_input "$src" | sed -E 's/ +$//' >"$T/in.lst"
+listing_squashfs "$T/x/live/filesystem.squashfs" | sed -E 's/ +$//' >"$T/sq.lst"
+if diff "$T/in.lst" "$T/sq.lst" >"$T/lst.diff"; then
+	ok "unsquashfs -lln matches the input for all $(wc -l <"$T/in.lst") entries"
+else
+	fail "unsquashfs -lln differs from the input:"; head -n 20 "$T/lst.diff"
+fi
+check "device node numbers kept" grep -Eq '^c.* 0/0 5, *1 ' <<<"$(unsquashfs -lln "$T/x/live/filesystem.squashfs" dev/console 2>/dev/null | grep console)"
+if command -v getfattr >/dev/null; then
+	rm -rf "$T/sq"
+	unsquashfs -q -d "$T/sq" "$T/x/live/filesystem.squashfs" usr/share/mklive-demo srv >/dev/null 2>&1
+	check "security.capability xattr kept" grep -q 'security.capability=0sAQAAAgAgAAAAAAAAAAAAAAAAAAA=' \
+		<<<"$(getfattr -e base64 -d -m - "$T/sq/usr/share/mklive-demo/setuid-example" 2>/dev/null)"
+	check "user.comment xattr kept" grep -q 'user.comment="kept"' <<<"$(getfattr -d -m - "$T/sq/srv/data/file with spaces" 2>/dev/null)"
+	check "hard link kept" test "$(stat -c %i "$T/sq/usr/share/mklive-demo/setuid-example")" = "$(stat -c %i "$T/sq/usr/share/mklive-demo/hardlink-example")"
+	check "file content kept" cmp -s "$T/sq/srv/data/file with spaces" "$src/srv/data/file with spaces"
+else
+	skip "getfattr missing: xattr checks need the attr package"
+fi
+
+# The initramfs: newc, zstd, with init, the conf and only the chosen modules.
+zstd -dc "$T/x/live/initrd.img" >"$T/initrd.cpio" 2>/dev/null
+check "initramfs is zstd" test -s "$T/initrd.cpio"
+list=$(cpio -it <"$T/initrd.cpio" 2>/dev/null)
+check "initramfs has /init" grep -qx init <<<"$list"
+check "initramfs has mklive.conf" grep -qx mklive.conf <<<"$list"
+check "initramfs has modules.dep and modules.alias" grep -q "lib/modules/$kver/modules.alias" <<<"$list"
+for m in kernel/fs/squashfs/squashfs.ko kernel/fs/isofs/isofs.ko kernel/drivers/usb/storage/usb-storage.ko kernel/drivers/ata/ahci.ko; do
+	check "initramfs has $m" grep -qx "lib/modules/$kver/$m" <<<"$list"
+done
+nko=$(grep -c '\.ko$' <<<"$list")
+check "initramfs holds a selection of modules ($nko), not all" test "$nko" -gt 20 -a "$nko" -lt 150
+mkdir -p "$T/ird" && (cd "$T/ird" && cpio -idm --quiet <"$T/initrd.cpio" 2>/dev/null)
+check "modules copied byte for byte" cmp -s "$T/ird/lib/modules/$kver/kernel/fs/squashfs/squashfs.ko" "$src/lib/modules/$kver/kernel/fs/squashfs/squashfs.ko"
+check "init is the built mklive-init" cmp -s "$T/ird/init" "$MKLIVE_INIT"
+check "conf names the medium id" grep -qx "id=$volset" "$T/ird/mklive.conf"
+check "initramfs has /dev/console" test -c "$T/ird/dev/console" -o "$(id -u)" -ne 0
+size=$(stat -c %s "$T/x/live/initrd.img")
+check "initramfs is at most 1.5 MB ($size bytes)" test "$size" -le 1572864
+
+# --- reproducible --------------------------------------------------------
+SOURCE_DATE_EPOCH=1700000000 $B "$src" -o "$T/r1.iso" && SOURCE_DATE_EPOCH=1700000000 $B -j 1 "$src" -o "$T/r2.iso"
+check "two builds with SOURCE_DATE_EPOCH are byte-identical (and thread count does not matter)" cmp -s "$T/r1.iso" "$T/r2.iso"
+SOURCE_DATE_EPOCH=1700000001 $B "$src" -o "$T/r3.iso"
+check "a different SOURCE_DATE_EPOCH gives a different image" bash -c "! cmp -s '$T/r1.iso' '$T/r3.iso'"
+
+# --- rootless, from a tar -------------------------------------------------
+tar --numeric-owner --xattrs --xattrs-include='*' -C "$src" -cf "$T/root.tar" . 2>/dev/null
+chmod 755 "$T"; chmod 644 "$T/root.tar"
+mkdir -m 1777 "$T/nobody"
+if setpriv --reuid=65534 --regid=65534 --clear-groups $B "$T/root.tar" -o "$T/nobody/t.iso" 2>"$T/err"; then
+	ok "build from a tar as nobody (uid 65534)"
+	xorriso -osirrox on -indev "$T/nobody/t.iso" -extract /live/filesystem.squashfs "$T/t.sqfs" >/dev/null 2>&1
+	listing_squashfs "$T/t.sqfs" | sed -E 's/ +$//' >"$T/tar.lst"
+	if diff "$T/in.lst" "$T/tar.lst" >"$T/tar.diff"; then
+		ok "tar build: unsquashfs -lln matches the input (owners 1000, 1234, devices, setuid)"
+	else
+		fail "tar build differs from the input:"; head -n 20 "$T/tar.diff"
+	fi
+else
+	fail "build from a tar as nobody: $(cat "$T/err")"
+fi
+for c in gz zst xz; do
+	case $c in gz) z=gzip ;; zst) z="zstd -q -T0" ;; xz) z="xz -T0 -0" ;; esac
+	$z <"$T/root.tar" >"$T/root.tar.$c"
+	if $B "$T/root.tar.$c" -o "$T/t-$c.iso" 2>"$T/err"; then ok "build from .tar.$c"; else fail "build from .tar.$c: $(cat "$T/err")"; fi
+done
+
+# --- config file -----------------------------------------------------------
+printf '[image]\nlabel = FROM_CONF\ncompressor = gzip\n[boot]\ntimeout = 2\nappend = quiet\n' >"$T/good.conf"
+if $B -c "$T/good.conf" "$src" -o "$T/c.iso" 2>"$T/err"; then
+	check "config label used" grep -q "Volume Id    : FROM_CONF" <<<"$(xorriso -indev "$T/c.iso" -pvd_info 2>/dev/null)"
+	xorriso -osirrox on -indev "$T/c.iso" -extract /isolinux/isolinux.cfg "$T/c.cfg" >/dev/null 2>&1
+	check "config append and timeout in the menu" grep -q 'TIMEOUT 20' "$T/c.cfg"
+	check "config append in every entry" test "$(grep -c 'APPEND.* quiet' "$T/c.cfg")" -ge 2
+else
+	fail "build with a config: $(cat "$T/err")"
+fi
+$B -c "$T/good.conf" --label FROM_CLI "$src" -o "$T/c2.iso" 2>/dev/null
+check "command line overrides the config" grep -q "Volume Id    : FROM_CLI" <<<"$(xorriso -indev "$T/c2.iso" -pvd_info 2>/dev/null)"
+
+# --- errors leave nothing behind ----------------------------------------
+expect_error() { # NAME EXIT PATTERN ARGS...
+	local name=$1 want=$2 pat=$3; shift 3
+	rm -rf "$T/e"; mkdir -p "$T/e"
+	"$@" >"$T/e.out" 2>&1
+	local rc=$?
+	if [ "$rc" -eq "$want" ] && grep -q -- "$pat" "$T/e.out" && [ -z "$(ls -A "$T/e")" ]; then
+		ok "$name: exit $rc, '$(head -n 1 "$T/e.out")'"
+	else
+		fail "$name: exit $rc (want $want), output: $(cat "$T/e.out"), left: $(ls -A "$T/e")"
+	fi
+}
+mkdir -p "$T/nokernel/etc"
+expect_error "missing source" 1 "cannot open '$T/none'" $B "$T/none" -o "$T/e/x.iso"
+expect_error "tree without kernel" 1 "no kernel in" $B "$T/nokernel" -o "$T/e/x.iso"
+expect_error "bad label" 1 "label" $B --label 'bad label!' "$src" -o "$T/e/x.iso"
+expect_error "unknown compressor" 1 "unknown compressor 'foo'" $B --compressor foo "$src" -o "$T/e/x.iso"
+expect_error "output in a missing directory" 1 "$T/e/missing/x.iso" $B "$src" -o "$T/e/missing/x.iso"
+printf '[image]\nlabl = X\n' >"$T/bad.conf"
+expect_error "unknown config key" 1 "bad.conf:2" $B -c "$T/bad.conf" "$src" -o "$T/e/x.iso"
+expect_error "no output option" 2 "no output" $B "$src"
+head -c 300000 "$T/root.tar" >"$T/trunc.tar"
+expect_error "truncated tar" 1 "trunc.tar" $B "$T/trunc.tar" -o "$T/e/x.iso"
+mkdir -p "$T/full" && if mount -t tmpfs -o size=2m tmpfs "$T/full" 2>/dev/null; then
+	mkdir -p "$T/full/e"
+	$B "$src" -o "$T/full/e/x.iso" >"$T/e.out" 2>&1; rc=$?
+	check "full disk: error names the problem ($(head -n 1 "$T/e.out"))" grep -q "No space left" "$T/e.out"
+	check "full disk: exit 1 and nothing left" test "$rc" -eq 1 -a -z "$(ls -A "$T/full/e")"
+	umount "$T/full"
+else
+	skip "full disk: cannot mount a small tmpfs here (not root)"
+fi
+# SIGINT while the build waits for its input: a tar through a FIFO that we
+# stop feeding half way.
+mkfifo "$T/pipe.tar"
+rm -rf "$T/e"; mkdir -p "$T/e"
+exec 9<>"$T/pipe.tar"	# a writer that stays: the build blocks instead of seeing EOF
+$B "$T/pipe.tar" -o "$T/e/x.iso" 2>"$T/int.err" &
+bpid=$!
+head -c 20000000 "$T/root.tar" >"$T/pipe.tar"
+kill -INT "$bpid"
+wait "$bpid"; rc=$?
+exec 9>&-
+check "SIGINT: exit 130 ($(head -n 1 "$T/int.err"))" test "$rc" -eq 130
+check "SIGINT: no output and no scratch files left" test -z "$(ls -A "$T/e")"
+t_done
