@@ -11,19 +11,39 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+enum kind { STR, NUM, SIZE, LABEL, CHOICE };
+
 static const char *const sections[] = { "image", "initramfs", "boot" };
-static const char *const keys[][4] = {
-	{ "label", "compressor", "level", "block-size" },
-	{ "compressor", "level" },
-	{ "append", "timeout" },
+/* Each key: its section, kind, field, range (NUM) or names (CHOICE). The
+ * level range 1..22 spans every codec; each one's own range is checked by
+ * the code that uses it. */
+static const struct key {
+	int sec;
+	const char *name;
+	enum kind kind;
+	size_t off;
+	int min, max;
+	const char *choices;
+} keys[] = {
+#define KEY(sec, name, kind, field, min, max, choices) \
+	{ sec, name, kind, offsetof(struct mkl_config, field), min, max, choices }
+	KEY(0, "label", LABEL, label, 0, 0, NULL),
+	KEY(0, "compressor", CHOICE, compressor, 0, 0, "zstd, xz, gzip, lz4"),
+	KEY(0, "level", NUM, level, 1, 22, NULL),
+	KEY(0, "block-size", SIZE, block_size, 0, 0, NULL),
+	KEY(1, "compressor", CHOICE, initrd_compressor, 0, 0, "zstd, gzip, xz, lz4, none"),
+	KEY(1, "level", NUM, initrd_level, 1, 22, NULL),
+	KEY(2, "append", STR, append, 0, 0, NULL),
+	KEY(2, "timeout", NUM, timeout, 0, 600, NULL),
+#undef KEY
 };
-static const char *const key_list[] = {
-	"label, compressor, level, block-size", "compressor, level", "append, timeout",
-};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+#define LABEL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 void mkl_config_init(struct mkl_config *cfg)
 {
@@ -47,19 +67,14 @@ int mkl_parse_size(const char *text, uint64_t *out, struct mkl_err *err)
 	const char *p = text;
 	uint64_t v = 0, mul = 1;
 
-	if (!isdigit((unsigned char)*p))
-		return mkl_error(err, 0, "'%s' is not a size (bytes, or a number with K, M or G)", text);
 	for (; isdigit((unsigned char)*p); p++) {
 		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
 			return mkl_error(err, 0, "'%s' is too large", text);
 		v = v * 10 + (uint64_t)(*p - '0');
 	}
-	switch (*p) {
-	case 'K': case 'k': mul = 1ULL << 10; p++; break;
-	case 'M': case 'm': mul = 1ULL << 20; p++; break;
-	case 'G': case 'g': mul = 1ULL << 30; p++; break;
-	}
-	if (*p)
+	if (p > text && *p && strchr("KkMmGg", *p))
+		mul = 1ULL << (strchr("Kk", *p++) ? 10 : strchr("Mm", p[-1]) ? 20 : 30);
+	if (p == text || *p)
 		return mkl_error(err, 0, "'%s' is not a size (bytes, or a number with K, M or G)", text);
 	if (v > UINT64_MAX / mul)
 		return mkl_error(err, 0, "'%s' is too large", text);
@@ -85,11 +100,10 @@ static char *unquote(char *v)
 	if (*v != '"')
 		return v;
 	for (; *in && *in != '"'; in++) {
-		if (*in == '\\') {
-			if (in[1] != '"' && in[1] != '\\')
-				return NULL;
+		if (*in == '\\' && in[1] != '"' && in[1] != '\\')
+			return NULL;
+		if (*in == '\\')
 			in++;
-		}
 		*out++ = *in;
 	}
 	if (*in != '"' || in[1])
@@ -98,86 +112,66 @@ static char *unquote(char *v)
 	return v;
 }
 
-static int set_str(char **dst, const char *v, struct mkl_err *err)
+/* Is v one of the names in list ("a, b, c")? */
+static int in_list(const char *v, const char *list)
 {
-	char *s = mkl_strdup(v, err);
+	size_t n = strlen(v);
+	const char *p;
 
-	if (!s)
-		return -1;
-	free(*dst);
-	*dst = s;
-	return 0;
-}
-
-static int one_of(const char *v, const char *const *names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(v, names[i]) == 0)
+	if (!n || strpbrk(v, ", "))
+		return 0;
+	for (p = list; (p = strstr(p, v)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n]))
 			return 1;
 	return 0;
 }
 
-static int number(const char *key, const char *v, long min, long max, int *out,
-		  struct mkl_err *err)
+static int set_key(struct mkl_config *cfg, const struct key *k, const char *v, struct mkl_err *err)
 {
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (!*v || *end || isspace((unsigned char)*v))
-		return mkl_error(err, 0, "%s: '%s' is not a number", key, v);
-	if (errno || n < min || n > max)
-		return mkl_error(err, 0, "%s: %s is out of range (%ld..%ld)", key, v, min, max);
-	*out = (int)n;
-	return 0;
-}
-
-static int set_key(struct mkl_config *cfg, int sec, const char *key, const char *v,
-		   struct mkl_err *err)
-{
-	static const char *const sqfs_comp[] = { "zstd", "xz", "gzip", "lz4" };
-	static const char *const initrd_comp[] = { "zstd", "gzip", "xz", "lz4", "none" };
+	void *field = (char *)cfg + k->off;
 	uint64_t size;
-	size_t n;
+	size_t n = strlen(v);
+	char *end, *s;
+	long num;
 
-	if (strcmp(key, "label") == 0) {
-		n = strlen(v);
-		if (n < 1 || n > 32 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-					  "0123456789_-") != n)
-			return mkl_error(err, 0, "label: '%s' is not 1 to 32 of A-Z a-z 0-9 _ -", v);
-		return set_str(&cfg->label, v, err);
+	switch (k->kind) {
+	case NUM:
+		errno = 0;
+		num = strtol(v, &end, 10);
+		if (!*v || *end || isspace((unsigned char)*v))
+			return mkl_error(err, 0, "%s: '%s' is not a number", k->name, v);
+		if (errno || num < k->min || num > k->max)
+			return mkl_error(err, 0, "%s: %s is out of range (%d..%d)", k->name, v, k->min, k->max);
+		*(int *)field = (int)num;
+		return 0;
+	case SIZE:
+		if (mkl_parse_size(v, &size, err) < 0)
+			return mkl_err_prefix(err, "%s", k->name);
+		if (size < 4096 || size > 1048576 || (size & (size - 1)))
+			return mkl_error(err, 0, "%s: %s is not a power of two from 4K to 1M", k->name, v);
+		*(uint32_t *)field = (uint32_t)size;
+		return 0;
+	case LABEL:
+		if (n < 1 || n > 32 || strspn(v, LABEL_CHARS) != n)
+			return mkl_error(err, 0, "%s: '%s' is not 1 to 32 of A-Z a-z 0-9 _ -", k->name, v);
+		break;
+	case CHOICE:
+		if (!in_list(v, k->choices))
+			return mkl_error(err, 0, "%s: unknown '%s' (%s)", k->name, v, k->choices);
+		break;
+	case STR:
+		break;
 	}
-	if (strcmp(key, "compressor") == 0 && sec == 0) {
-		if (!one_of(v, sqfs_comp, 4))
-			return mkl_error(err, 0, "compressor: unknown '%s' (zstd, xz, gzip, lz4)", v);
-		return set_str(&cfg->compressor, v, err);
-	}
-	if (strcmp(key, "compressor") == 0) {
-		if (!one_of(v, initrd_comp, 5))
-			return mkl_error(err, 0, "compressor: unknown '%s' (zstd, gzip, xz, lz4, none)", v);
-		return set_str(&cfg->initrd_compressor, v, err);
-	}
-	if (strcmp(key, "level") == 0)	/* each codec's own range is checked later */
-		return number(key, v, 1, 22, sec == 0 ? &cfg->level : &cfg->initrd_level, err);
-	if (strcmp(key, "timeout") == 0)
-		return number(key, v, 0, 600, &cfg->timeout, err);
-	if (strcmp(key, "append") == 0)
-		return set_str(&cfg->append, v, err);
-	/* block-size */
-	if (mkl_parse_size(v, &size, err) < 0)
-		return mkl_err_prefix(err, "block-size");
-	if (size < 4096 || size > 1048576 || (size & (size - 1)))
-		return mkl_error(err, 0, "block-size: %s is not a power of two from 4K to 1M", v);
-	cfg->block_size = (uint32_t)size;
+	if (!(s = mkl_strdup(v, err)))
+		return -1;
+	free(*(char **)field);
+	*(char **)field = s;
 	return 0;
 }
 
 static int parse_line(struct mkl_config *cfg, int *sec, char *line, struct mkl_err *err)
 {
-	char *s = trim(line, line + strlen(line)), *eq, *key, *v;
+	char *s = trim(line, line + strlen(line)), *eq, *key, *v, names[128] = "";
 	size_t i, n = sizeof(sections) / sizeof(sections[0]);
 
 	if (!*s || *s == '#' || *s == ';')
@@ -186,16 +180,14 @@ static int parse_line(struct mkl_config *cfg, int *sec, char *line, struct mkl_e
 		if (s[strlen(s) - 1] != ']')
 			return mkl_error(err, 0, "missing ']' in '%s'", s);
 		s = trim(s + 1, s + strlen(s) - 1);
-		for (i = 0; i < n; i++)
-			if (strcmp(s, sections[i]) == 0)
-				break;
+		for (i = 0; i < n && strcmp(s, sections[i]); i++)
+			;
 		if (i == n)
 			return mkl_error(err, 0, "unknown section [%s] (sections: image, initramfs, boot)", s);
 		*sec = (int)i;
 		return 0;
 	}
-	eq = strchr(s, '=');
-	if (!eq)
+	if (!(eq = strchr(s, '=')))
 		return mkl_error(err, 0, "missing '=' in '%s'", s);
 	key = trim(s, eq);
 	v = trim(eq + 1, eq + 1 + strlen(eq + 1));
@@ -203,32 +195,34 @@ static int parse_line(struct mkl_config *cfg, int *sec, char *line, struct mkl_e
 		return mkl_error(err, 0, "missing key before '='");
 	if (*sec < 0)
 		return mkl_error(err, 0, "key '%s' outside a section", key);
-	for (i = 0; i < 4 && keys[*sec][i]; i++)
-		if (strcmp(key, keys[*sec][i]) == 0)
+	for (i = 0; i < NKEYS; i++) {
+		if (keys[i].sec != *sec)
+			continue;
+		if (strcmp(key, keys[i].name) == 0)
 			break;
-	if (i == 4 || !keys[*sec][i])
-		return mkl_error(err, 0, "unknown key '%s' in [%s] (keys: %s)", key, sections[*sec],
-				 key_list[*sec]);
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			 names[0] ? ", " : "", keys[i].name);
+	}
+	if (i == NKEYS)
+		return mkl_error(err, 0, "unknown key '%s' in [%s] (keys: %s)", key, sections[*sec], names);
 	if (!(v = unquote(v)))
-		return mkl_error(err, 0, "%s: bad quoting (a closing '\"' must end the value; escapes are \\\" and \\\\)",
-				 key);
-	return set_key(cfg, *sec, key, v, err);
+		return mkl_error(err, 0, "%s: bad quoting (a closing '\"' must end the value; "
+				 "escapes are \\\" and \\\\)", key);
+	return set_key(cfg, &keys[i], v, err);
 }
 
 int mkl_config_parse(struct mkl_config *cfg, const char *name, const char *text, size_t len,
 		     struct mkl_err *err)
 {
 	const char *p = text, *end = text + len, *nl;
-	char *line;
 	int sec = -1, lineno = 0, rc = 0;
+	char *line;
 
-	while (p < end && rc == 0) {
+	for (; p < end && rc == 0; p = nl + 1) {
 		lineno++;
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
 			nl = end;
-		line = mkl_malloc((size_t)(nl - p) + 1, err);
-		if (!line)
+		if (!(line = mkl_malloc((size_t)(nl - p) + 1, err)))
 			return -1;
 		memcpy(line, p, (size_t)(nl - p));
 		line[nl - p] = '\0';
@@ -239,40 +233,29 @@ int mkl_config_parse(struct mkl_config *cfg, const char *name, const char *text,
 		if (rc)
 			mkl_err_prefix(err, "%s:%d", name, lineno);
 		free(line);
-		p = nl + 1;
 	}
 	return rc;
 }
 
 int mkl_config_load(struct mkl_config *cfg, const char *path, struct mkl_err *err)
 {
-	char *buf = NULL, *nbuf;
-	size_t len = 0, cap = 0, n;
+	char *buf = NULL, *p;
+	size_t len = 0;
 	FILE *f;
-	int rc;
+	int rc = 0;
 
-	f = fopen(path, "r");
-	if (!f)
+	if (!(f = fopen(path, "r")))
 		return mkl_error(err, errno, "cannot open '%s'", path);
-	do {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 4096;
-			nbuf = realloc(buf, cap);
-			if (!nbuf) {
-				free(buf);
-				fclose(f);
-				return mkl_error(err, ENOMEM, "cannot read '%s': out of memory", path);
-			}
-			buf = nbuf;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	if (ferror(f)) {
-		rc = mkl_error(err, errno, "cannot read '%s'", path);
-	} else {
-		rc = mkl_config_parse(cfg, path, buf, len, err);
+	while (!rc && !feof(f) && !ferror(f)) {
+		if (!(p = realloc(buf, len + 4096)))
+			rc = mkl_error(err, ENOMEM, "cannot read '%s'", path);
+		else
+			len += fread((buf = p) + len, 1, 4096, f);
 	}
+	if (!rc && ferror(f))
+		rc = mkl_error(err, errno, "cannot read '%s'", path);
+	if (!rc)
+		rc = mkl_config_parse(cfg, path, buf, len, err);
 	fclose(f);
 	free(buf);
 	return rc;

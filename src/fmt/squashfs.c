@@ -174,6 +174,111 @@ static struct fd_file *fd_file_create(int fd)
 	return f;
 }
 
+/* ---- a compressor that never expands ----------------------------------- */
+
+/* libsquashfs 1.2's lz4 backend returns a "compressed" block even when it
+ * is larger than its input; the meta data writer then stores e.g. a
+ * 24-byte id table as 26 compressed bytes, which unsquashfs 4.5 rejects
+ * ("failed to read id table block"). Every block that does not get
+ * smaller is stored uncompressed instead, as the squashfs format intends:
+ * do_block() returning 0 means exactly that to every libsquashfs caller. */
+struct shrink_cmp {
+	sqfs_compressor_t base;
+	sqfs_compressor_t *inner;
+	bool uncompress;
+};
+
+static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner, bool uncompress);
+
+static void shrink_destroy(sqfs_object_t *obj)
+{
+	struct shrink_cmp *c = (struct shrink_cmp *)obj;
+
+	sqfs_destroy(c->inner);
+	free(c);
+}
+
+static sqfs_object_t *shrink_copy(const sqfs_object_t *obj)
+{
+	const struct shrink_cmp *c = (const struct shrink_cmp *)obj;
+	sqfs_compressor_t *inner = sqfs_copy(c->inner), *out;
+
+	if (!inner)
+		return NULL;
+	out = shrink_wrap(inner, c->uncompress);
+	if (!out)
+		sqfs_destroy(inner);
+	return (sqfs_object_t *)out;
+}
+
+static void shrink_get_configuration(const sqfs_compressor_t *cmp, sqfs_compressor_config_t *cfg)
+{
+	const struct shrink_cmp *c = (const struct shrink_cmp *)cmp;
+
+	c->inner->get_configuration(c->inner, cfg);
+}
+
+static int shrink_write_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
+{
+	struct shrink_cmp *c = (struct shrink_cmp *)cmp;
+
+	return c->inner->write_options(c->inner, file);
+}
+
+static int shrink_read_options(sqfs_compressor_t *cmp, sqfs_file_t *file)
+{
+	struct shrink_cmp *c = (struct shrink_cmp *)cmp;
+
+	return c->inner->read_options(c->inner, file);
+}
+
+static sqfs_s32 shrink_do_block(sqfs_compressor_t *cmp, const sqfs_u8 *in, sqfs_u32 size,
+				sqfs_u8 *out, sqfs_u32 outsize)
+{
+	struct shrink_cmp *c = (struct shrink_cmp *)cmp;
+	sqfs_s32 ret;
+
+	ret = c->inner->do_block(c->inner, in, size, out, outsize);
+	if (!c->uncompress && ret >= (sqfs_s32)size)
+		return 0;
+	return ret;
+}
+
+static sqfs_compressor_t *shrink_wrap(sqfs_compressor_t *inner, bool uncompress)
+{
+	struct shrink_cmp *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->base.base.destroy = shrink_destroy;
+	c->base.base.copy = shrink_copy;
+	c->base.get_configuration = shrink_get_configuration;
+	c->base.write_options = shrink_write_options;
+	c->base.read_options = shrink_read_options;
+	c->base.do_block = shrink_do_block;
+	c->inner = inner;
+	c->uncompress = uncompress;
+	return &c->base;
+}
+
+static int make_compressor(const sqfs_compressor_config_t *cfg, bool uncompress,
+			   sqfs_compressor_t **out)
+{
+	sqfs_compressor_t *inner;
+	int ret;
+
+	*out = NULL;
+	ret = sqfs_compressor_create(cfg, &inner);
+	if (ret)
+		return ret;
+	*out = shrink_wrap(inner, uncompress);
+	if (!*out) {
+		sqfs_destroy(inner);
+		return SQFS_ERROR_ALLOC;
+	}
+	return 0;
+}
+
 /* ---- the writer -------------------------------------------------------- */
 
 /* Where one regular file's data went. The block processor keeps a pointer
@@ -393,7 +498,7 @@ int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **
 			sq->cfg.level = (sqfs_u32)opts->level;
 		}
 	}
-	ret = sqfs_compressor_create(&sq->cfg, &sq->cmp);
+	ret = make_compressor(&sq->cfg, false, &sq->cmp);
 	if (ret) {
 		sq_fail(sq, err, ret, "cannot create %s compressor", c->name);
 		goto fail;
@@ -402,7 +507,7 @@ int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **
 		sqfs_compressor_config_t ucfg = sq->cfg;
 
 		ucfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
-		ret = sqfs_compressor_create(&ucfg, &sq->uncmp);
+		ret = make_compressor(&ucfg, true, &sq->uncmp);
 		if (ret) {
 			sq_fail(sq, err, ret, "cannot create %s decompressor", c->name);
 			goto fail;
@@ -465,7 +570,6 @@ int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **
 	*out = sq;
 	return 0;
 fail:
-	mkl_err_prefix(err, "squashfs");
 	mkl_sqfs_destroy(sq);
 	return -1;
 }

@@ -1,8 +1,8 @@
 /* The tar reader: entries in archive order, through libarchive.
  *
- * Any compression libarchive knows (detected by content), tar formats only
- * (ustar, GNU, pax, and the old v7 form); other data fails with "not a tar
- * archive". Owners are the numbers in the headers, never looked up by name
+ * Tar formats only (ustar, GNU, pax, and the old v7 form), plain or with
+ * any compression that libarchive decodes in-process (detected by content,
+ * not by name); other data fails with "not a tar archive". Owners are the numbers in the headers, never looked up by name
  * on the host. Paths are normalised (mkl_path_normalise: "./usr" -> "usr",
  * "./" -> "" for the root). A hard link entry comes with hardlink = the
  * normalised target and st.size 0. Xattrs (SCHILY.xattr.* and
@@ -236,7 +236,16 @@ int mkl_source_tar_open(int fd, int own_fd, const char *name, uint64_t size,
 		mkl_error(err, ENOMEM, "cannot read tar '%s': out of memory", name);
 		goto fail;
 	}
-	if (archive_read_support_filter_all(t->a) != ARCHIVE_OK ||
+	/* The compressions libarchive decodes itself: not _all, which would
+	 * run lzop, lrzip or grzip as programs for those formats. */
+	if (archive_read_support_filter_gzip(t->a) != ARCHIVE_OK ||
+	    archive_read_support_filter_bzip2(t->a) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(t->a) != ARCHIVE_OK ||
+	    archive_read_support_filter_lzma(t->a) != ARCHIVE_OK ||
+	    archive_read_support_filter_lzip(t->a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(t->a) != ARCHIVE_OK ||
+	    archive_read_support_filter_lz4(t->a) != ARCHIVE_OK ||
+	    archive_read_support_filter_compress(t->a) != ARCHIVE_OK ||
 	    archive_read_support_format_tar(t->a) != ARCHIVE_OK) {
 		tar_fail(t, err);
 		goto fail;
@@ -254,7 +263,8 @@ int mkl_source_tar_open(int fd, int own_fd, const char *name, uint64_t size,
 		t->pending = 1;
 	} else {
 		if (archive_format(t->a) == 0 && archive_errno(t->a) == EILSEQ)
-			mkl_error(err, 0, "cannot read tar '%s': not a tar archive", name);
+			mkl_error(err, 0, "cannot read tar '%s': not a tar archive (plain, or gzip, "
+				  "bzip2, xz, lzma, lzip, zstd, lz4, compress)", name);
 		else
 			tar_fail(t, err);
 		goto fail;

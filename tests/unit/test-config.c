@@ -143,6 +143,9 @@ static void test_errors(void)
 	bad("[boot]\ntimeout = -1\n", "t.conf:2: timeout: -1 is out of range (0..600)");
 	bad("[image]\ncompressor = lzo\n", "t.conf:2: compressor: unknown 'lzo' (zstd, xz, gzip, lz4)");
 	bad("[image]\ncompressor = none\n", "t.conf:2: compressor: unknown 'none' (zstd, xz, gzip, lz4)");
+	bad("[image]\ncompressor = xz, gzip\n",
+	    "t.conf:2: compressor: unknown 'xz, gzip' (zstd, xz, gzip, lz4)");
+	bad("[image]\ncompressor = zst\n", "t.conf:2: compressor: unknown 'zst' (zstd, xz, gzip, lz4)");
 	bad("[initramfs]\ncompressor = bzip2\n",
 	    "t.conf:2: compressor: unknown 'bzip2' (zstd, gzip, xz, lz4, none)");
 	bad("[image]\nlabel =\n", "t.conf:2: label: '' is not 1 to 32 of A-Z a-z 0-9 _ -");

@@ -384,6 +384,16 @@ static void expect_error(const char *input, int read_content, const char *want)
 	list_free(&l);
 }
 
+static void expect_entries(const char *input, size_t n)
+{
+	struct mkl_err err = { 0 };
+	struct list l;
+	int rc = collect(input, 1, &l, NULL, NULL, &err);
+
+	T_OK(rc == 0 && l.n == n, "%s: rc %d, %zu entries: %s", input, rc, l.n, err.msg);
+	list_free(&l);
+}
+
 static void test_bad_tars(void)
 {
 	char path[300], msg[600];
@@ -403,6 +413,19 @@ static void test_bad_tars(void)
 	sh("for i in $(seq 200); do echo 'this is not a tar archive at all'; done > %s", path);
 	snprintf(msg, sizeof(msg), "cannot read tar '%s': not a tar archive", path);
 	expect_error(path, 1, msg);
+
+	/* bzip2 and lz4 too (libarchive decodes them itself); lzop is not
+	 * taken, as libarchive would run the lzop program for it */
+	sh("cd %s/root && tar --sort=name -cf - . | bzip2 > %s/t.tar.bz2", tmp, tmp);
+	snprintf(path, sizeof(path), "%s/t.tar.bz2", tmp);
+	expect_entries(path, NORDER);
+	if (sh("command -v lz4 >/dev/null") == 0) {
+		sh("lz4 -q < %s/plain.tar > %s/t.tar.lz4", tmp, tmp);
+		snprintf(path, sizeof(path), "%s/t.tar.lz4", tmp);
+		expect_entries(path, NORDER);
+	} else {
+		T_SKIP("no lz4 program: .tar.lz4 not tested");
+	}
 
 	snprintf(path, sizeof(path), "%s/garbage.gz", tmp);
 	sh("gzip -c < %s/garbage > %s", tmp, path);

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Benchmark the boot path: the initramfs size, and the initramfs phase —
+# from the kernel's "Run /init as init process" to the first line the real
+# init prints after switch_root — under QEMU TCG, timed on the host as the
+# serial lines arrive. Boots the demo ISO as CD and as USB stick.
+#   bench/boot.sh [ISO]      default: builds the demo ISO (build/test-demo/demo.iso)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/tests/lib.sh"
+. "$top/tests/boot/lib.sh"
+iso=${1:-$(demo_iso)}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+xorriso -osirrox on -indev "$iso" -extract /live/initrd.img "$work/initrd.img" >/dev/null 2>&1
+size=$(stat -c %s "$work/initrd.img")
+
+phase() { # NAME QEMU-ARGS...
+	local name=$1 line t_init= t_real= start
+	shift
+	start=$(date +%s.%N)
+	coproc Q { exec timeout 240 qemu-system-x86_64 -accel tcg -m 1024 -nographic -no-reboot \
+		-monitor none -serial stdio "$@" 2>&1 </dev/null; }
+	local qpid=$Q_PID
+	while IFS= read -r line <&"${Q[0]}"; do
+		case $line in
+		*"Run /init as init process"*) t_init=$(date +%s.%N) ;;
+		*mklive-demo:*) t_real=$(date +%s.%N); break ;;
+		esac
+	done
+	kill "$qpid" 2>/dev/null || true
+	wait "$qpid" 2>/dev/null || true
+	if [ -z "$t_init" ] || [ -z "$t_real" ]; then
+		echo "| $name | did not boot | |"
+		return
+	fi
+	printf '| %s | %.2f | %.2f |\n' "$name" "$(echo "$t_real - $t_init" | bc -l)" "$(echo "$t_real - $start" | bc -l)"
+}
+
+echo "initramfs: $size bytes ($(echo "scale=2; $size / 1048576" | bc) MiB), target <= 1.5 MB"
+echo "| medium | initramfs phase s (target <= 1.0) | QEMU start to live system s |"
+echo "|---|---|---|"
+phase "CD (-cdrom, IDE)" -cdrom "$iso"
+phase "USB (qemu-xhci, usb-storage)" -device qemu-xhci \
+	-drive if=none,id=stick,format=raw,readonly=on,file="$iso" -device usb-storage,drive=stick,bootindex=1
+phase "virtio disk" -drive if=virtio,format=raw,readonly=on,file="$iso"
