@@ -179,9 +179,12 @@ static int parse_int(const char *opt, const char *text, int lo, int hi)
 	return (int)v;
 }
 
-/* Where mklive-init is: beside this program (the build tree), else installed. */
+/* Where mklive-init is: beside this program (the build tree), then
+ * BINDIR/../lib/mklive (an installed, possibly relocated, PREFIX), then the
+ * LIBEXECDIR this was built for. */
 static char *default_init(void)
 {
+	static const char *const rel[] = { "mklive-init", "../lib/mklive/mklive-init" };
 	char self[PATH_MAX], *slash, *p = NULL;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
@@ -190,9 +193,13 @@ static char *default_init(void)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			if (asprintf(&p, "%s/mklive-init", self) >= 0 && access(p, R_OK) == 0)
-				return p;
-			free(p);
+			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+				if (asprintf(&p, "%s/%s", self, rel[i]) < 0)
+					return NULL;
+				if (access(p, R_OK) == 0)
+					return p;
+				free(p);
+			}
 		}
 	}
 	return strdup(MKLIVE_LIBEXECDIR "/mklive-init");
@@ -330,7 +337,11 @@ static int cmd_build(int argc, char **argv)
 	o.note = on_note;
 	o.ctx = &prog_state;
 
+	/* No SA_RESTART: a blocked read of the input returns EINTR and the
+	 * build unwinds. SA_RESETHAND: a second Ctrl-C stops at once (the
+	 * output is an unnamed file until complete, so nothing is left). */
 	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

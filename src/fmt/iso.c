@@ -19,10 +19,18 @@
  * active, from sector 0 over the whole image) and pads the image to a whole
  * cylinder (1 MiB).
  *
- * Files come from memory (copied: libisofs frees the buffer it is given)
- * or from an fd through the small IsoStream class below, read with pread
- * so libisofs may read a stream more than once (it does for the boot
- * image); nothing is copied to a temporary file.
+ * Files come from memory (copied) or from an fd, both through the small
+ * IsoStream class below; fds are read with pread so libisofs may read a
+ * stream more than once (it does for the boot image); nothing is copied to
+ * a temporary file. Memory files use our class too, not
+ * iso_memory_stream_new(), so every stream id is fixed (file index + 1)
+ * rather than drawn from libisofs's global serial counter. For an fd that
+ * is a regular file, the whole file is taken and .size is not used.
+ *
+ * Rock Ridge is written as RRIP 1.10, whose PX entries carry no inode
+ * number: libisofs 1.5.4 numbers inodes in an order that changes from run
+ * to run, which made two writes of the same tree differ. Readers (Linux,
+ * xorriso, libarchive) then number inodes by directory record position.
  *
  * libisofs keeps global state: iso_init() runs once per process and is never
  * undone; its messages are queued (never printed) and drained after each
@@ -332,16 +340,16 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 	}
 
 	if (f->mem) {
-		unsigned char *copy = mkl_malloc((size_t)f->size, err);
+		unsigned char *copy;
 
-		if (!copy)
-			goto fail;
 		if ((uint64_t)(size_t)f->size != f->size) {
-			free(copy);
 			mkl_error(err, EFBIG, "cannot add '%s' to the ISO image: too big for memory",
 				  f->path);
 			goto fail;
 		}
+		copy = mkl_malloc((size_t)f->size, err);
+		if (!copy)
+			goto fail;
 		memcpy(copy, f->mem, (size_t)f->size);
 		if (fd_stream_new(-1, copy, f->size, (ino_t)index + 1, &stream, err) < 0)
 			goto fail;

@@ -57,6 +57,7 @@ int run_shell(void);
 /* modules.c */
 void mod_init(const char *kver);
 void mod_load_name(const char *name);
+void mod_param(const char *word, const char *value);
 void mod_load_list(char *names);
 void mod_coldplug(void);
 int uevent_open(void);

@@ -146,6 +146,8 @@ static void option(char *w)
 		} else {
 			err("warning: unknown option mklive.%s", w);
 		}
+	} else if (strchr(w, '.') && v) {
+		mod_param(w, v);
 	}
 }
 

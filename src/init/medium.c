@@ -239,6 +239,9 @@ int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size)
 		/* look again when a block device came or went, else every 250 ms */
 		int block = uevent_handle(ufd);
 
+		if (ufd < 0 && !first && now_ms() - last >= 250)
+			mod_coldplug();	/* no uevents: walk for new devices */
+
 		now = now_ms();
 		if (first || block || now - last >= 250) {
 			first = 0;

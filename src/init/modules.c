@@ -174,6 +174,46 @@ void mod_close(void)
 	moddir = -1;
 }
 
+/* Module parameters from the kernel command line ("usb_storage.delay_use=0"):
+ * the kernel leaves them to whoever loads the module, as modprobe does. */
+#define MAX_PARAMS 32
+static struct {
+	char mod[64];
+	const char *param;	/* "delay_use=0", points into the command line */
+} params[MAX_PARAMS];
+static size_t nparams;
+
+void mod_param(const char *word, const char *value)
+{
+	const char *dot = strchr(word, '.');
+
+	if (!dot || dot == word || !dot[1] || nparams == MAX_PARAMS)
+		return;
+	mod_name(params[nparams].mod, sizeof(params[nparams].mod), word, (size_t)(dot - word));
+	/* the caller split "name.p=v" at '='; glue it back for the kernel */
+	if (value)
+		((char *)value)[-1] = '=';
+	params[nparams++].param = dot + 1;
+}
+
+static void params_for(const char *name, char *out, size_t size)
+{
+	size_t n = 0, l;
+
+	out[0] = 0;
+	for (size_t i = 0; i < nparams; i++) {
+		if (strcmp(params[i].mod, name))
+			continue;
+		l = strlen(params[i].param);
+		if (n + l + 2 > size)
+			break;
+		if (n)
+			out[n++] = ' ';
+		memcpy(out + n, params[i].param, l + 1);
+		n += l;
+	}
+}
+
 static struct mod *find_name(const char *name)
 {
 	char n[56];
@@ -207,7 +247,7 @@ static int compressed(const char *path)
 
 static void load(struct mod *m)
 {
-	char *end, *tok;
+	char args[512], *end, *tok;
 	struct mod *d;
 	int fd, r;
 
@@ -238,7 +278,10 @@ static void load(struct mod *m)
 		dbg("cannot open module %s: %s", m->path, strerror(errno));
 		return;
 	}
-	r = syscall(SYS_finit_module, fd, "",
+	params_for(m->name, args, sizeof(args));
+	if (args[0])
+		dbg("%s: parameters %s", m->name, args);
+	r = syscall(SYS_finit_module, fd, args,
 		    compressed(m->path) ? MODULE_INIT_COMPRESSED_FILE : 0);
 	if (r == 0 || errno == EEXIST) {
 		m->state = MOD_OK;
@@ -369,7 +412,7 @@ static void load_alias(const char *modalias)
 /* Depth-first over /sys/devices, not following symlinks. */
 static void walk(int dfd, int depth)
 {
-	char alias[256];
+	char alias[512];	/* dmi: aliases run to 300 characters */
 	struct dirent *e;
 	DIR *d;
 	int sub;

@@ -81,8 +81,11 @@ static int exists_in(const char *root, int rootfd, const char *path)
 	return ok;
 }
 
-/* Delete everything on the filesystem dev below dfd; closes dfd. */
-static void wipe(int dfd, dev_t dev)
+/*
+ * Delete everything on the filesystem dev below dfd; closes dfd.  Counts
+ * what was removed and what could not be, for the debug message.
+ */
+static void wipe(int dfd, dev_t dev, unsigned *gone, unsigned *kept)
 {
 	struct dirent *e;
 	struct stat st;
@@ -99,16 +102,18 @@ static void wipe(int dfd, dev_t dev)
 			continue;
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (!S_ISDIR(st.st_mode)) {
-			unlinkat(dfd, e->d_name, 0);
-			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (st.st_dev != dev)
+				continue;	/* a mount point: not ours to delete */
+			sub = openat(dfd, e->d_name,
+				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				wipe(sub, dev, gone, kept);
 		}
-		if (st.st_dev != dev)
-			continue;	/* a mount point: not ours to delete */
-		sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub >= 0)
-			wipe(sub, dev);
-		unlinkat(dfd, e->d_name, AT_REMOVEDIR);
+		if (unlinkat(dfd, e->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
+			(*gone)++;
+		else
+			(*kept)++;
 	}
 	closedir(d);
 }
@@ -147,6 +152,7 @@ void switch_root(const char *newroot, const char *init, char **argv)
 	static const char *const moves[] = { "/run", "/dev", "/proc", "/sys", NULL };
 	struct stat root, nr;
 	struct statfs sfs;
+	unsigned gone = 0, kept = 0;
 	int rootfd, i, argc;
 	char **nargv;
 
@@ -194,7 +200,8 @@ void switch_root(const char *newroot, const char *init, char **argv)
 			return;
 
 	mod_close();
-	wipe(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), root.st_dev);
+	wipe(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), root.st_dev, &gone, &kept);
+	dbg("initramfs emptied: %u entries removed, %u left", gone, kept);
 
 	if (chdir(newroot) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
 	    chroot(".") < 0 || chdir("/") < 0) {

@@ -38,7 +38,46 @@ struct tar_source {
 	char link[PATH_MAX];
 	char shown[PATH_MAX];		/* the current entry as the archive names it */
 	struct mkl_xattr *xattrs;
+	unsigned char buf[64 * 1024];	/* what libarchive reads from the fd */
 };
+
+/* libarchive's read callback. Our own (not archive_read_open_fd) so that a
+ * read interrupted by SIGINT/SIGTERM ends the build even when the input is
+ * a pipe whose writer has stalled: the signal handler sets the cancel flag
+ * and read() returns EINTR (the handler has no SA_RESTART). */
+static la_ssize_t tar_fd_read(struct archive *a, void *ctx, const void **out)
+{
+	struct tar_source *t = ctx;
+	ssize_t r;
+
+	*out = t->buf;
+	for (;;) {
+		r = read(t->fd, t->buf, sizeof(t->buf));
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			break;
+		if (mkl_cancelled()) {
+			archive_set_error(a, ECANCELED, "cancelled");
+			return -1;
+		}
+	}
+	archive_set_error(a, errno, "read error");
+	return -1;
+}
+
+/* Skipping file contents of a seekable archive seeks instead of reading. */
+static la_int64_t tar_fd_skip(struct archive *a, void *ctx, la_int64_t request)
+{
+	struct tar_source *t = ctx;
+	off_t here, there;
+
+	(void)a;
+	if (request <= 0 || (here = lseek(t->fd, 0, SEEK_CUR)) < 0)
+		return 0;
+	there = lseek(t->fd, request, SEEK_CUR);
+	return there < 0 ? 0 : there - here;
+}
 
 static int tar_fail(struct tar_source *t, struct mkl_err *err)
 {
@@ -254,7 +293,13 @@ int mkl_source_tar_open(int fd, int own_fd, const char *name, uint64_t size,
 	 * reader takes (an empty file too, as GNU tar says) fails here with
 	 * no format chosen. The first header is read now as well, so that
 	 * every failure to recognise the input comes from open. */
-	r = archive_read_open_fd(t->a, fd, 64 * 1024);
+	r = archive_read_set_callback_data(t->a, t);
+	if (r == ARCHIVE_OK)
+		r = archive_read_set_read_callback(t->a, tar_fd_read);
+	if (r == ARCHIVE_OK)
+		r = archive_read_set_skip_callback(t->a, tar_fd_skip);
+	if (r == ARCHIVE_OK)
+		r = archive_read_open1(t->a);
 	if (r == ARCHIVE_OK)
 		r = archive_read_next_header(t->a, &t->entry);
 	if (r == ARCHIVE_EOF) {

@@ -22,10 +22,14 @@ int mkl_error(struct mkl_err *err, int errnum, const char *fmt, ...)
 	if (errnum && n + 3 < sizeof(err->msg)) {
 		const char *e = strerror(errnum);
 
+		size_t l = strlen(e);
+
 		err->msg[n++] = ':';
 		err->msg[n++] = ' ';
-		strncpy(err->msg + n, e, sizeof(err->msg) - n - 1);
-		err->msg[sizeof(err->msg) - 1] = '\0';
+		if (l > sizeof(err->msg) - n - 1)
+			l = sizeof(err->msg) - n - 1;
+		memcpy(err->msg + n, e, l);
+		err->msg[n + l] = '\0';
 	}
 	return -1;
 }
@@ -43,10 +47,14 @@ int mkl_err_prefix(struct mkl_err *err, const char *fmt, ...)
 	va_end(ap);
 	n = strlen(buf);
 	if (n + 2 < sizeof(buf)) {
+		size_t old = strnlen(err->msg, sizeof(err->msg) - 1);
+
 		buf[n++] = ':';
 		buf[n++] = ' ';
-		strncpy(buf + n, err->msg, sizeof(buf) - n - 1);
-		buf[sizeof(buf) - 1] = '\0';
+		if (old > sizeof(buf) - n - 1)
+			old = sizeof(buf) - n - 1;
+		memcpy(buf + n, err->msg, old);
+		buf[n + old] = '\0';
 	}
 	memcpy(err->msg, buf, sizeof(buf));
 	return -1;

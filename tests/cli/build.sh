@@ -32,6 +32,9 @@ check "El Torito BIOS no-emulation entry" grep -Eq 'El Torito boot img : +1 +BIO
 check "boot image is isolinux.bin" grep -q '/isolinux/isolinux.bin' <<<"$report"
 check "boot-info-table patched" grep -q 'boot-info-table' <<<"$(xorriso -indev "$T/a.iso" -report_el_torito as_mkisofs 2>/dev/null)"
 check "isohybrid MBR (partition from sector 0)" grep -Eq 'MBR partition +: +1 +0x80 +0x17 +0 ' <<<"$report"
+pvd=$(isoinfo -d -i "$T/a.iso" 2>/dev/null)
+check "Joliet present (isoinfo)" grep -q 'Joliet with UCS level 3' <<<"$pvd"
+check "Rock Ridge present (isoinfo)" grep -q 'Rock Ridge signatures' <<<"$pvd"
 check "volume id MKLIVE" grep -q "Volume Id    : MKLIVE" <<<"$(xorriso -indev "$T/a.iso" -pvd_info 2>/dev/null)"
 volset=$(dd if="$T/a.iso" bs=1 skip=$((32768 + 190)) count=128 2>/dev/null | tr -d ' ')
 check "volume set id holds the medium id ($volset)" grep -Eq '^MKLIVE-[0-9a-f]{16}$' <<<"$volset"
@@ -54,7 +57,7 @@ listing_input() {
 listing_squashfs() {
 	unsquashfs -lln "$1" | grep -E '^[-dlcbps]' |
 	sed -E 's|squashfs-root/?||; s/^([cb][^ ]+ +[0-9]+\/[0-9]+) +[0-9]+, +[0-9]+/\1 -/' |
-	awk '{ if ($1 ~ /^[dcb]/) $3 = "-"; print }' | sort
+	awk '{ if ($1 ~ /^[dcb]/) $3 = "-"; $1 = $1; print }' | sort
 }
 listing_input "$src" | sed -E 's/ +$//' >"$T/in.lst"
 listing_squashfs "$T/x/live/filesystem.squashfs" | sed -E 's/ +$//' >"$T/sq.lst"
@@ -124,6 +127,19 @@ for c in gz zst xz; do
 	if $B "$T/root.tar.$c" -o "$T/t-$c.iso" 2>"$T/err"; then ok "build from .tar.$c"; else fail "build from .tar.$c: $(cat "$T/err")"; fi
 done
 
+# --- merged /usr: /lib is a link to usr/lib --------------------------------
+merged=$T/merged
+mkdir -p "$merged/usr"
+cp -al "$src/bin" "$src/sbin" "$src/etc" "$src/boot" "$src/home" "$merged/"
+cp -al "$src/lib" "$merged/usr/lib"
+ln -s usr/lib "$merged/lib"
+if $B "$merged" -o "$T/m.iso" 2>"$T/err"; then
+	xorriso -osirrox on -indev "$T/m.iso" -extract /live/initrd.img "$T/m.img" >/dev/null 2>&1
+	check "merged /usr: modules found through the /lib link" grep -q "lib/modules/$kver/kernel/fs/squashfs/squashfs.ko" <<<"$(zstd -dc "$T/m.img" | cpio -it 2>/dev/null)"
+else
+	fail "merged /usr tree: $(cat "$T/err")"
+fi
+
 # --- config file -----------------------------------------------------------
 printf '[image]\nlabel = FROM_CONF\ncompressor = gzip\n[boot]\ntimeout = 2\nappend = quiet\n' >"$T/good.conf"
 if $MKLIVE build -q --level 1 -c "$T/good.conf" "$src" -o "$T/c.iso" 2>"$T/err"; then
@@ -158,6 +174,11 @@ expect_error "output in a missing directory" 1 "$T/e/missing/x.iso" $B "$src" -o
 printf '[image]\nlabl = X\n' >"$T/bad.conf"
 expect_error "unknown config key" 1 "bad.conf:2" $B -c "$T/bad.conf" "$src" -o "$T/e/x.iso"
 expect_error "no output option" 2 "no output" $B "$src"
+long=$(printf 'n%.0s' $(seq 1 300))
+tar -C "$src" --transform "s|^./etc/hostname\$|./etc/$long|" -cf "$T/long.tar" ./etc ./boot
+expect_error "name longer than 255 bytes" 1 "longer than 255" $B "$T/long.tar" -o "$T/e/x.iso"
+mkdir -p "$T/vm/boot/ignored" && cp -al "$src/boot/vmlinuz-$kver" "$T/vm/boot/"
+expect_error "kernel without its modules" 1 "has no modules" $B "$T/vm" -o "$T/e/x.iso"
 head -c 300000 "$T/root.tar" >"$T/trunc.tar"
 expect_error "truncated tar" 1 "trunc.tar" $B "$T/trunc.tar" -o "$T/e/x.iso"
 mkdir -p "$T/full" && if mount -t tmpfs -o size=2m tmpfs "$T/full" 2>/dev/null; then
@@ -174,7 +195,7 @@ fi
 mkfifo "$T/pipe.tar"
 rm -rf "$T/e"; mkdir -p "$T/e"
 exec 9<>"$T/pipe.tar"	# a writer that stays: the build blocks instead of seeing EOF
-$B "$T/pipe.tar" -o "$T/e/x.iso" 2>"$T/int.err" &
+$B "$T/pipe.tar" -o "$T/e/x.iso" 2>"$T/int.err" 9>&- &
 bpid=$!
 head -c 20000000 "$T/root.tar" >"$T/pipe.tar"
 kill -INT "$bpid"
@@ -182,4 +203,13 @@ wait "$bpid"; rc=$?
 exec 9>&-
 check "SIGINT: exit 130 ($(head -n 1 "$T/int.err"))" test "$rc" -eq 130
 check "SIGINT: no output and no scratch files left" test -z "$(ls -A "$T/e")"
+# --- make install honours PREFIX and DESTDIR ---------------------------
+if make -C "$TOP" -s install DESTDIR="$T/dest" PREFIX=/opt/mk >"$T/inst.log" 2>&1; then
+	check "make install: mklive in PREFIX/bin" test -x "$T/dest/opt/mk/bin/mklive"
+	check "make install: mklive-init in PREFIX/lib/mklive" test -x "$T/dest/opt/mk/lib/mklive/mklive-init"
+	check "make install: man pages" test -f "$T/dest/opt/mk/share/man/man1/mklive.1" -a -f "$T/dest/opt/mk/share/man/man5/mklive.conf.5"
+	check "installed mklive finds its installed init" "$T/dest/opt/mk/bin/mklive" build -q --level 1 "$src" -o "$T/inst.iso"
+else
+	fail "make install: $(tail -n 3 "$T/inst.log")"
+fi
 t_done

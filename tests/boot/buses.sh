@@ -1,0 +1,53 @@
+#!/bin/bash
+# The same initramfs finds its medium on every bus it may sit on: the init
+# loads drivers by modalias. Firmware boots of the ISO on a q35 machine (the
+# CD on AHCI); direct kernel boots (-kernel/-initrd, the ISO's own files)
+# with the ISO as a virtio disk and as an NVMe disk; and no medium at all,
+# which must give a clear message and no kernel panic.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+t_tmpdir
+
+if ! have_qemu; then
+	skip "qemu-system-x86_64 not installed (scripts/deps.sh check installs it)"
+	t_done; exit
+fi
+iso=$(demo_iso) || { fail "building the demo ISO"; t_done; exit 1; }
+xorriso -osirrox on -indev "$iso" -extract /live/vmlinuz "$T/vmlinuz" \
+	-extract /live/initrd.img "$T/initrd.img" >/dev/null 2>&1
+direct=(-kernel "$T/vmlinuz" -initrd "$T/initrd.img")
+
+if boot_wait "$T/ahci.log" MKLIVE-BOOT-OK -M q35 -cdrom "$iso"; then
+	ok "q35: CD on AHCI, boots to the live system in ${BOOT_SECONDS}s"
+	check "q35: ahci driver loaded by modalias" grep -q 'root filesystem: overlay' "$T/ahci.log"
+else
+	fail "q35 AHCI CD: no marker"; tail -n 20 "$T/ahci.log"
+fi
+
+if boot_wait "$T/virtio.log" MKLIVE-BOOT-OK "${direct[@]}" -append "console=ttyS0" \
+	-drive if=virtio,format=raw,readonly=on,file="$iso"; then
+	ok "virtio disk: the init finds the medium in ${BOOT_SECONDS}s"
+	check "virtio: medium on /dev/vda" grep -q 'on /dev/vda' "$T/virtio.log"
+else
+	fail "virtio disk: no marker"; tail -n 20 "$T/virtio.log"
+fi
+
+if boot_wait "$T/nvme.log" MKLIVE-BOOT-OK "${direct[@]}" -append "console=ttyS0" \
+	-drive if=none,id=nv,format=raw,readonly=on,file="$iso" -device nvme,drive=nv,serial=mklive; then
+	ok "NVMe disk: the init finds the medium in ${BOOT_SECONDS}s"
+	check "NVMe: medium on /dev/nvme0n1" grep -q 'on /dev/nvme0n1' "$T/nvme.log"
+else
+	fail "NVMe disk: no marker"; tail -n 20 "$T/nvme.log"
+fi
+
+# No medium: the init says what it looked for and waits (or opens a rescue
+# shell); it never returns, so the kernel must not panic.
+if boot_wait "$T/none.log" "medium not found" "${direct[@]}" \
+	-append "console=ttyS0 mklive.timeout=3"; then
+	ok "no medium: the init says so after its timeout"
+	check "no medium: the message names the ID it looked for" grep -q 'MKLIVE-[0-9a-f]\{16\}' "$T/none.log"
+	check "no medium: no kernel panic" bash -c "! grep -q 'Kernel panic' '$T/none.log'"
+else
+	fail "no medium: no message"; tail -n 20 "$T/none.log"
+fi
+t_done
