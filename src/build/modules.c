@@ -15,9 +15,10 @@
 #include <string.h>
 
 const char *const mkl_boot_modules[] = {
-	/* disk and CD controllers */
+	/* disk and CD controllers. SD/MMC readers are left out: rarely a boot
+	 * medium, and their stack (mmc_core, sdhci, cqhci) is 1 MB of modules. */
 	"ahci", "ata_piix", "ata_generic", "pata_acpi", "virtio_pci", "virtio_blk", "virtio_scsi",
-	"nvme", "sdhci_pci", "sdhci_acpi", "mmc_block",
+	"nvme",
 	/* USB host controllers and storage */
 	"xhci_pci", "ehci_pci", "ohci_pci", "uhci_hcd", "usb_storage", "uas",
 	/* SCSI disk and CD-ROM upper layers */

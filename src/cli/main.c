@@ -66,7 +66,7 @@ static void usage(FILE *f)
 "      --block-size BYTES     squashfs block size, 4K..1M (default 128K)\n"
 "  -j, --threads N            compression threads (default: all cores)\n"
 "      --initrd-compressor NAME  initramfs: zstd (default), gzip, xz, lz4, none\n"
-"      --initrd-level N       initramfs compression level\n"
+"      --initrd-level N       initramfs compression level (zstd default 9)\n"
 "      --kernel FILE          kernel to boot (default: the tree's /boot/vmlinuz-*)\n"
 "      --modules DIR          its modules, DIR = .../lib/modules/VERSION\n"
 "                             (default: the tree's /lib/modules/VERSION)\n"
@@ -91,6 +91,7 @@ static void on_signal(int sig)
 
 /* Progress bar on a terminal: phase, bytes, rate, ETA; at most 10 updates/s. */
 struct progress {
+	struct timespec t0;	/* start of the build, for -v timings */
 	int tty;
 	struct timespec start, last;
 	enum mkl_phase phase;
@@ -164,7 +165,7 @@ static void on_note(void *ctx, const char *msg)
 	if (p->shown) {
 		fputs("\r\033[K", stderr);
 	}
-	fprintf(stderr, "%s: %s\n", prog, msg);
+	fprintf(stderr, "%s: [%6.2fs] %s\n", prog, since(&p->t0), msg);
 }
 
 static int parse_int(const char *opt, const char *text, int lo, int hi)
@@ -309,7 +310,7 @@ static int cmd_build(int argc, char **argv)
 		mkl_config_free(&cfg);
 		return 2;
 	}
-	o.initrd_level = ilevel >= 0 ? ilevel : cfg.initrd_level;
+	o.initrd_level = ilevel > 0 ? ilevel : cfg.initrd_level > 0 ? cfg.initrd_level : 0;
 	if (!o.init)
 		o.init = init_default = default_init();
 
@@ -333,6 +334,7 @@ static int cmd_build(int argc, char **argv)
 	o.sqfs.mkfs_time = o.time;
 
 	prog_state.tty = isatty(2);
+	clock_gettime(CLOCK_MONOTONIC, &prog_state.t0);
 	o.progress = on_progress;
 	o.note = on_note;
 	o.ctx = &prog_state;

@@ -19,7 +19,7 @@ direct=(-kernel "$T/vmlinuz" -initrd "$T/initrd.img")
 
 if boot_wait "$T/ahci.log" MKLIVE-BOOT-OK -M q35 -cdrom "$iso"; then
 	ok "q35: CD on AHCI, boots to the live system in ${BOOT_SECONDS}s"
-	check "q35: ahci driver loaded by modalias" grep -q 'root filesystem: overlay' "$T/ahci.log"
+	check "q35: the AHCI driver was loaded (by modalias) and the CD found" grep -q 'ahci 0000:' "$T/ahci.log"
 else
 	fail "q35 AHCI CD: no marker"; tail -n 20 "$T/ahci.log"
 fi

@@ -99,6 +99,18 @@ check "initramfs has /dev/console" test -c "$T/ird/dev/console" -o "$(id -u)" -n
 size=$(stat -c %s "$T/x/live/initrd.img")
 check "initramfs is at most 1.5 MB ($size bytes)" test "$size" -le 1572864
 
+# --- progress on a terminal, quiet otherwise ------------------------------
+script -qec "$MKLIVE build --timeout 1 --level 1 '$src' -o '$T/p.iso'" /dev/null >"$T/tty.out" 2>&1
+check "progress bar with bytes, rate and ETA on a terminal" grep -Eq 'squashfs +\[#* *\] .*MiB / .*MiB/s' "$T/tty.out"
+check "summary line at the end" grep -q "wrote $T/p.iso" "$T/tty.out"
+$MKLIVE build --timeout 1 --level 1 "$src" -o "$T/p2.iso" >"$T/notty.out" 2>&1
+check "no progress bar when not on a terminal" bash -c "! grep -q 'ETA' '$T/notty.out'"
+$MKLIVE build -q --timeout 1 --level 1 "$src" -o "$T/p3.iso" >"$T/q.out" 2>&1
+check "-q prints nothing" test ! -s "$T/q.out"
+$MKLIVE build -v --timeout 1 --level 1 "$src" -o "$T/p4.iso" >"$T/v.out" 2>&1
+check "-v explains the kernel, modules and medium id" grep -q 'medium id MKLIVE-' "$T/v.out"
+rm -f "$T"/p*.iso
+
 # --- reproducible --------------------------------------------------------
 SOURCE_DATE_EPOCH=1700000000 $B "$src" -o "$T/r1.iso" && SOURCE_DATE_EPOCH=1700000000 $B -j 1 "$src" -o "$T/r2.iso"
 check "two builds with SOURCE_DATE_EPOCH are byte-identical (and thread count does not matter)" cmp -s "$T/r1.iso" "$T/r2.iso"
