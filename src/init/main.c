@@ -259,8 +259,10 @@ int main(int argc, char **argv)
 	t = now_ms();
 	ufd = uevent_open();
 	mod_init(cfg.kver);
-	mod_load_list(cfg.modules);
+	/* hardware first: its drivers probe in the background (async_probe)
+	 * while the filesystem modules load */
 	mod_coldplug();
+	mod_load_list(cfg.modules);
 	dbg("modules: %lu ms", now_ms() - t);
 
 	t = now_ms();

@@ -278,9 +278,17 @@ static void load(struct mod *m)
 		dbg("cannot open module %s: %s", m->path, strerror(errno));
 		return;
 	}
-	params_for(m->name, args, sizeof(args));
-	if (args[0])
-		dbg("%s: parameters %s", m->name, args);
+	/* async_probe: the module loader's own parameter (any module takes
+	 * it). A driver's probe of its hardware (ata_piix resetting its ports:
+	 * a quarter second) then runs in the background instead of inside
+	 * finit_module, so several controllers probe at once while we go on;
+	 * the devices they find arrive as uevents, which we wait for anyway. */
+	memcpy(args, "async_probe=1", 14);
+	params_for(m->name, args + 14, sizeof(args) - 14);
+	if (args[14]) {
+		args[13] = ' ';
+		dbg("%s: parameters %s", m->name, args + 14);
+	}
 	r = syscall(SYS_finit_module, fd, args,
 		    compressed(m->path) ? MODULE_INIT_COMPRESSED_FILE : 0);
 	if (r == 0 || errno == EEXIST) {
