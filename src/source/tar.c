@@ -75,6 +75,12 @@ static la_int64_t tar_fd_skip(struct archive *a, void *ctx, la_int64_t request)
 	(void)a;
 	if (request <= 0 || (here = lseek(t->fd, 0, SEEK_CUR)) < 0)
 		return 0;
+	/* lseek goes past the end without complaint: never skip beyond the
+	 * file, so a truncated archive is seen as one. */
+	if (t->size && (uint64_t)here + (uint64_t)request > t->size)
+		request = (la_int64_t)(t->size - (uint64_t)here);
+	if (request <= 0)
+		return 0;
 	there = lseek(t->fd, request, SEEK_CUR);
 	return there < 0 ? 0 : there - here;
 }

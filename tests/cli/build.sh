@@ -121,7 +121,10 @@ check "a different SOURCE_DATE_EPOCH gives a different image" bash -c "! cmp -s 
 tar --numeric-owner --xattrs --xattrs-include='*' -C "$src" -cf "$T/root.tar" . 2>/dev/null
 chmod 755 "$T"; chmod 644 "$T/root.tar"
 mkdir -m 1777 "$T/nobody"
-if setpriv --reuid=65534 --regid=65534 --clear-groups $B "$T/root.tar" -o "$T/nobody/t.iso" 2>"$T/err"; then
+# The checkout may sit in a directory nobody cannot enter: run copies.
+mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$T/bin/" && chmod 755 "$T/bin"
+NB="$T/bin/mklive build -q --timeout 1 --level 1"
+if setpriv --reuid=65534 --regid=65534 --clear-groups $NB "$T/root.tar" -o "$T/nobody/t.iso" 2>"$T/err"; then
 	ok "build from a tar as nobody (uid 65534)"
 	xorriso -osirrox on -indev "$T/nobody/t.iso" -extract /live/filesystem.squashfs "$T/t.sqfs" >/dev/null 2>&1
 	listing_squashfs "$T/t.sqfs" | sed -E 's/ +$//' >"$T/tar.lst"
@@ -193,6 +196,11 @@ mkdir -p "$T/vm/boot/ignored" && cp -al "$src/boot/vmlinuz-$kver" "$T/vm/boot/"
 expect_error "kernel without its modules" 1 "has no modules" $B "$T/vm" -o "$T/e/x.iso"
 head -c 300000 "$T/root.tar" >"$T/trunc.tar"
 expect_error "truncated tar" 1 "trunc.tar" $B "$T/trunc.tar" -o "$T/e/x.iso"
+mkdir -p "$T/unread/boot" && cp -al "$src/boot/vmlinuz-$kver" "$T/unread/boot/" && echo secret >"$T/unread/secret"
+chmod 000 "$T/unread/secret"; chmod 755 "$T/unread"
+expect_error "unreadable file (as nobody)" 1 "cannot open '$T/unread/secret': Permission denied" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups $NB "$T/unread" -o "$T/nobody/u.iso"
+check "unreadable file: nothing left" test ! -e "$T/nobody/u.iso"
 mkdir -p "$T/full" && if mount -t tmpfs -o size=2m tmpfs "$T/full" 2>/dev/null; then
 	mkdir -p "$T/full/e"
 	$B "$src" -o "$T/full/e/x.iso" >"$T/e.out" 2>&1; rc=$?
