@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "build/build.h"
+#include "cli/cli.h"
 #include "cli/config.h"
 #include "codec/codec.h"
 #include "fmt/iso.h"
@@ -25,12 +26,11 @@
 #define MKLIVE_LIBEXECDIR "/usr/local/lib/mklive"
 #endif
 
-static const char *prog = "mklive";
+const char *prog = "mklive";
 static int verbosity = 1;	/* 0 -q, 1 normal, 2 -v */
 static volatile sig_atomic_t got_signal;
 
-static void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die_usage(const char *fmt, ...)
+void die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -46,6 +46,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: mklive build [OPTIONS] SOURCE -o OUTPUT.iso\n"
+"       mklive cloop create|extract|info ...   (see mklive cloop --help)\n"
+"       mklive fat DIR -o ESP.img              (see mklive fat --help)\n"
 "       mklive --help | --version\n"
 "\n"
 "Turn a Linux root tree into a bootable live CD/USB image. SOURCE is a\n"
@@ -235,7 +237,7 @@ static const struct option build_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int cmd_build(int argc, char **argv)
+int cmd_build(int argc, char **argv)
 {
 	struct mkl_config cfg;
 	struct mkl_build_opts o = { 0 };
@@ -380,6 +382,15 @@ static int cmd_build(int argc, char **argv)
 	return 0;
 }
 
+static const struct {
+	const char *name, *prog;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "build", "mklive build", cmd_build },
+	{ "cloop", "mklive cloop", cmd_cloop },
+	{ "fat", "mklive fat", cmd_fat },
+};
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -394,9 +405,11 @@ int main(int argc, char **argv)
 		printf("mklive %s\n", MKLIVE_VERSION);
 		return 0;
 	}
-	if (!strcmp(argv[1], "build")) {
-		prog = "mklive build";
-		return cmd_build(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(argv[1], commands[i].name)) {
+			prog = commands[i].prog;
+			return commands[i].run(argc - 1, argv + 1);
+		}
 	}
-	die_usage("unknown command '%s' (expected: build)", argv[1]);
+	die_usage("unknown command '%s' (expected: build, cloop, fat)", argv[1]);
 }

@@ -1,0 +1,10 @@
+/* mklive cloop: being written. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int cmd_cloop(int argc, char **argv)
+{
+	fprintf(stderr, "%s: not available yet\n", prog);
+	return 1;
+}
