@@ -18,7 +18,7 @@
 
 enum kind { STR, NUM, SIZE, LABEL, CHOICE };
 
-static const char *const sections[] = { "image", "initramfs", "boot" };
+static const char *const sections[] = { "image", "initramfs", "boot", "layout" };
 /* Each key: its section, kind, field, range (NUM) or names (CHOICE). The
  * level range 1..22 spans every codec; each one's own range is checked by
  * the code that uses it. */
@@ -36,14 +36,17 @@ static const struct key {
 	KEY(0, "compressor", CHOICE, compressor, 0, 0, "zstd, xz, gzip, lz4"),
 	KEY(0, "level", NUM, level, 1, 22, NULL),
 	KEY(0, "block-size", SIZE, block_size, 0, 0, NULL),
+	KEY(0, "format", CHOICE, image_format, 0, 0, "squashfs, cloop"),
 	KEY(1, "compressor", CHOICE, initrd_compressor, 0, 0, "zstd, gzip, xz, lz4, none"),
 	KEY(1, "level", NUM, initrd_level, 1, 22, NULL),
 	KEY(2, "append", STR, append, 0, 0, NULL),
 	KEY(2, "timeout", NUM, timeout, 0, 600, NULL),
+	KEY(3, "root-mode", CHOICE, root_mode, 0, 0, "overlay, symlink"),
+	KEY(3, "read-only", STR, read_only, 0, 0, NULL),
 #undef KEY
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
-#define LABEL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+#define LABEL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 void mkl_config_init(struct mkl_config *cfg)
 {
@@ -59,6 +62,9 @@ void mkl_config_free(struct mkl_config *cfg)
 	free(cfg->compressor);
 	free(cfg->initrd_compressor);
 	free(cfg->append);
+	free(cfg->image_format);
+	free(cfg->root_mode);
+	free(cfg->read_only);
 	mkl_config_init(cfg);
 }
 
@@ -153,7 +159,7 @@ static int set_key(struct mkl_config *cfg, const struct key *k, const char *v, s
 		return 0;
 	case LABEL:
 		if (n < 1 || n > 32 || strspn(v, LABEL_CHARS) != n)
-			return mkl_error(err, 0, "%s: '%s' is not 1 to 32 of A-Z a-z 0-9 _ -", k->name, v);
+			return mkl_error(err, 0, "%s: '%s' is not 1 to 32 of A-Z 0-9 _ -", k->name, v);
 		break;
 	case CHOICE:
 		if (!in_list(v, k->choices))
@@ -183,7 +189,7 @@ static int parse_line(struct mkl_config *cfg, int *sec, char *line, struct mkl_e
 		for (i = 0; i < n && strcmp(s, sections[i]); i++)
 			;
 		if (i == n)
-			return mkl_error(err, 0, "unknown section [%s] (sections: image, initramfs, boot)", s);
+			return mkl_error(err, 0, "unknown section [%s] (sections: image, initramfs, boot, layout)", s);
 		*sec = (int)i;
 		return 0;
 	}

@@ -9,9 +9,13 @@
  *   [initramfs]
  *   compressor = zstd    (zstd, gzip, xz, none)
  *   level = 19
+ *   format = squashfs    (squashfs, cloop)
  *   [boot]
  *   append = console=ttyS0
  *   timeout = 5          (seconds the menu waits before booting the default)
+ *   [layout]
+ *   root-mode = overlay  (overlay, symlink)
+ *   read-only = /usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt
  *
  * Unknown sections or keys and bad values are errors "FILE:LINE: ...".
  * Command-line options override the file: the CLI parses the file first,
@@ -33,6 +37,9 @@ struct mkl_config {
 	int initrd_level;		/* 0: default */
 	char *append;			/* extra kernel command line; NULL: none */
 	int timeout;			/* seconds; -1: default (5) */
+	char *image_format;		/* [image] format: squashfs, cloop; NULL: squashfs */
+	char *root_mode;		/* [layout] root-mode: overlay, symlink; NULL: overlay */
+	char *read_only;		/* [layout] read-only: "/usr /bin ..."; NULL: default */
 };
 
 void mkl_config_init(struct mkl_config *cfg);

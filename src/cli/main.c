@@ -26,21 +26,9 @@
 #define MKLIVE_LIBEXECDIR "/usr/local/lib/mklive"
 #endif
 
-const char *prog = "mklive";
 static int verbosity = 1;	/* 0 -q, 1 normal, 2 -v */
 static volatile sig_atomic_t got_signal;
 
-void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
-	exit(2);
-}
 
 static void usage(FILE *f)
 {
