@@ -36,7 +36,7 @@ chown -R 1000:1000 "$dest/home/user"
 cp "$dest/bin/busybox" "$dest/usr/share/mklive-demo/setuid-example"
 chmod 4755 "$dest/usr/share/mklive-demo/setuid-example"
 ln "$dest/usr/share/mklive-demo/setuid-example" "$dest/usr/share/mklive-demo/hardlink-example"
-ln -s ../../../etc/hostname "$dest/usr/share/mklive-demo/symlink-example"
+ln -s /etc/hostname "$dest/usr/share/mklive-demo/symlink-example"
 setfattr -n security.capability -v 0x0100000200200000000000000000000000000000 \
 	"$dest/usr/share/mklive-demo/setuid-example" 2>/dev/null || true
 mknod "$dest/dev/console" c 5 1 2>/dev/null || true

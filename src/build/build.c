@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "build/layout.h"
 #include "build/modules.h"
 #include "codec/codec.h"
 #include "fmt/cpio.h"
@@ -22,7 +23,9 @@
 #include "source/source.h"
 #include "tree/tree.h"
 
-#define IMAGE_PATH "live/filesystem.squashfs"
+#define IMAGE_SQUASHFS "live/filesystem.squashfs"
+#define IMAGE_CLOOP "live/filesystem.cloop"
+#define RWIMAGE_PATH "live/root.squashfs"
 
 struct buf {
 	unsigned char *data;
@@ -187,15 +190,108 @@ static void out_abort(struct outfile *o)
 	o->tmpname = o->path = NULL;
 }
 
+/* Where file contents go while the source is read: the compressed image
+ * (all of the tree in overlay mode, the read-only directories in symlink
+ * mode) and the writable root (symlink mode). A squashfs part compresses as
+ * it goes; a store part (the cloop image, made after the pass) keeps the
+ * bytes raw in a scratch file until the ISO 9660 payload is written. */
+enum { PART_IMAGE, PART_RW, NPARTS };
+
+struct store_rec {
+	struct store_rec *next;
+	uint64_t off;
+};
+
+struct part {
+	int fd;				/* scratch file: squashfs, or raw store */
+	struct mkl_sqfs *sq;		/* NULL: a store */
+	uint64_t store_len;
+	struct store_rec *recs;		/* node->data of stored files */
+};
+
 struct build {
 	const struct mkl_build_opts *o;
 	struct mkl_source *src;
-	struct mkl_tree *tree;
-	struct mkl_sqfs *sq;
-	int sq_fd;
+	struct mkl_tree *tree;		/* the input, whole */
+	struct mkl_layout layout;	/* symlink mode */
+	struct mkl_layout_split split;
+	struct part part[NPARTS];
+	int cloop_fd;			/* the cloop image (cloop format) */
+	uint64_t image_bytes, rw_bytes;
 	uint64_t hash;
 	struct mkl_build_result *res;
 };
+
+static int part_of(const struct build *b, const char *path)
+{
+	if (b->o->root_mode == MKL_ROOT_SYMLINK && !mkl_layout_inside(&b->layout, path))
+		return PART_RW;
+	return PART_IMAGE;
+}
+
+/* Append a file's content to a store part. */
+static int store_add(struct part *p, struct mkl_node *n, mkl_read_fn read, void *ctx,
+		     struct mkl_err *err)
+{
+	struct store_rec *r = mkl_calloc(1, sizeof(*r), err);
+	char buf[1 << 16];
+	uint64_t left = n->size;
+
+	if (!r)
+		return -1;
+	r->off = p->store_len;
+	r->next = p->recs;
+	p->recs = r;
+	while (left > 0) {
+		long got = read(ctx, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf), err);
+		ssize_t w;
+
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return mkl_error(err, 0, "'%s' ended early", n->name);
+		if (mkl_cancelled())
+			return mkl_error(err, ECANCELED, "cancelled");
+		w = pwrite(p->fd, buf, (size_t)got, (off_t)p->store_len);
+		if (w != got)
+			return mkl_error(err, w < 0 ? errno : ENOSPC, "cannot write the scratch file");
+		p->store_len += (uint64_t)got;
+		left -= (uint64_t)got;
+	}
+	n->data = r;
+	return 0;
+}
+
+static int store_read(const struct part *p, const struct mkl_node *n, uint64_t off, void *buf,
+		      size_t len, struct mkl_err *err)
+{
+	const struct store_rec *r = mkl_node_inode((struct mkl_node *)n)->data;
+	ssize_t got;
+
+	if (!r && n->size == 0)
+		return 0;
+	if (!r)
+		return mkl_error(err, 0, "no content stored for '%s'", n->name);
+	got = pread(p->fd, buf, len, (off_t)(r->off + off));
+	if (got != (ssize_t)len)
+		return mkl_error(err, got < 0 ? errno : EIO, "cannot read the scratch file");
+	return 0;
+}
+
+static void part_close(struct part *p)
+{
+	mkl_sqfs_destroy(p->sq);
+	while (p->recs) {
+		struct store_rec *r = p->recs->next;
+
+		free(p->recs);
+		p->recs = r;
+	}
+	if (p->fd >= 0)
+		close(p->fd);
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+}
 
 static void note(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct build *b, const char *fmt, ...)
@@ -248,10 +344,14 @@ static int pass_source(struct build *b, struct mkl_err *err)
 		} else {
 			if (mkl_tree_add(b->tree, e.path, &e.st, &n, err))
 				return -1;
-			if (mkl_is_reg(n) && mkl_sqfs_add_data(b->sq, n, mkl_source_read, b->src, err))
-				return -1;
-			if (mkl_is_reg(n))
+			if (mkl_is_reg(n)) {
+				struct part *p = &b->part[part_of(b, e.path)];
+
+				if (p->sq ? mkl_sqfs_add_data(p->sq, n, mkl_source_read, b->src, err)
+					  : store_add(p, n, mkl_source_read, b->src, err))
+					return -1;
 				b->res->input_bytes += n->size;
+			}
 		}
 		b->res->entries++;
 		if (b->o->progress) {
@@ -265,10 +365,42 @@ static int pass_source(struct build *b, struct mkl_err *err)
 static int read_node(struct build *b, struct mkl_node *n, const char *what, struct buf *out,
 		     struct mkl_err *err)
 {
+	char *path;
+	const struct part *p;
+
 	if (!n || !mkl_is_reg(n))
 		return mkl_error(err, ENOENT, "'%s' is not a regular file in the tree", what);
-	if (mkl_sqfs_read_file(b->sq, n, buf_sink, out, err))
-		return mkl_err_prefix(err, "reading '%s' back from the image", what);
+	/* The part that holds the bytes is the one the leader's path went to. */
+	path = mkl_node_path(mkl_node_inode(n));
+	if (!path)
+		return mkl_error(err, ENOMEM, "out of memory");
+	p = &b->part[part_of(b, path)];
+	free(path);
+	if (p->sq) {
+		if (mkl_sqfs_read_file(p->sq, n, buf_sink, out, err))
+			return mkl_err_prefix(err, "reading '%s' back from the image", what);
+		return 0;
+	}
+	if (buf_sink(out, "", 0, err))
+		return -1;
+	for (uint64_t off = 0; off < n->size;) {
+		size_t len = n->size - off < (1 << 20) ? (size_t)(n->size - off) : (1 << 20);
+
+		if (out->len + len > out->cap && buf_sink(out, "", 0, err))
+			return -1;
+		if (out->cap < out->len + len) {
+			unsigned char *nd = realloc(out->data, out->len + len);
+
+			if (!nd)
+				return mkl_error(err, ENOMEM, "out of memory");
+			out->data = nd;
+			out->cap = out->len + len;
+		}
+		if (store_read(p, n, off, out->data + out->len, len, err))
+			return mkl_err_prefix(err, "reading '%s' back", what);
+		out->len += len;
+		off += len;
+	}
 	return 0;
 }
 
@@ -460,9 +592,20 @@ static int make_initramfs(struct build *b, const char *kver, struct buf *out, st
 		goto out;
 	if ((r = read_moddir(b, moddir, "modules.builtin", true, &builtin, err)) < 0)
 		goto out;
-	if (mkl_modules_select((char *)dep.data, dep.len, (char *)alias.data, alias.len,
-			       (char *)builtin.data, builtin.len, mkl_boot_modules, &sel, err))
-		goto out;
+	{
+		/* The boot set, and nbd when a cloop image is served through it. */
+		const char *wanted[64];
+		size_t nw = 0;
+
+		for (const char *const *m = mkl_boot_modules; *m && nw < 62; m++)
+			wanted[nw++] = *m;
+		if (o->image_format == MKL_IMAGE_CLOOP)
+			wanted[nw++] = "nbd";
+		wanted[nw] = NULL;
+		if (mkl_modules_select((char *)dep.data, dep.len, (char *)alias.data, alias.len,
+				       (char *)builtin.data, builtin.len, wanted, &sel, err))
+			goto out;
+	}
 	for (i = 0; i < sel.nmissing; i++)
 		note(b, "module %s: not in this kernel (neither a module nor built in)", sel.missing[i]);
 	b->res->modules = sel.npaths;
@@ -483,11 +626,20 @@ static int make_initramfs(struct build *b, const char *kver, struct buf *out, st
 	    mkl_cpio_add(cp, base, S_IFDIR | 0755, 0, 0, 0, t, NULL, 0, err) ||
 	    add_module_dirs(cp, base, &sel, t, err))
 		goto out;
-	snprintf(conf, sizeof(conf), "id=%s\nimage=/%s\nkver=%s\nmodules=", b->res->medium_id,
-		 IMAGE_PATH, kver);
-	for (const char *const *m = mkl_boot_modules_always; *m; m++) {
-		strncat(conf, *m, sizeof(conf) - strlen(conf) - 2);
-		strncat(conf, m[1] ? " " : "\n", sizeof(conf) - strlen(conf) - 1);
+	{
+		bool cloop = o->image_format == MKL_IMAGE_CLOOP;
+		size_t n = (size_t)snprintf(conf, sizeof(conf), "id=%s\nimage=/%s\nkver=%s\n",
+					    b->res->medium_id, cloop ? IMAGE_CLOOP : IMAGE_SQUASHFS, kver);
+
+		if (cloop)
+			n += (size_t)snprintf(conf + n, sizeof(conf) - n, "format=cloop\n");
+		if (o->root_mode == MKL_ROOT_SYMLINK)
+			n += (size_t)snprintf(conf + n, sizeof(conf) - n, "root=symlink\nrwimage=/%s\n",
+					      RWIMAGE_PATH);
+		n += (size_t)snprintf(conf + n, sizeof(conf) - n, "modules=");
+		for (const char *const *m = mkl_boot_modules_always; *m; m++)
+			n += (size_t)snprintf(conf + n, sizeof(conf) - n, "%s ", *m);
+		snprintf(conf + n, sizeof(conf) - n, "%s\n", cloop ? "nbd" : "");
 	}
 	if (mkl_cpio_add(cp, "init", S_IFREG | 0755, 0, 0, 0, t, init.data, init.len, err) ||
 	    mkl_cpio_add(cp, "mklive.conf", S_IFREG | 0644, 0, 0, 0, t, conf, strlen(conf), err))
@@ -570,8 +722,16 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 					    .size = kernel->len };
 	files[n++] = (struct mkl_iso_file){ .path = "live/initrd.img", .mem = initrd->data,
 					    .size = initrd->len };
-	files[n++] = (struct mkl_iso_file){ .path = IMAGE_PATH, .mem = NULL, .fd = b->sq_fd,
-					    .size = b->res->squashfs_bytes };
+	if (o->image_format == MKL_IMAGE_CLOOP)
+		files[n++] = (struct mkl_iso_file){ .path = IMAGE_CLOOP, .mem = NULL,
+						    .fd = b->cloop_fd, .size = b->res->squashfs_bytes };
+	else
+		files[n++] = (struct mkl_iso_file){ .path = IMAGE_SQUASHFS, .mem = NULL,
+						    .fd = b->part[PART_IMAGE].fd,
+						    .size = b->res->squashfs_bytes };
+	if (o->root_mode == MKL_ROOT_SYMLINK)
+		files[n++] = (struct mkl_iso_file){ .path = RWIMAGE_PATH, .mem = NULL,
+						    .fd = b->part[PART_RW].fd, .size = b->res->rw_bytes };
 	snprintf(appid, sizeof(appid), "MKLIVE %s", b->res->kernel_version);
 	io.volume_id = label;
 	io.volume_set_id = b->res->medium_id;
@@ -593,34 +753,89 @@ out:
 	return ret;
 }
 
+static int make_cloop(struct build *b, struct mkl_tree *tree, struct mkl_err *err)
+{
+	(void)b;
+	(void)tree;
+	return mkl_error(err, ENOTSUP, "the cloop image format is not available yet");
+}
+
+/* The compressed image after the pass. squashfs: finish it (its data is
+ * written already). cloop: write the ISO 9660 payload of the image's tree
+ * from the store into the cloop writer. */
+static int finish_image(struct build *b, struct mkl_tree *tree, struct mkl_err *err)
+{
+	struct part *p = &b->part[PART_IMAGE];
+
+	if (b->o->image_format == MKL_IMAGE_CLOOP)
+		return make_cloop(b, tree, err);
+	if (mkl_sqfs_finish(p->sq, tree, err))
+		return -1;
+	b->res->squashfs_bytes = mkl_sqfs_bytes(p->sq);
+	return 0;
+}
+
+static int open_parts(struct build *b, struct mkl_err *err)
+{
+	const struct mkl_build_opts *o = b->o;
+
+	for (int i = 0; i < NPARTS; i++)
+		b->part[i].fd = -1;
+	if (scratch_open(o->output, &b->part[PART_IMAGE].fd, err))
+		return -1;
+	if (o->image_format == MKL_IMAGE_SQUASHFS &&
+	    mkl_sqfs_create(b->part[PART_IMAGE].fd, &o->sqfs, &b->part[PART_IMAGE].sq, err))
+		return -1;
+	if (o->root_mode == MKL_ROOT_SYMLINK &&
+	    (scratch_open(o->output, &b->part[PART_RW].fd, err) ||
+	     mkl_sqfs_create(b->part[PART_RW].fd, &o->sqfs, &b->part[PART_RW].sq, err)))
+		return -1;
+	return 0;
+}
+
 int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, struct mkl_err *err)
 {
-	struct build b = { .o = o, .sq_fd = -1, .res = res, .hash = 14695981039346656037ull };
+	struct build b = { .o = o, .res = res, .cloop_fd = -1, .hash = 14695981039346656037ull };
 	struct outfile out = { .fd = -1 };
 	struct buf kernel = { 0 }, initrd = { 0 };
 	struct stat st;
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
+	for (int i = 0; i < NPARTS; i++)
+		b.part[i].fd = -1;
 	if (mkl_iso_check_label(o->label ? o->label : "MKLIVE", err) ||
 	    mkl_sqfs_check_opts(&o->sqfs, err))
 		return -1;
-	if (stat(o->init, &st) || !S_ISREG(st.st_mode))
-		return mkl_error(err, errno ? errno : EINVAL, "cannot use init program '%s'", o->init);
-	if (mkl_source_open(o->source, &b.src, err))
+	if (o->root_mode == MKL_ROOT_SYMLINK && mkl_layout_parse(o->read_only, &b.layout, err))
 		return -1;
-	if (out_open(&out, o->output, err))
+	if (stat(o->init, &st) || !S_ISREG(st.st_mode)) {
+		mkl_error(err, errno ? errno : EINVAL, "cannot use init program '%s'", o->init);
 		goto fail;
-	if (scratch_open(o->output, &b.sq_fd, err) ||
-	    !(b.tree = mkl_tree_create(err)) ||
-	    mkl_sqfs_create(b.sq_fd, &o->sqfs, &b.sq, err))
+	}
+	if (mkl_source_open(o->source, &b.src, err) || out_open(&out, o->output, err) ||
+	    !(b.tree = mkl_tree_create(err)) || open_parts(&b, err))
 		goto fail;
 
 	note(&b, "reading '%s'", o->source);
-	if (pass_source(&b, err) || mkl_tree_finish(b.tree, err) || mkl_sqfs_finish(b.sq, b.tree, err))
+	if (pass_source(&b, err) || mkl_tree_finish(b.tree, err))
 		goto fail;
-	res->squashfs_bytes = mkl_sqfs_bytes(b.sq);
-	note(&b, "squashfs: %zu entries, %" PRIu64 " bytes of files -> %" PRIu64 " bytes",
+	if (o->root_mode == MKL_ROOT_SYMLINK) {
+		if (mkl_layout_split(&b.layout, b.tree, &b.split, err))
+			goto fail;
+		res->ro_dirs = b.split.ro_dirs;
+		note(&b, "layout: %zu read-only directories in the image, the rest in the "
+		     "writable root (checked both ways)%s%s", b.split.ro_dirs,
+		     b.split.notes[0] ? "; left as they are: " : "", b.split.notes);
+		if (mkl_sqfs_finish(b.part[PART_RW].sq, b.split.rw, err))
+			goto fail;
+		res->rw_bytes = mkl_sqfs_bytes(b.part[PART_RW].sq);
+		note(&b, "writable root: %" PRIu64 " bytes", res->rw_bytes);
+	}
+	if (finish_image(&b, o->root_mode == MKL_ROOT_SYMLINK ? b.split.ro : b.tree, err))
+		goto fail;
+	note(&b, "%s: %zu entries, %" PRIu64 " bytes of files -> %" PRIu64 " bytes",
+	     o->image_format == MKL_IMAGE_CLOOP ? "cloop" : "squashfs",
 	     res->entries, res->input_bytes, res->squashfs_bytes);
 
 	/* The medium's ID: a digest of the tree's metadata, the label and the
@@ -628,6 +843,8 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 	 * sticks plugged in at once are told apart. */
 	hash_bytes(&b.hash, &o->time, sizeof(o->time));
 	hash_bytes(&b.hash, o->label ? o->label : "MKLIVE", strlen(o->label ? o->label : "MKLIVE"));
+	hash_bytes(&b.hash, &o->root_mode, sizeof(o->root_mode));
+	hash_bytes(&b.hash, &o->image_format, sizeof(o->image_format));
 	snprintf(res->medium_id, sizeof(res->medium_id), "MKLIVE-%016" PRIx64, b.hash);
 
 	if (find_kernel(&b, &kernel, res->kernel_version, sizeof(res->kernel_version), err))
@@ -657,10 +874,13 @@ fail:
 	out_abort(&out);
 	buf_free(&kernel);
 	buf_free(&initrd);
-	mkl_sqfs_destroy(b.sq);
+	for (int i = 0; i < NPARTS; i++)
+		part_close(&b.part[i]);
+	if (b.cloop_fd >= 0)
+		close(b.cloop_fd);
+	mkl_layout_split_free(&b.split);
+	mkl_layout_free(&b.layout);
 	mkl_tree_destroy(b.tree);
 	mkl_source_close(b.src);
-	if (b.sq_fd >= 0)
-		close(b.sq_fd);
 	return ret;
 }

@@ -25,11 +25,27 @@ enum mkl_phase {
 	MKL_PHASE_ISO,		/* writing the ISO */
 };
 
+enum mkl_root_mode {
+	MKL_ROOT_OVERLAY,	/* the whole tree in the image, tmpfs overlay on top */
+	MKL_ROOT_SYMLINK,	/* tmpfs root with links to the image on /ro (the article's) */
+};
+
+enum mkl_image_format {
+	MKL_IMAGE_SQUASHFS,
+	MKL_IMAGE_CLOOP,	/* ISO 9660 + Rock Ridge payload in cloop blocks */
+};
+
 struct mkl_build_opts {
 	const char *source;		/* directory or tar */
 	const char *output;		/* the ISO */
 	const char *label;		/* volume label; NULL: "MKLIVE" */
-	struct mkl_sqfs_opts sqfs;
+	struct mkl_sqfs_opts sqfs;	/* the image (squashfs format) and the writable root */
+	enum mkl_root_mode root_mode;
+	enum mkl_image_format image_format;
+	const char *read_only;		/* symlink mode: "/usr /bin ..."; NULL: the default list */
+	enum mkl_codec_id cloop_codec;	/* cloop: gzip (zlib, V2.0), xz, lz4 or none (V4.0) */
+	int cloop_level;		/* 0: 9 for zlib, the codec's default otherwise */
+	uint32_t cloop_block_size;	/* 0: 64 KiB */
 	enum mkl_codec_id initrd_codec;
 	int initrd_level;		/* 0: default (zstd 9, others the codec's) */
 	const char *append;		/* extra kernel arguments for every entry */
@@ -51,7 +67,10 @@ struct mkl_build_opts {
 struct mkl_build_result {
 	char medium_id[64];
 	char kernel_version[128];
-	uint64_t squashfs_bytes, initrd_bytes, iso_bytes, input_bytes;
+	uint64_t squashfs_bytes;	/* the compressed image (squashfs or cloop) */
+	uint64_t rw_bytes;		/* the writable root (symlink mode) */
+	uint64_t initrd_bytes, iso_bytes, input_bytes;
+	size_t ro_dirs;			/* symlink mode: directories in the image */
 	size_t entries, modules;
 };
 

@@ -57,6 +57,13 @@ static void usage(FILE *f)
 "  -j, --threads N            compression threads (default: all cores)\n"
 "      --initrd-compressor NAME  initramfs: zstd (default), gzip, xz, lz4, none\n"
 "      --initrd-level N       initramfs compression level (zstd default 9)\n"
+"      --root-mode MODE       overlay (default): the image under a tmpfs overlay;\n"
+"                             symlink: a tmpfs root with links to the read-only\n"
+"                             directories in the image on /ro (the article's)\n"
+"      --read-only DIRS       symlink mode: the read-only directories\n"
+"                             (default '/usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt')\n"
+"      --image-format FORMAT  squashfs (default) or cloop (ISO 9660 payload in\n"
+"                             cloop blocks; --compressor gzip (V2.0), xz, lz4, none)\n"
 "      --kernel FILE          kernel to boot (default: the tree's /boot/vmlinuz-*)\n"
 "      --modules DIR          its modules, DIR = .../lib/modules/VERSION\n"
 "                             (default: the tree's /lib/modules/VERSION)\n"
@@ -199,7 +206,7 @@ static char *default_init(void)
 enum {
 	OPT_LABEL = 256, OPT_APPEND, OPT_TIMEOUT, OPT_COMPRESSOR, OPT_LEVEL, OPT_BLOCK_SIZE,
 	OPT_INITRD_COMPRESSOR, OPT_INITRD_LEVEL, OPT_KERNEL, OPT_MODULES, OPT_INIT, OPT_ISOLINUX,
-	OPT_SYSLINUX, OPT_VERSION,
+	OPT_SYSLINUX, OPT_VERSION, OPT_ROOT_MODE, OPT_IMAGE_FORMAT, OPT_READ_ONLY,
 };
 
 static const struct option build_opts[] = {
@@ -219,6 +226,9 @@ static const struct option build_opts[] = {
 	{ "init", required_argument, NULL, OPT_INIT },
 	{ "isolinux-dir", required_argument, NULL, OPT_ISOLINUX },
 	{ "syslinux-modules", required_argument, NULL, OPT_SYSLINUX },
+	{ "root-mode", required_argument, NULL, OPT_ROOT_MODE },
+	{ "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
+	{ "read-only", required_argument, NULL, OPT_READ_ONLY },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -236,6 +246,7 @@ int cmd_build(int argc, char **argv)
 	const char *config = NULL, *sde;
 	/* Command-line values; NULL / -1 means "not given". */
 	const char *label = NULL, *append = NULL, *comp = NULL, *icomp = NULL;
+	const char *root_mode = NULL, *image_format = NULL, *read_only = NULL;
 	int level = -1, ilevel = -1, timeout = -1, threads = 0, c;
 	uint64_t bs = 0;
 	char *init_default = NULL;
@@ -268,6 +279,9 @@ int cmd_build(int argc, char **argv)
 		case OPT_INIT: o.init = optarg; break;
 		case OPT_ISOLINUX: o.isolinux_dir = optarg; break;
 		case OPT_SYSLINUX: o.syslinux_modules = optarg; break;
+		case OPT_ROOT_MODE: root_mode = optarg; break;
+		case OPT_IMAGE_FORMAT: image_format = optarg; break;
+		case OPT_READ_ONLY: read_only = optarg; break;
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
 		}
 	}
@@ -301,6 +315,36 @@ int cmd_build(int argc, char **argv)
 		return 2;
 	}
 	o.initrd_level = ilevel > 0 ? ilevel : cfg.initrd_level > 0 ? cfg.initrd_level : 0;
+	if (!root_mode)
+		root_mode = cfg.root_mode ? cfg.root_mode : "overlay";
+	if (!strcmp(root_mode, "overlay"))
+		o.root_mode = MKL_ROOT_OVERLAY;
+	else if (!strcmp(root_mode, "symlink"))
+		o.root_mode = MKL_ROOT_SYMLINK;
+	else
+		die_usage("--root-mode: unknown '%s' (overlay or symlink)", root_mode);
+	if (!image_format)
+		image_format = cfg.image_format ? cfg.image_format : "squashfs";
+	if (!strcmp(image_format, "squashfs"))
+		o.image_format = MKL_IMAGE_SQUASHFS;
+	else if (!strcmp(image_format, "cloop"))
+		o.image_format = MKL_IMAGE_CLOOP;
+	else
+		die_usage("--image-format: unknown '%s' (squashfs or cloop)", image_format);
+	o.read_only = read_only ? read_only : cfg.read_only;
+	if (o.image_format == MKL_IMAGE_CLOOP) {
+		/* cloop: zlib (V2.0) unless another codec is asked for (V4.0) */
+		const char *cc = comp ? comp : cfg.compressor ? cfg.compressor : "gzip";
+
+		if (mkl_codec_parse(!strcmp(cc, "zstd") && !comp && !cfg.compressor ? "gzip" : cc,
+				    &o.cloop_codec, &err))
+			die_usage("--compressor: %s", err.msg);
+		o.cloop_level = o.sqfs.level;
+		o.cloop_block_size = o.sqfs.block_size ? o.sqfs.block_size : 0;
+		o.sqfs.compressor = "zstd";	/* the writable root, if any */
+		o.sqfs.level = 0;
+		o.sqfs.block_size = 0;
+	}
 	if (!o.init)
 		o.init = init_default = default_init();
 
