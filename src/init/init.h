@@ -6,8 +6,11 @@
  *
  * Shared declarations of the init's files: main.c (the sequence, options,
  * rescue), util.c (messages, files, directories), modules.c (modalias and
- * uevents), medium.c (finding the medium), mount.c (loop, overlay) and
- * switch_root.c (leaving the initramfs).
+ * uevents), medium.c (finding the medium), mount.c (loop, overlay and
+ * symlink roots), nbd.c (cloop images served to the nbd driver), unpack.c (zlib
+ * and lz4 for cloop blocks), copy.c
+ * (copying a tree with its metadata) and switch_root.c (leaving the
+ * initramfs).
  */
 #ifndef MKLIVE_INIT_H
 #define MKLIVE_INIT_H
@@ -20,7 +23,11 @@ enum { MKL_ERR, MKL_INFO, MKL_DEBUG };
 
 struct init_cfg {
 	const char *id;		/* volume set ID of the medium */
-	const char *image;	/* path of the squashfs inside the medium */
+	const char *image;	/* path of the image inside the medium */
+	const char *format;	/* image format: "squashfs" or "cloop" */
+	const char *root;	/* root mode: "overlay" or "symlink" */
+	const char *rwimage;	/* symlink mode: squashfs of the writable part */
+	char **argv;		/* our own, for the nbd server's process title */
 	const char *kver;	/* kernel release of /lib/modules/<kver> */
 	char *modules;		/* modules loaded early, space separated */
 	const char *init;	/* init=, NULL for the default list */
@@ -33,6 +40,7 @@ struct init_cfg {
 #define MKL_MEDIUM	MKL_RUN "/medium"
 #define MKL_RO		MKL_RUN "/ro"
 #define MKL_RW		MKL_RUN "/rw"
+#define MKL_RWSRC	MKL_RUN "/rwsrc"
 #define MKL_NEWROOT	"/newroot"
 
 /* util.c */
@@ -72,6 +80,16 @@ int mount_fs(const char *src, const char *dst, const char *type,
 	     unsigned long flags, const char *data);
 int loop_attach(const char *file, char *dev, size_t size);
 int build_root(const struct init_cfg *cfg);
+
+/* nbd.c */
+int nbd_attach(const char *file, char **argv, char *dev, size_t size);
+
+/* unpack.c */
+long zlib_unpack(const void *in, size_t inlen, void *out, size_t cap);
+long lz4_unpack(const void *in, size_t inlen, void *out, size_t cap);
+
+/* copy.c */
+long copy_tree(const char *src, const char *dst);
 
 /* switch_root.c */
 void switch_root(const char *newroot, const char *init, char **argv);

@@ -3,7 +3,8 @@
  *
  *   mount /proc /sys /dev /run; read /mklive.conf and /proc/cmdline;
  *   load the drivers the hardware asks for; find the medium by its ID;
- *   mount it; attach the image; build the overlay root; switch_root; exec
+ *   mount it; attach the image (loop, or nbd for cloop); build the overlay
+ *   or symlink root; switch_root; exec
  *   the real init.
  *
  * PID 1 must never exit (the kernel panics): every failure says what was
@@ -26,6 +27,8 @@
 
 static struct init_cfg cfg = {
 	.image = "/live/filesystem.squashfs",
+	.format = "squashfs",
+	.root = "overlay",
 	.timeout = 30,
 };
 
@@ -136,6 +139,10 @@ static void option(char *w)
 			cfg.id = v;
 		} else if (!strcmp(w, "image") && v && *v) {
 			cfg.image = v;
+		} else if (!strcmp(w, "root") && v && *v) {
+			cfg.root = v;
+		} else if (!strcmp(w, "rwimage") && v && *v) {
+			cfg.rwimage = v;
 		} else if (!strcmp(w, "timeout") && v) {
 			for (t = 0, end = v; *end >= '0' && *end <= '9' && t <= 86400; end++)
 				t = t * 10 + *end - '0';
@@ -215,6 +222,12 @@ static void parse_conf(char *s)
 			cfg.kver = v;
 		else if (!strcmp(k, "modules"))
 			cfg.modules = v;
+		else if (!strcmp(k, "format") && *v)
+			cfg.format = v;
+		else if (!strcmp(k, "root") && *v)
+			cfg.root = v;
+		else if (!strcmp(k, "rwimage") && *v)
+			cfg.rwimage = v;
 	}
 }
 
@@ -246,9 +259,26 @@ int main(int argc, char **argv)
 	else if (strcmp(cfg.kver, uts.release))
 		err("warning: the initramfs has modules for %s, this kernel is %s",
 		    cfg.kver, uts.release);
-	dbg("id=%s image=%s kver=%s timeout=%u init=%s",
-	    cfg.id ? cfg.id : "(none)", cfg.image, cfg.kver, cfg.timeout,
+	cfg.argv = argv;
+	dbg("id=%s image=%s format=%s root=%s rwimage=%s kver=%s timeout=%u init=%s",
+	    cfg.id ? cfg.id : "(none)", cfg.image, cfg.format, cfg.root,
+	    cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver, cfg.timeout,
 	    cfg.init ? cfg.init : "(default)");
+	if (strcmp(cfg.format, "squashfs") && strcmp(cfg.format, "cloop")) {
+		err("error: unknown image format '%s' in /mklive.conf (squashfs or cloop)",
+		    cfg.format);
+		rescue();
+	}
+	if (strcmp(cfg.root, "overlay") && strcmp(cfg.root, "symlink")) {
+		err("error: unknown root mode '%s' (mklive.root=overlay or symlink)",
+		    cfg.root);
+		rescue();
+	}
+	if (!strcmp(cfg.root, "symlink") && (!cfg.rwimage || !*cfg.rwimage)) {
+		err("error: root mode symlink needs the writable part of the root: "
+		    "/mklive.conf has no rwimage= and the command line no mklive.rwimage=");
+		rescue();
+	}
 	if (!cfg.id || !*cfg.id) {
 		err("error: no medium ID: /mklive.conf has no id= and the kernel "
 		    "command line no mklive.id=");

@@ -1,10 +1,16 @@
 /*
- * Mounts: the compressed image on a loop device, and the overlay root.
+ * Mounts: the compressed image on a loop device, and the root.
  *
  *   /run/mklive/medium   the ISO9660 medium, read-only
  *   /run/mklive/ro       the squashfs image from it, on /dev/loopN, read-only
+ *                        (or a cloop image on /dev/nbdN, iso9660: nbd.c)
  *   /run/mklive/rw       tmpfs; upper/ and work/ of the overlay
  *   /newroot             overlay of ro (lower) and rw/upper
+ *
+ * or, in symlink mode:
+ *
+ *   /run/mklive/rwsrc    the writable part's squashfs, while it is copied
+ *   /newroot             tmpfs with that copy; ro bind-mounted on its /ro
  *
  * /run moves into the new root at switch_root, so all of these stay visible
  * in the booted system.
@@ -145,18 +151,26 @@ int loop_attach(const char *file, char *dev, size_t size)
 }
 
 /*
- * The root: the image on a loop device, read-only, under a tmpfs through
- * overlayfs, on /newroot.
+ * The image, read-only on MKL_RO: a squashfs on a loop device, or a cloop
+ * image served through nbd holding an ISO9660 filesystem.  dev gets the
+ * block device.
  */
-int build_root(const struct init_cfg *cfg)
+static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
+		       size_t size)
 {
-	char file[256], loop[32];
-	unsigned long t = now_ms();
 	int lfd;
 
-	sfmt(file, sizeof(file), MKL_MEDIUM "%s%s",
-		 cfg->image[0] == '/' ? "" : "/", cfg->image);
-	lfd = loop_attach(file, loop, sizeof(loop));
+	if (!strcmp(cfg->format, "cloop")) {
+		if (nbd_attach(file, cfg->argv, dev, size) < 0)
+			return -1;
+		if (mount_fs(dev, MKL_RO, "iso9660", MS_RDONLY, NULL) < 0) {
+			err("error: cannot mount %s (cloop image %s) as iso9660 on "
+			    MKL_RO ": %s", dev, file, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	lfd = loop_attach(file, dev, size);
 	if (lfd < 0) {
 		err("error: cannot attach the image %s to a loop device: %s",
 		    file, strerror(errno));
@@ -165,14 +179,19 @@ int build_root(const struct init_cfg *cfg)
 			    cfg->image);
 		return -1;
 	}
-	dbg("image %s on %s", file, loop);
-	if (mount_fs(loop, MKL_RO, "squashfs", MS_RDONLY, NULL) < 0) {
+	dbg("image %s on %s", file, dev);
+	if (mount_fs(dev, MKL_RO, "squashfs", MS_RDONLY, NULL) < 0) {
 		err("error: cannot mount %s (%s) as squashfs on " MKL_RO ": %s",
-		    loop, file, strerror(errno));
+		    dev, file, strerror(errno));
 		close(lfd);
 		return -1;
 	}
 	close(lfd);
+	return 0;
+}
+
+static int overlay_root(void)
+{
 	if (mount_fs("tmpfs", MKL_RW, "tmpfs", 0, "mode=0755") < 0) {
 		err("error: cannot mount tmpfs on " MKL_RW ": %s", strerror(errno));
 		return -1;
@@ -188,7 +207,100 @@ int build_root(const struct init_cfg *cfg)
 		    strerror(errno));
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Symlink mode, the article's layout: a tmpfs root holding a copy of the
+ * writable part (the rw squashfs, whose read-only directories are links
+ * such as usr -> /ro/usr), and the image bind-mounted on its /ro.  Returns
+ * the number of entries copied, -1 on error.
+ */
+static long symlink_root(const struct init_cfg *cfg)
+{
+	char file[256], loop[32];
+	struct stat st;
+	long n;
+	int lfd;
+
+	sfmt(file, sizeof(file), MKL_MEDIUM "%s%s",
+	     cfg->rwimage[0] == '/' ? "" : "/", cfg->rwimage);
+	lfd = loop_attach(file, loop, sizeof(loop));
+	if (lfd < 0) {
+		err("error: cannot attach the writable root image %s to a loop "
+		    "device: %s", file, strerror(errno));
+		if (errno == ENOENT)
+			err("check rwimage= / mklive.rwimage= (now %s) against the "
+			    "files on the medium", cfg->rwimage);
+		return -1;
+	}
+	if (mount_fs(loop, MKL_RWSRC, "squashfs", MS_RDONLY, NULL) < 0) {
+		err("error: cannot mount %s (%s) as squashfs on " MKL_RWSRC ": %s",
+		    loop, file, strerror(errno));
+		close(lfd);
+		return -1;
+	}
+	close(lfd);
+	if (mount_fs("tmpfs", MKL_NEWROOT, "tmpfs", 0, "mode=0755") < 0) {
+		err("error: cannot mount tmpfs on " MKL_NEWROOT ": %s", strerror(errno));
+		return -1;
+	}
+	n = copy_tree(MKL_RWSRC, MKL_NEWROOT);
+	/* the loop device clears itself with the unmount (autoclear) */
+	if (umount2(MKL_RWSRC, MNT_DETACH) < 0)
+		err("warning: cannot unmount " MKL_RWSRC ": %s", strerror(errno));
+	else
+		rmdir(MKL_RWSRC);
+	if (n < 0) {
+		err("error: cannot copy %s into the tmpfs root", cfg->rwimage);
+		return -1;
+	}
+	if (lstat(MKL_NEWROOT "/ro", &st) < 0 && mkdir(MKL_NEWROOT "/ro", 0755) < 0) {
+		err("error: cannot create " MKL_NEWROOT "/ro: %s", strerror(errno));
+		return -1;
+	}
+	if (mount(MKL_RO, MKL_NEWROOT "/ro", NULL, MS_BIND, NULL) < 0) {
+		err("error: cannot bind " MKL_RO " on " MKL_NEWROOT "/ro: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return n;
+}
+
+static const char *base(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/*
+ * The root on /newroot: the image read-only on MKL_RO, then overlay mode
+ * (overlayfs, tmpfs upper) or symlink mode (tmpfs root, image on /ro).
+ */
+int build_root(const struct init_cfg *cfg)
+{
+	char file[256], dev[32];
+	unsigned long t = now_ms();
+	long n;
+
+	sfmt(file, sizeof(file), MKL_MEDIUM "%s%s",
+	     cfg->image[0] == '/' ? "" : "/", cfg->image);
+	if (mount_image(cfg, file, dev, sizeof(dev)) < 0)
+		return -1;
+	dbg("image: %lu ms", now_ms() - t);
+	if (!strcmp(cfg->root, "symlink")) {
+		n = symlink_root(cfg);
+		if (n < 0)
+			return -1;
+		dbg("root: %lu ms", now_ms() - t);
+		info("root ready: tmpfs with %ld entries from %s, /ro from %s on %s",
+		     n, base(cfg->rwimage), base(cfg->image), dev);
+		return 0;
+	}
+	if (overlay_root() < 0)
+		return -1;
 	dbg("root: %lu ms", now_ms() - t);
-	info("root ready: %s on %s, overlay with tmpfs", cfg->image, loop);
+	info("root ready: %s on %s, overlay with tmpfs", cfg->image, dev);
 	return 0;
 }

@@ -147,6 +147,37 @@ for c in gz zst xz; do
 	if $B "$T/root.tar.$c" -o "$T/t-$c.iso" 2>"$T/err"; then ok "build from .tar.$c"; else fail "build from .tar.$c: $(cat "$T/err")"; fi
 done
 
+# --- symlink root mode: the article's layout, checked with unsquashfs ------
+if $B --root-mode symlink "$src" -o "$T/s.iso" 2>"$T/err"; then
+	ok "build --root-mode symlink"
+	xorriso -osirrox on -indev "$T/s.iso" -extract /live/root.squashfs "$T/s-rw.sqfs" \
+		-extract /live/filesystem.squashfs "$T/s-ro.sqfs" -extract /live/initrd.img "$T/s-initrd" >/dev/null 2>&1
+	rwl=$(unsquashfs -lln "$T/s-rw.sqfs")
+	for d in usr bin sbin lib; do
+		check "writable root: /$d -> /ro/$d" grep -q "squashfs-root/$d -> /ro/$d\$" <<<"$rwl"
+	done
+	check "writable root: /ro is an empty directory" grep -Eq '^d.* squashfs-root/ro$' <<<"$rwl"
+	check "writable root: nothing under /usr" bash -c "! grep -q 'squashfs-root/usr/' <<<\"\$1\"" _ "$rwl"
+	check "image: top level is exactly the read-only dirs" test "$(unsquashfs -lln "$T/s-ro.sqfs" | awk '{print $NF}' | grep -E '^squashfs-root/[^/]+$' | sed 's|squashfs-root/||' | sort | tr '\n' ' ')" = "bin lib sbin usr "
+	# Both ways: the two listings together are the input's, but for the
+	# links that stand in for the read-only dirs and the /ro mount point.
+	{ listing_squashfs "$T/s-rw.sqfs" | grep -Ev '^l.* (usr|bin|sbin|lib) -> /ro/|^d[^ ]* [^ ]+ - [^ ]+ [^ ]+ ro$|^d[^ ]* [^ ]+ - [^ ]+ [^ ]+ ?$'
+	  listing_squashfs "$T/s-ro.sqfs"; } | sed -E 's/ +$//' | sort >"$T/s.lst"
+	if diff "$T/in.lst" "$T/s.lst" >"$T/s.diff"; then
+		ok "every input path is in exactly one of the two images, metadata unchanged"
+	else
+		fail "symlink split differs from the input:"; head -n 20 "$T/s.diff"
+	fi
+	check "initramfs conf says root=symlink" grep -q 'root=symlink' <<<"$(zstd -dc "$T/s-initrd" | cpio -i --to-stdout mklive.conf 2>/dev/null)"
+else
+	fail "build --root-mode symlink: $(cat "$T/err")"
+fi
+printf '[layout]\nroot-mode = symlink\nread-only = /usr /usr/lib\n' >"$T/overlap.conf"
+$B -c "$T/overlap.conf" "$src" -o "$T/o.iso" 2>"$T/err"
+check "overlapping read-only dirs are an error ($(cat "$T/err"))" grep -q "overlap" "$T/err"
+$B --root-mode symlink --read-only '/usr /nonexistent' "$src" -o "$T/o.iso" 2>"$T/err"
+check "a listed directory missing from the tree is an error ($(cat "$T/err"))" grep -q "'/nonexistent' is not in the tree" "$T/err"
+
 # --- merged /usr: /lib is a link to usr/lib --------------------------------
 merged=$T/merged
 mkdir -p "$merged/usr"

@@ -1,0 +1,570 @@
+/*
+ * cloop images through the kernel's nbd driver.
+ *
+ * Mainline Linux has no cloop driver.  The init serves the image itself:
+ * a socketpair, one end handed to /dev/nbdN (NBD_SET_SOCK), the other read
+ * by a server process that answers the kernel's read requests with blocks
+ * of the cloop file, decompressed on demand through a small LRU cache.
+ *
+ *   PID 1 ──fork──► "@mklive-nbd" (ioctl NBD_DO_IT: the kernel's side,
+ *                    blocks until the device is disconnected)
+ *                       └─fork─► "@mklive-nbd" (the server loop)
+ *
+ * Both processes outlive switch_root.  They chroot into /run/mklive (which
+ * moves into the new root), so they hold no directory of the initramfs, and
+ * their command line starts with '@', which systemd reads as "root storage
+ * daemon: do not kill before the root is unmounted".
+ *
+ * cloop layout (V2.0 and V4.0): a 128-byte preamble naming the version, a
+ * u32 BE block size, a u32 BE block count n, n+1 u64 BE offsets, the blocks.
+ * Block i is bytes off[i]..off[i+1] of the file; every block decompresses
+ * to block-size bytes (the last one zero padded).  V4.0 keeps the codec of
+ * block i in the top 4 bits of off[i] (0 zlib, 1 none, 2 xz, 3 lz4, 4 lzo);
+ * V2.0 blocks are all zlib.
+ *
+ * The init decodes zlib, lz4 (unpack.c) and stored blocks; xz and lzo
+ * blocks read as EIO, with one message (liblzma would double the init).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "init.h"
+
+/* <linux/nbd.h> is not part of musl's headers */
+#define NBD_SET_SOCK		0xab00
+#define NBD_SET_BLKSIZE		0xab01
+#define NBD_SET_SIZE		0xab02
+#define NBD_DO_IT		0xab03
+#define NBD_CLEAR_SOCK		0xab04
+#define NBD_SET_TIMEOUT		0xab09
+#define NBD_SET_FLAGS		0xab0a
+#define NBD_FLAG_HAS_FLAGS	(1 << 0)
+#define NBD_FLAG_READ_ONLY	(1 << 1)
+#define NBD_REQUEST_MAGIC	0x25609513
+#define NBD_REPLY_MAGIC		0x67446698
+#define NBD_CMD_READ		0
+#define NBD_CMD_WRITE		1
+#define NBD_CMD_DISC		2
+#define NBD_CMD_MASK		0xffff
+#define NBD_MAJOR		43
+#define NBD_SECTOR		512
+#define NBD_MAX_DEVS		16
+
+/* cloop */
+#define CLOOP_PREAMBLE		128
+#define CLOOP_CODEC(o)		((unsigned)((o) >> 60))
+#define CLOOP_OFFSET(o)		((o) & 0x0fffffffffffffffULL)
+enum { CODEC_ZLIB, CODEC_NONE, CODEC_XZ, CODEC_LZ4, CODEC_LZO };
+#define CACHE_BLOCKS		8
+#define MAX_BLOCK_SIZE		(16u << 20)
+#define MAX_REQUEST		(32u << 20)
+
+struct cblock {
+	uint32_t num;		/* block number, or UINT32_MAX when empty */
+	unsigned long used;	/* LRU clock */
+	char *data;
+};
+
+struct cloop {
+	int fd;
+	int v4;
+	uint32_t bsize, nblocks;
+	uint64_t *off;		/* nblocks + 1, host order, codec bits kept */
+	uint64_t size;		/* uncompressed: nblocks * bsize */
+	char *cbuf;		/* one compressed block */
+	size_t cbuf_size;
+	struct cblock cache[CACHE_BLOCKS];
+	unsigned long clock;
+	int warned;
+};
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	ssize_t r;
+
+	while (len) {
+		r = read(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		len -= r;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t r;
+
+	while (len) {
+		r = write(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		len -= r;
+	}
+	return 0;
+}
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t pos)
+{
+	char *p = buf;
+	ssize_t r;
+
+	while (len) {
+		r = pread(fd, p, len, pos);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		pos += r;
+		len -= r;
+	}
+	return 0;
+}
+
+/*
+ * Read and check the header and the offset table: the version, a sane block
+ * size, offsets in order, after the table and within the file.  Says what
+ * is wrong and returns -1.
+ */
+static int cloop_open(struct cloop *c, const char *file)
+{
+	unsigned char head[CLOOP_PREAMBLE + 8], *tab;
+	uint64_t first, prev, o, tabsize, max_c = 0;
+	struct stat st;
+	uint32_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (c->fd < 0) {
+		err("error: cannot open the cloop image %s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (fstat(c->fd, &st) < 0 || pread_full(c->fd, head, sizeof(head), 0) < 0) {
+		err("error: %s: too short for a cloop image", file);
+		return -1;
+	}
+	if (memmem(head, CLOOP_PREAMBLE, "V4.0", 4)) {
+		c->v4 = 1;
+	} else if (!memmem(head, CLOOP_PREAMBLE, "V2.0", 4)) {
+		err("error: %s: not a cloop V2.0 or V4.0 image (no version in "
+		    "its first 128 bytes)", file);
+		return -1;
+	}
+	c->bsize = be32(head + CLOOP_PREAMBLE);
+	c->nblocks = be32(head + CLOOP_PREAMBLE + 4);
+	if (c->bsize < NBD_SECTOR || c->bsize > MAX_BLOCK_SIZE || c->bsize % NBD_SECTOR) {
+		err("error: %s: cloop block size %u is not a multiple of 512 "
+		    "up to 16 MiB", file, c->bsize);
+		return -1;
+	}
+	tabsize = ((uint64_t)c->nblocks + 1) * 8;
+	first = CLOOP_PREAMBLE + 8 + tabsize;
+	if (!c->nblocks || first > (uint64_t)st.st_size) {
+		err("error: %s: cloop header says %u blocks; the file (%lu bytes) "
+		    "is truncated or corrupt", file, c->nblocks, (unsigned long)st.st_size);
+		return -1;
+	}
+	tab = malloc(tabsize);
+	c->off = malloc(tabsize);
+	if (!tab || !c->off ||
+	    pread_full(c->fd, tab, tabsize, CLOOP_PREAMBLE + 8) < 0) {
+		err("error: %s: cannot read the cloop offset table (%u blocks)",
+		    file, c->nblocks);
+		free(tab);
+		return -1;
+	}
+	prev = first;
+	for (i = 0; i <= c->nblocks; i++) {
+		c->off[i] = be64(tab + 8 * (size_t)i);
+		o = CLOOP_OFFSET(c->off[i]);
+		if ((!c->v4 && CLOOP_CODEC(c->off[i])) || o < prev ||
+		    o > (uint64_t)st.st_size) {
+			err("error: %s: cloop offset %u of %u is corrupt (%lu; "
+			    "previous %lu, file %lu bytes)", file, i, c->nblocks,
+			    (unsigned long)o, (unsigned long)prev,
+			    (unsigned long)st.st_size);
+			free(tab);
+			return -1;
+		}
+		if (i && o - prev > max_c)
+			max_c = o - prev;
+		prev = o;
+	}
+	free(tab);
+	/* zlib may expand a block a little; anything bigger is corrupt */
+	if (max_c > (uint64_t)c->bsize * 2 + 4096) {
+		err("error: %s: a cloop block of %lu bytes for %u-byte blocks: "
+		    "corrupt table", file, (unsigned long)max_c, c->bsize);
+		return -1;
+	}
+	c->cbuf_size = max_c ? max_c : 1;
+	c->cbuf = malloc(c->cbuf_size);
+	for (i = 0; i < CACHE_BLOCKS; i++) {
+		c->cache[i].num = UINT32_MAX;
+		c->cache[i].data = malloc(c->bsize);
+		if (!c->cache[i].data)
+			c->cbuf = NULL;
+	}
+	if (!c->cbuf) {
+		err("error: out of memory for the cloop cache (%u x %u bytes)",
+		    CACHE_BLOCKS, c->bsize);
+		return -1;
+	}
+	c->size = (uint64_t)c->nblocks * c->bsize;
+	return 0;
+}
+
+/* Decompress block n into out (bsize bytes); -1 if it is corrupt. */
+static int decompress(struct cloop *c, uint32_t n, char *out)
+{
+	uint64_t start = CLOOP_OFFSET(c->off[n]);
+	size_t clen = CLOOP_OFFSET(c->off[n + 1]) - start, olen = c->bsize;
+	unsigned codec = c->v4 ? CLOOP_CODEC(c->off[n]) : CODEC_ZLIB;
+	int ok = 0;
+	long r;
+
+	if (!clen || pread_full(c->fd, c->cbuf, clen, start) < 0)
+		return -1;
+	switch (codec) {
+	case CODEC_NONE:
+		if (clen > olen)
+			return -1;
+		memcpy(out, c->cbuf, clen);
+		olen = clen;
+		ok = 1;
+		break;
+	case CODEC_ZLIB:
+	case CODEC_LZ4:
+		r = (codec == CODEC_ZLIB ? zlib_unpack : lz4_unpack)(c->cbuf, clen,
+								     out, olen);
+		ok = r >= 0;
+		olen = ok ? (size_t)r : 0;
+		break;
+	default:
+		if (!c->warned)
+			err("error: cloop block %u uses codec %u (V4.0: 2 xz, 4 lzo), "
+			    "which the init cannot decode: zlib, lz4 and none only",
+			    n, codec);
+		c->warned = 1;
+		return -2;
+	}
+	if (!ok)
+		return -1;
+	memset(out + olen, 0, c->bsize - olen);
+	return 0;
+}
+
+/* Block n, from the cache or decompressed into its least recently used slot. */
+static const char *get_block(struct cloop *c, uint32_t n)
+{
+	struct cblock *b, *lru = &c->cache[0];
+	int i;
+
+	for (i = 0; i < CACHE_BLOCKS; i++) {
+		b = &c->cache[i];
+		if (b->num == n) {
+			b->used = ++c->clock;
+			return b->data;
+		}
+		if (b->used < lru->used)
+			lru = b;
+	}
+	lru->num = UINT32_MAX;
+	i = decompress(c, n, lru->data);
+	if (i < 0) {
+		if (i == -1 && !c->warned)
+			err("error: cloop block %u (bytes %lu..%lu of the image) is "
+			    "corrupt: reads of it fail with EIO", n,
+			    (unsigned long)CLOOP_OFFSET(c->off[n]),
+			    (unsigned long)CLOOP_OFFSET(c->off[n + 1]));
+		c->warned = 1;
+		return NULL;
+	}
+	lru->num = n;
+	lru->used = ++c->clock;
+	return lru->data;
+}
+
+/* Fill buf with len bytes of the uncompressed image from pos; an errno. */
+static int cloop_read(struct cloop *c, char *buf, uint64_t pos, uint32_t len)
+{
+	const char *b;
+	uint32_t n, in, k;
+
+	if (pos > c->size || len > c->size - pos)
+		return EINVAL;
+	while (len) {
+		n = pos / c->bsize;
+		in = pos % c->bsize;
+		k = c->bsize - in < len ? c->bsize - in : len;
+		b = get_block(c, n);
+		if (!b)
+			return EIO;
+		memcpy(buf, b + in, k);
+		buf += k;
+		pos += k;
+		len -= k;
+	}
+	return 0;
+}
+
+/* The server: answer requests on sock until NBD_CMD_DISC or EOF. */
+static _Noreturn void serve(struct cloop *c, int sock)
+{
+	unsigned char req[28], rep[16];
+	char *buf = NULL;
+	size_t cap = 0;
+	uint32_t type, len, e;
+	uint64_t from;
+
+	for (;;) {
+		if (read_full(sock, req, sizeof(req)) < 0)
+			_exit(0);
+		if (be32(req) != NBD_REQUEST_MAGIC) {
+			err("error: nbd server: bad request magic; stopping");
+			_exit(1);
+		}
+		type = be32(req + 4) & NBD_CMD_MASK;
+		from = be64(req + 16);
+		len = be32(req + 24);
+		if (type == NBD_CMD_DISC)
+			_exit(0);
+		put32(rep, NBD_REPLY_MAGIC);
+		memcpy(rep + 8, req + 8, 8);	/* handle */
+		e = 0;
+		if (type == NBD_CMD_WRITE) {
+			/* the payload follows the request: read and drop it */
+			while (len && !e) {
+				char drop[4096];
+				uint32_t k = len < sizeof(drop) ? len : sizeof(drop);
+
+				if (read_full(sock, drop, k) < 0)
+					_exit(1);
+				len -= k;
+			}
+			e = EPERM;
+		} else if (type != NBD_CMD_READ) {
+			e = EINVAL;	/* flush, trim: none of ours; read-only */
+			if (type == 3)
+				e = 0;	/* NBD_CMD_FLUSH: nothing to flush */
+		} else if (len > MAX_REQUEST) {
+			e = EINVAL;
+		} else {
+			if (len > cap) {
+				free(buf);
+				cap = len;
+				buf = malloc(cap);
+				if (!buf)
+					cap = 0;
+			}
+			e = buf || !len ? cloop_read(c, buf, from, len) : ENOMEM;
+		}
+		put32(rep + 4, e);
+		if (write_full(sock, rep, sizeof(rep)) < 0 ||
+		    (type == NBD_CMD_READ && !e && write_full(sock, buf, len) < 0))
+			_exit(1);
+	}
+}
+
+/*
+ * Become a root-storage daemon: "@mklive-nbd" as the command line (systemd
+ * leaves processes whose argv[0] starts with '@' alone at shutdown), the
+ * name in /proc/PID/comm, no directory of the initramfs held.
+ */
+static void daemonize(char **argv)
+{
+	static const char title[] = "@mklive-nbd";
+	extern char **environ;
+	char *end;
+	int i;
+
+	prctl(PR_SET_NAME, "mklive-nbd", 0, 0, 0);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	if (argv && argv[0]) {
+		/* argv and environ strings lie one after the other: the title
+		 * may run over both (the kernel reads past argv's end then) */
+		end = argv[0];
+		for (i = 0; argv[i]; i++)
+			end = argv[i] + strlen(argv[i]) + 1;
+		for (i = 0; environ && environ[i]; i++)
+			if (environ[i] == end)
+				end = environ[i] + strlen(environ[i]) + 1;
+		if ((size_t)(end - argv[0]) >= sizeof(title)) {
+			environ = NULL;
+			memset(argv[0], 0, end - argv[0]);
+			memcpy(argv[0], title, sizeof(title));
+		} else {
+			argv[0][0] = '@';
+		}
+	}
+	if (chroot(MKL_RUN) < 0 || chdir("/") < 0)
+		err("warning: nbd server: cannot chroot to " MKL_RUN ": %s",
+		    strerror(errno));
+}
+
+static int open_nbd(int n, char *dev, size_t size)
+{
+	int fd;
+
+	sfmt(dev, size, "/dev/nbd%d", n);
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		mknod(dev, S_IFBLK | 0600, makedev(NBD_MAJOR, n * 16));
+		fd = open(dev, O_RDWR | O_CLOEXEC);
+	}
+	return fd;
+}
+
+/* Wait (up to 5 s) for the kernel's side to run: /sys/block/nbdN/pid. */
+static int wait_ready(int n)
+{
+	char path[48];
+	int i;
+
+	sfmt(path, sizeof(path), "/sys/block/nbd%d/pid", n);
+	for (i = 0; i < 1000; i++) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		usleep(5000);
+	}
+	return -1;
+}
+
+/*
+ * Serve the cloop image file through a free /dev/nbdN; dev gets its name.
+ * Returns 0 once the device is ready to mount, -1 after saying why not.
+ */
+int nbd_attach(const char *file, char **argv, char *dev, size_t size)
+{
+	static struct cloop c;
+	int sv[2], fd = -1, n, dn = -1;
+	pid_t pid;
+
+	if (cloop_open(&c, file) < 0)
+		return -1;
+	if (access("/sys/module/nbd", F_OK) < 0)
+		mod_load_name("nbd");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		err("error: socketpair for the nbd server: %s", strerror(errno));
+		return -1;
+	}
+	for (n = 0; n < NBD_MAX_DEVS; n++) {
+		fd = open_nbd(n, dev, size);
+		if (fd < 0) {
+			if (n == 0)
+				err("error: cannot open %s (is the nbd module in the "
+				    "initramfs?): %s", dev, strerror(errno));
+			break;
+		}
+		if (ioctl(fd, NBD_SET_SOCK, sv[0]) == 0) {
+			dn = n;
+			break;
+		}
+		close(fd);
+		fd = -1;
+		if (errno != EBUSY) {
+			err("error: %s: NBD_SET_SOCK: %s", dev, strerror(errno));
+			break;
+		}
+	}
+	if (dn < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (ioctl(fd, NBD_SET_BLKSIZE, (unsigned long)NBD_SECTOR) < 0 ||
+	    ioctl(fd, NBD_SET_SIZE, (unsigned long)c.size) < 0 ||
+	    ioctl(fd, NBD_SET_FLAGS, (unsigned long)(NBD_FLAG_HAS_FLAGS |
+						      NBD_FLAG_READ_ONLY)) < 0) {
+		err("error: %s: cannot set size %lu: %s", dev,
+		    (unsigned long)c.size, strerror(errno));
+		ioctl(fd, NBD_CLEAR_SOCK);
+		goto fail;
+	}
+	ioctl(fd, NBD_SET_TIMEOUT, 0UL);
+	pid = fork();
+	if (pid < 0) {
+		err("error: cannot fork the nbd server: %s", strerror(errno));
+		ioctl(fd, NBD_CLEAR_SOCK);
+		goto fail;
+	}
+	if (pid == 0) {
+		setsid();
+		daemonize(argv);
+		pid = fork();
+		if (pid == 0) {
+			close(fd);
+			close(sv[0]);
+			serve(&c, sv[1]);
+		}
+		close(sv[1]);
+		close(c.fd);
+		if (pid < 0) {
+			err("error: cannot fork the nbd server: %s", strerror(errno));
+			ioctl(fd, NBD_CLEAR_SOCK);
+			_exit(1);
+		}
+		/* the kernel's side: runs until the device is disconnected */
+		ioctl(fd, NBD_DO_IT);
+		ioctl(fd, NBD_CLEAR_SOCK);
+		_exit(0);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	close(c.fd);
+	close(fd);
+	if (wait_ready(dn) < 0) {
+		err("error: %s did not come up within 5 s", dev);
+		return -1;
+	}
+	info("cloop %s: %s, %u blocks of %u bytes, served on %s",
+	     file, c.v4 ? "V4.0" : "V2.0", c.nblocks, c.bsize, dev);
+	return 0;
+fail:
+	close(sv[0]);
+	close(sv[1]);
+	close(fd);
+	return -1;
+}
