@@ -405,7 +405,7 @@ int cmd_build(int argc, char **argv)
 		human(sq, sizeof(sq), (double)res.squashfs_bytes);
 		human(in, sizeof(in), (double)res.input_bytes);
 		human(ird, sizeof(ird), (double)res.initrd_bytes);
-		fprintf(stderr, "%s: wrote %s (%s) in %.1f s: squashfs %s from %s in %zu entries, "
+		fprintf(stderr, "%s: wrote %s (%s) in %.1f s: image %s from %s in %zu entries, "
 			"initramfs %s with %zu modules, kernel %s\n", prog, o.output, iso, since(&t0),
 			sq, in, res.entries, ird, res.modules, res.kernel_version);
 	}

@@ -455,15 +455,20 @@ static int open_nbd(int n, char *dev, size_t size)
 	return fd;
 }
 
-/* Wait (up to 5 s) for the kernel's side to run: /sys/block/nbdN/pid. */
-static int wait_ready(int n)
+/*
+ * Wait (up to 5 s) for the kernel's side to run: NBD_DO_IT creates
+ * /sys/block/nbdN/pid first and sets the capacity after it, so wait for
+ * the size (in 512-byte sectors) too; a mount before it sees an empty disk.
+ */
+static int wait_ready(int n, uint64_t bytes)
 {
-	char path[48];
+	char path[48], buf[32], want[32];
 	int i;
 
-	sfmt(path, sizeof(path), "/sys/block/nbd%d/pid", n);
+	sfmt(path, sizeof(path), "/sys/block/nbd%d/size", n);
+	sfmt(want, sizeof(want), "%lu", (unsigned long)(bytes / NBD_SECTOR));
 	for (i = 0; i < 1000; i++) {
-		if (access(path, F_OK) == 0)
+		if (read_attr(AT_FDCWD, path, buf, sizeof(buf)) == 0 && !strcmp(buf, want))
 			return 0;
 		usleep(5000);
 	}
@@ -555,7 +560,7 @@ int nbd_attach(const char *file, char **argv, char *dev, size_t size)
 	close(sv[1]);
 	close(c.fd);
 	close(fd);
-	if (wait_ready(dn) < 0) {
+	if (wait_ready(dn, c.size) < 0) {
 		err("error: %s did not come up within 5 s", dev);
 		return -1;
 	}

@@ -10,7 +10,7 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
 demo_iso() {
 	local dir=$TOP/build/test-demo
 	mkdir -p "$dir"
-	if [ ! -f "$dir/root/.complete" ]; then
+	if [ ! -f "$dir/root/.complete" ] || [ "$TOP/scripts/demo-tree.sh" -nt "$dir/root/.complete" ]; then
 		"$TOP/scripts/demo-tree.sh" "$dir/root" >/dev/null || return 1
 		touch "$dir/root/.complete"
 	fi
