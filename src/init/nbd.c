@@ -13,7 +13,8 @@
  * Both processes outlive switch_root.  They chroot into /run/mklive (which
  * moves into the new root), so they hold no directory of the initramfs, and
  * their command line starts with '@', which systemd reads as "root storage
- * daemon: do not kill before the root is unmounted".
+ * daemon: do not kill before the root is unmounted".  They close every
+ * descriptor they do not need (the init's module directory is one).
  *
  * cloop layout (V2.0 and V4.0): a 128-byte preamble naming the version, a
  * u32 BE block size, a u32 BE block count n, n+1 u64 BE offsets, the blocks.
@@ -442,6 +443,16 @@ static void daemonize(char **argv)
 		    strerror(errno));
 }
 
+/* Close every descriptor but 0-2 and the ones given (-1: none). */
+static void close_others(int a, int b)
+{
+	int i;
+
+	for (i = 3; i < 1024; i++)
+		if (i != a && i != b)
+			close(i);
+}
+
 static int open_nbd(int n, char *dev, size_t size)
 {
 	int fd;
@@ -513,6 +524,8 @@ int nbd_attach(const char *file, char **argv, char *dev, size_t size)
 		}
 	}
 	if (dn < 0) {
+		if (fd < 0 && n > 0)
+			err("error: no free nbd device for the cloop image (%d busy)", n);
 		close(sv[0]);
 		close(sv[1]);
 		if (fd >= 0)
@@ -540,12 +553,10 @@ int nbd_attach(const char *file, char **argv, char *dev, size_t size)
 		daemonize(argv);
 		pid = fork();
 		if (pid == 0) {
-			close(fd);
-			close(sv[0]);
+			close_others(sv[1], c.fd);
 			serve(&c, sv[1]);
 		}
-		close(sv[1]);
-		close(c.fd);
+		close_others(fd, -1);
 		if (pid < 0) {
 			err("error: cannot fork the nbd server: %s", strerror(errno));
 			ioctl(fd, NBD_CLEAR_SOCK);
