@@ -67,7 +67,7 @@ build/libmklive.a: $(LIB_OBJ)
 build/mklive: $(CLI_OBJ) build/libmklive.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) build/libmklive.a $(DEPLIBS)
 
-build/mklive-init: $(INIT_SRC) $(wildcard src/init/*.h)
+build/mklive-init: $(INIT_SRC) $(wildcard src/init/*.h) src/fmt/cloop_format.h
 	@mkdir -p $(dir $@)
 	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(INIT_SRC)
 

@@ -43,3 +43,31 @@ phase "CD (-cdrom, IDE)" -cdrom "$iso"
 phase "USB (qemu-xhci, usb-storage)" -device qemu-xhci \
 	-drive if=none,id=stick,format=raw,readonly=on,file="$iso" -device usb-storage,drive=stick,bootindex=1
 phase "virtio disk" -drive if=virtio,format=raw,readonly=on,file="$iso"
+
+# Reading the whole image once in the booted system: squashfs (loop) against
+# cloop (ISO 9660 through the init's nbd server), same tree.
+readall() { # NAME ISO
+	local name=$1 img=$2 line t=
+	xorriso -osirrox on -indev "$img" -extract /live/vmlinuz "$work/vmlinuz" \
+		-extract /live/initrd.img "$work/initrd" >/dev/null 2>&1
+	coproc R { exec timeout 600 qemu-system-x86_64 -accel tcg -m 1024 -nographic -no-reboot \
+		-monitor none -serial stdio -kernel "$work/vmlinuz" -initrd "$work/initrd" \
+		-append "console=ttyS0 mklive-demo.readall" -cdrom "$img" 2>&1 </dev/null; }
+	local rpid=$R_PID
+	while IFS= read -r line <&"${R[0]}"; do
+		case $line in *"read-all "*) t=${line##*read-all }; t=${t%% s*}; break ;; esac
+	done
+	kill "$rpid" 2>/dev/null || true
+	wait "$rpid" 2>/dev/null || true
+	echo "| $name | ${t:-failed} |"
+}
+if [ -z "${1:-}" ]; then
+	root=$top/build/test-demo/root
+	"$top/build/mklive" build -q --timeout 1 "$root" -o "$work/sq.iso"
+	"$top/build/mklive" build -q --timeout 1 --image-format cloop "$root" -o "$work/cl.iso"
+	echo
+	echo "| image (demo tree, $(du -sm "$root" | cut -f1) MB) | find /run/mklive/ro -type f | xargs cat, s |"
+	echo "|---|---|"
+	readall "squashfs (zstd, loop)" "$work/sq.iso"
+	readall "cloop (zlib V2.0, ISO 9660 via nbd)" "$work/cl.iso"
+fi

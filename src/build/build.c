@@ -852,6 +852,10 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 	if (mkl_iso_check_label(o->label ? o->label : "MKLIVE", err) ||
 	    mkl_sqfs_check_opts(&o->sqfs, err))
 		return -1;
+	if (o->image_format == MKL_IMAGE_CLOOP && o->cloop_codec != MKL_CODEC_GZIP &&
+	    o->cloop_codec != MKL_CODEC_LZ4 && o->cloop_codec != MKL_CODEC_NONE)
+		return mkl_error(err, EINVAL, "a %s cloop image would not boot: mklive-init reads "
+				 "cloop blocks of gzip (zlib), lz4 or none", mkl_codec_name(o->cloop_codec));
 	if (o->root_mode == MKL_ROOT_SYMLINK && mkl_layout_parse(o->read_only, &b.layout, err))
 		return -1;
 	if (stat(o->init, &st) || !S_ISREG(st.st_mode)) {

@@ -16,8 +16,9 @@
  * daemon: do not kill before the root is unmounted".  They close every
  * descriptor they do not need (the init's module directory is one).
  *
- * cloop layout (V2.0 and V4.0): a 128-byte preamble naming the version, a
- * u32 BE block size, a u32 BE block count n, n+1 u64 BE offsets, the blocks.
+ * cloop layout (V2.0 and V4.0, src/fmt/cloop_format.h): a 128-byte preamble
+ * naming the version, a u32 BE block size, a u32 BE block count n, n+1 u64
+ * BE offsets, the blocks (V4.0 may have the table and header at the end).
  * Block i is bytes off[i]..off[i+1] of the file; every block decompresses
  * to block-size bytes (the last one zero padded).  V4.0 keeps the codec of
  * block i in the top 4 bits of off[i] (0 zlib, 1 none, 2 xz, 3 lz4, 4 lzo);
@@ -41,6 +42,7 @@
 #include <unistd.h>
 
 #include "init.h"
+#include "../fmt/cloop_format.h"
 
 /* <linux/nbd.h> is not part of musl's headers */
 #define NBD_SET_SOCK		0xab00
@@ -62,13 +64,16 @@
 #define NBD_SECTOR		512
 #define NBD_MAX_DEVS		16
 
-/* cloop */
-#define CLOOP_PREAMBLE		128
-#define CLOOP_CODEC(o)		((unsigned)((o) >> 60))
-#define CLOOP_OFFSET(o)		((o) & 0x0fffffffffffffffULL)
-enum { CODEC_ZLIB, CODEC_NONE, CODEC_XZ, CODEC_LZ4, CODEC_LZO };
-#define CACHE_BLOCKS		8
-#define MAX_BLOCK_SIZE		(16u << 20)
+/* cloop: the layout and codec numbers are src/fmt/cloop_format.h's */
+#define CLOOP_PREAMBLE		MKL_CLOOP_HEADROOM
+#define CLOOP_CODEC(o)		MKL_CLOOP_FLAGS(o)
+#define CLOOP_OFFSET(o)		MKL_CLOOP_OFFSET(o)
+enum {
+	CODEC_ZLIB = MKL_CLOOP_ZLIB, CODEC_NONE = MKL_CLOOP_NONE,
+	CODEC_LZ4 = MKL_CLOOP_LZ4
+};
+#define CACHE_BLOCKS		8	/* 2 for blocks over 4 MiB */
+#define MAX_BLOCK_SIZE		MKL_CLOOP_MAX_BLOCK
 #define MAX_REQUEST		(32u << 20)
 
 struct cblock {
@@ -86,6 +91,7 @@ struct cloop {
 	char *cbuf;		/* one compressed block */
 	size_t cbuf_size;
 	struct cblock cache[CACHE_BLOCKS];
+	int ncache;
 	unsigned long clock;
 	int warned;
 };
@@ -160,6 +166,24 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t pos)
 	return 0;
 }
 
+/* Everything cloop_open() allocated and opened; c stays reusable. */
+static void cloop_free(struct cloop *c)
+{
+	int i;
+
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->off);
+	free(c->cbuf);
+	c->off = NULL;
+	c->cbuf = NULL;
+	for (i = 0; i < CACHE_BLOCKS; i++) {
+		free(c->cache[i].data);
+		c->cache[i].data = NULL;
+	}
+}
+
 /*
  * Read and check the header and the offset table: the version, a sane block
  * size, offsets in order, after the table and within the file.  Says what
@@ -168,62 +192,76 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t pos)
 static int cloop_open(struct cloop *c, const char *file)
 {
 	unsigned char head[CLOOP_PREAMBLE + 8], *tab;
-	uint64_t first, prev, o, tabsize, max_c = 0;
+	uint64_t first, prev, o, tabsize, tabpos, end, max_c = 0;
 	struct stat st;
 	uint32_t i;
+	int nomem;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (c->fd < 0) {
 		err("error: cannot open the cloop image %s: %s", file, strerror(errno));
-		return -1;
+		goto fail;
 	}
 	if (fstat(c->fd, &st) < 0 || pread_full(c->fd, head, sizeof(head), 0) < 0) {
 		err("error: %s: too short for a cloop image", file);
-		return -1;
+		goto fail;
 	}
-	if (memmem(head, CLOOP_PREAMBLE, "V4.0", 4)) {
-		c->v4 = 1;
-	} else if (!memmem(head, CLOOP_PREAMBLE, "V2.0", 4)) {
-		err("error: %s: not a cloop V2.0 or V4.0 image (no version in "
-		    "its first 128 bytes)", file);
-		return -1;
+	end = st.st_size;
+	if (!memmem(head, CLOOP_PREAMBLE, MKL_CLOOP_SIG_V4, 4) &&
+	    !memmem(head, CLOOP_PREAMBLE, MKL_CLOOP_SIG_V2, 4) &&
+	    end >= sizeof(head)) {
+		/* V4.0 "header last": the table, then the header, at the end */
+		if (pread_full(c->fd, head, sizeof(head), end - sizeof(head)) < 0 ||
+		    !memmem(head, CLOOP_PREAMBLE, MKL_CLOOP_SIG_V4, 4)) {
+			err("error: %s: not a cloop V2.0 or V4.0 image (no version "
+			    "in its first or last 136 bytes)", file);
+			goto fail;
+		}
+		end -= sizeof(head);
 	}
+	c->v4 = memmem(head, CLOOP_PREAMBLE, MKL_CLOOP_SIG_V4, 4) != NULL;
 	c->bsize = be32(head + CLOOP_PREAMBLE);
 	c->nblocks = be32(head + CLOOP_PREAMBLE + 4);
 	if (c->bsize < NBD_SECTOR || c->bsize > MAX_BLOCK_SIZE || c->bsize % NBD_SECTOR) {
 		err("error: %s: cloop block size %u is not a multiple of 512 "
-		    "up to 16 MiB", file, c->bsize);
-		return -1;
+		    "up to 64 MiB", file, c->bsize);
+		goto fail;
 	}
 	tabsize = ((uint64_t)c->nblocks + 1) * 8;
-	first = CLOOP_PREAMBLE + 8 + tabsize;
-	if (!c->nblocks || first > (uint64_t)st.st_size) {
+	if (end == (uint64_t)st.st_size) {
+		tabpos = CLOOP_PREAMBLE + 8;
+		first = tabpos + tabsize;
+	} else {
+		tabpos = end - tabsize;
+		first = 0;
+		end = tabpos;
+	}
+	if (!c->nblocks || tabsize > (uint64_t)st.st_size || first > end) {
 		err("error: %s: cloop header says %u blocks; the file (%lu bytes) "
 		    "is truncated or corrupt", file, c->nblocks, (unsigned long)st.st_size);
-		return -1;
+		goto fail;
 	}
 	tab = malloc(tabsize);
 	c->off = malloc(tabsize);
 	if (!tab || !c->off ||
-	    pread_full(c->fd, tab, tabsize, CLOOP_PREAMBLE + 8) < 0) {
+	    pread_full(c->fd, tab, tabsize, tabpos) < 0) {
 		err("error: %s: cannot read the cloop offset table (%u blocks)",
 		    file, c->nblocks);
 		free(tab);
-		return -1;
+		goto fail;
 	}
 	prev = first;
 	for (i = 0; i <= c->nblocks; i++) {
 		c->off[i] = be64(tab + 8 * (size_t)i);
 		o = CLOOP_OFFSET(c->off[i]);
-		if ((!c->v4 && CLOOP_CODEC(c->off[i])) || o < prev ||
-		    o > (uint64_t)st.st_size) {
+		if ((!c->v4 && CLOOP_CODEC(c->off[i])) || o < prev || o > end) {
 			err("error: %s: cloop offset %u of %u is corrupt (%lu; "
-			    "previous %lu, file %lu bytes)", file, i, c->nblocks,
-			    (unsigned long)o, (unsigned long)prev,
-			    (unsigned long)st.st_size);
+			    "previous %lu, blocks end at %lu: truncated?)", file, i,
+			    c->nblocks, (unsigned long)o, (unsigned long)prev,
+			    (unsigned long)end);
 			free(tab);
-			return -1;
+			goto fail;
 		}
 		if (i && o - prev > max_c)
 			max_c = o - prev;
@@ -234,23 +272,27 @@ static int cloop_open(struct cloop *c, const char *file)
 	if (max_c > (uint64_t)c->bsize * 2 + 4096) {
 		err("error: %s: a cloop block of %lu bytes for %u-byte blocks: "
 		    "corrupt table", file, (unsigned long)max_c, c->bsize);
-		return -1;
+		goto fail;
 	}
 	c->cbuf_size = max_c ? max_c : 1;
 	c->cbuf = malloc(c->cbuf_size);
-	for (i = 0; i < CACHE_BLOCKS; i++) {
+	c->ncache = c->bsize > (4u << 20) ? 2 : CACHE_BLOCKS;
+	nomem = !c->cbuf;
+	for (i = 0; i < (uint32_t)c->ncache; i++) {
 		c->cache[i].num = UINT32_MAX;
 		c->cache[i].data = malloc(c->bsize);
-		if (!c->cache[i].data)
-			c->cbuf = NULL;
+		nomem |= !c->cache[i].data;
 	}
-	if (!c->cbuf) {
-		err("error: out of memory for the cloop cache (%u x %u bytes)",
-		    CACHE_BLOCKS, c->bsize);
-		return -1;
+	if (nomem) {
+		err("error: out of memory for the cloop cache (%d x %u bytes)",
+		    c->ncache, c->bsize);
+		goto fail;
 	}
 	c->size = (uint64_t)c->nblocks * c->bsize;
 	return 0;
+fail:
+	cloop_free(c);
+	return -1;
 }
 
 /* Decompress block n into out (bsize bytes); -1 if it is corrupt. */
@@ -299,7 +341,7 @@ static const char *get_block(struct cloop *c, uint32_t n)
 	struct cblock *b, *lru = &c->cache[0];
 	int i;
 
-	for (i = 0; i < CACHE_BLOCKS; i++) {
+	for (i = 0; i < c->ncache; i++) {
 		b = &c->cache[i];
 		if (b->num == n) {
 			b->used = ++c->clock;
