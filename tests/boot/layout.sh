@@ -30,6 +30,10 @@ boot_variant() { # NAME ROOTFS USR IMAGE BUILD-ARGS...
 		check "$name: setuid bit kept" grep -q 'setuid-example: 4755' "$T/$name.log"
 		check "$name: the root is writable" grep -q 'writable root: ok' "$T/$name.log"
 		check "$name: files read from the image" grep -q 'read [1-9][0-9]* bytes from the image' "$T/$name.log"
+		case $image in */dev/nbd*)
+			check "$name: the nbd server runs on after switch_root, as @mklive-nbd (spared at shutdown)" \
+				grep -q 'nbd server processes: [1-9]' "$T/$name.log" ;;
+		esac
 	else
 		fail "$name: no marker"; tail -n 25 "$T/$name.log"
 	fi
