@@ -57,6 +57,13 @@ echo "mklive-demo: setuid-example: $(stat -c '%a %h' /usr/share/mklive-demo/setu
 echo "mklive-demo: writable root: $(echo ok > /root/written && cat /root/written)"
 echo "mklive-demo: /usr is $(if [ -L /usr ]; then echo "a link to $(readlink /usr)"; else echo a directory; fi)"
 echo "mklive-demo: image: $(awk '$2 == "/run/mklive/ro" { print $1, $3 }' /proc/mounts)"
+if [ -d /sys/firmware/efi ]; then
+	# The kernel's own word (it read the SecureBoot variable at boot).
+	sb=$(dmesg | sed -n 's/.*secureboot: Secure boot \([a-z]*\).*/\1/p' | head -n 1)
+	echo "mklive-demo: firmware: UEFI, Secure Boot ${sb:-unknown}"
+else
+	echo "mklive-demo: firmware: BIOS"
+fi
 echo "mklive-demo: nbd server processes: $(for p in /proc/[0-9]*; do tr '\0' ' ' <"$p/cmdline"; echo; done 2>/dev/null | grep -c '^@mklive-nbd')"
 echo "mklive-demo: read $(cat /usr/share/mklive-demo/setuid-example | wc -c) bytes from the image"
 if grep -q mklive-demo.readall /proc/cmdline; then

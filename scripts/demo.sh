@@ -9,7 +9,7 @@ echo "demo: making the demo root tree in out/demo-root (Debian kernel + busybox)
 scripts/demo-tree.sh out/demo-root >/dev/null
 echo "demo: building out/demo.iso"
 build/mklive build --label MKLIVE_DEMO --timeout 3 --append "console=tty0 console=ttyS0" \
-	out/demo-root -o out/demo.iso
+	--efi-root "$(scripts/fetch-boot.sh)" out/demo-root -o out/demo.iso
 echo "demo: booting out/demo.iso in QEMU (TCG, serial console) ..."
 log=out/demo-boot.log
 : >"$log"

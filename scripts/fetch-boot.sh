@@ -1,13 +1,14 @@
 #!/bin/sh
-# Fetch the boot pieces the demo and the boot tests use: a Debian kernel with its modules
-# and a static busybox. They come from Debian's archive with `apt-get download` and are
+# Fetch the boot pieces the demo and the boot tests use: a Debian kernel with its modules,
+# a static busybox, Debian's signed shim and GRUB, and OVMF (UEFI firmware). They come from Debian's archive with `apt-get download` and are
 # unpacked with `dpkg -x` into a cache, no root needed:
-#   ${MKLIVE_CACHE:-~/.cache/mklive}/debian/  (boot/vmlinuz-*, lib/modules/*, bin/busybox)
+#   ${MKLIVE_CACHE:-~/.cache/mklive}/debian/  (boot/vmlinuz-*, lib/modules/*, bin/busybox,
+#   usr/lib/shim, usr/lib/grub/x86_64-efi-signed, usr/share/OVMF)
 # Prints the cache directory on stdout.
 set -eu
 cache=${MKLIVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mklive}
 root=$cache/debian
-stamp=$root/.complete
+stamp=$root/.complete-2
 
 if [ -f "$stamp" ]; then
 	echo "$root"
@@ -22,7 +23,9 @@ if [ -z "$kpkg" ]; then
 	echo "fetch-boot: cannot find the kernel package behind linux-image-amd64 (run apt-get update?)" >&2
 	exit 1
 fi
-for p in "$kpkg" busybox-static; do
+# UEFI: Debian's signed shim and GRUB, and OVMF firmware for the tests.
+efi_pkgs="grub-efi-amd64-signed shim-signed ovmf"
+for p in "$kpkg" busybox-static $efi_pkgs; do
 	if ! ls "${p}"_*.deb >/dev/null 2>&1; then
 		echo "fetch-boot: downloading $p" >&2
 		apt-get download -q "$p" >&2
@@ -30,7 +33,7 @@ for p in "$kpkg" busybox-static; do
 done
 rm -rf "$root.tmp"
 mkdir -p "$root.tmp"
-for d in "${kpkg}"_*.deb busybox-static_*.deb; do
+for d in "${kpkg}"_*.deb busybox-static_*.deb grub-efi-amd64-signed_*.deb shim-signed_*.deb ovmf_*.deb; do
 	dpkg -x "$d" "$root.tmp"
 done
 rm -rf "$root"

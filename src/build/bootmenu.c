@@ -44,3 +44,49 @@ char *mkl_isolinux_cfg(const char *label, const char *append, int timeout)
 	}
 	return buf;
 }
+
+/* GRUB (UEFI): the same entries. The medium is found by a file named after
+ * the build's ID, so another live medium plugged in is never taken. */
+char *mkl_grub_cfg(const char *label, const char *append, int timeout, const char *id)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	size_t i;
+
+	if (!f)
+		return NULL;
+	fprintf(f, "search --no-floppy --set=root --file /.disk/%s\n"
+		   "set prefix=($root)/boot/grub\n"
+		   "serial --unit=0 --speed=115200\n"
+		   "terminal_input console serial\n"
+		   "terminal_output console serial\n"
+		   "set default=0\n"
+		   "set timeout=%d\n"
+		   "set timeout_style=menu\n", id, timeout);
+	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		fprintf(f, "\nmenuentry '%s%s' {\n"
+			   "\tlinux /live/vmlinuz%s%s%s%s\n"
+			   "\tinitrd /live/initrd.img\n}\n",
+			label, entries[i].title, entries[i].args[0] ? " " : "", entries[i].args,
+			append && append[0] ? " " : "", append ? append : "");
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The ESP's own grub.cfg, read when GRUB finds no configuration on the
+ * medium by itself: find the medium by its ID, then read the real one. */
+char *mkl_grub_esp_cfg(const char *id)
+{
+	char *buf = NULL;
+
+	if (asprintf(&buf, "search --no-floppy --set=root --file /.disk/%s\n"
+			   "set prefix=($root)/boot/grub\n"
+			   "configfile $prefix/grub.cfg\n", id) < 0)
+		return NULL;
+	return buf;
+}

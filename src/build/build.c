@@ -19,6 +19,7 @@
 #include "codec/codec.h"
 #include "fmt/cloop.h"
 #include "fmt/cpio.h"
+#include "fmt/fat.h"
 #include "fmt/iso.h"
 #include "fmt/isotree.h"
 #include "fmt/squashfs.h"
@@ -682,6 +683,78 @@ static void iso_progress(void *ctx, uint64_t done, uint64_t total)
 	o->progress(o->ctx, MKL_PHASE_ISO, done, total);
 }
 
+/* UEFI: Debian's signed shim and CD GRUB, when they are there. */
+struct uefi {
+	struct buf shim, grub;
+	char *cfg, *esp_cfg, *info;
+	int esp_fd;
+	uint64_t esp_size;
+};
+
+static void uefi_free(struct uefi *u)
+{
+	buf_free(&u->shim);
+	buf_free(&u->grub);
+	free(u->cfg);
+	free(u->esp_cfg);
+	free(u->info);
+	if (u->esp_fd >= 0)
+		close(u->esp_fd);
+	memset(u, 0, sizeof(*u));
+	u->esp_fd = -1;
+}
+
+/* 1: UEFI files ready; 0: no UEFI (auto, files missing); -1: error. */
+static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
+{
+	const struct mkl_build_opts *o = b->o;
+	const char *root = o->efi_root ? o->efi_root : "/";
+	const char *label = o->label ? o->label : "MKLIVE";
+	char shim[PATH_MAX], grub[PATH_MAX];
+	struct mkl_fat_file esp[3];
+	struct mkl_fat_opts fo = { .label = "MKLIVE_EFI", .time = o->time,
+				   .serial = (uint32_t)(b->hash ^ (b->hash >> 32)) };
+	struct stat st;
+	int r;
+
+	u->esp_fd = -1;
+	if (o->uefi == 0)
+		return 0;
+	snprintf(shim, sizeof(shim), "%s/usr/lib/shim/shimx64.efi.signed", root);
+	snprintf(grub, sizeof(grub), "%s/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", root);
+	if (o->uefi < 0 && (access(shim, R_OK) || access(grub, R_OK))) {
+		note(b, "UEFI: no %s or %s (packages shim-signed, grub-efi-amd64-signed): BIOS only",
+		     shim, grub);
+		return 0;
+	}
+	if ((r = read_host(shim, &u->shim, false, err)) || (r = read_host(grub, &u->grub, false, err))) {
+		mkl_err_prefix(err, "UEFI boot needs Debian's shim-signed and grub-efi-amd64-signed");
+		return -1;
+	}
+	u->cfg = mkl_grub_cfg(label, o->append, o->timeout, b->res->medium_id);
+	u->esp_cfg = mkl_grub_esp_cfg(b->res->medium_id);
+	if (asprintf(&u->info, "mklive %s %s\n", label, b->res->medium_id) < 0)
+		u->info = NULL;
+	if (!u->cfg || !u->esp_cfg || !u->info)
+		return mkl_error(err, ENOMEM, "out of memory");
+	/* shim as the removable-media loader; it runs grubx64.efi beside it. */
+	esp[0] = (struct mkl_fat_file){ .path = "EFI/BOOT/BOOTX64.EFI", .mem = u->shim.data,
+					.size = u->shim.len, .fd = -1 };
+	esp[1] = (struct mkl_fat_file){ .path = "EFI/BOOT/grubx64.efi", .mem = u->grub.data,
+					.size = u->grub.len, .fd = -1 };
+	esp[2] = (struct mkl_fat_file){ .path = "EFI/BOOT/grub.cfg", .mem = u->esp_cfg,
+					.size = strlen(u->esp_cfg), .fd = -1 };
+	if (scratch_open(o->output, &u->esp_fd, err) || mkl_fat_write(u->esp_fd, &fo, esp, 3, err))
+		return mkl_err_prefix(err, "making the EFI system partition");
+	if (fstat(u->esp_fd, &st))
+		return mkl_error(err, errno, "cannot stat the EFI system partition");
+	u->esp_size = (uint64_t)st.st_size;
+	b->res->uefi = true;
+	b->res->esp_bytes = u->esp_size;
+	note(b, "UEFI: ESP of %" PRIu64 " bytes with shim and GRUB", u->esp_size);
+	return 1;
+}
+
 static int write_iso(struct build *b, int fd, const struct buf *kernel, const struct buf *initrd,
 		     struct mkl_err *err)
 {
@@ -689,11 +762,12 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 	const char *label = o->label ? o->label : "MKLIVE";
 	static const char *const c32[] = { "ldlinux.c32", "menu.c32", "libutil.c32", "libcom32.c32" };
 	struct buf loader[5] = { { 0 } }, mbr = { 0 };
-	struct mkl_iso_file files[16];
+	struct mkl_iso_file files[24];
 	struct mkl_iso_opts io = { 0 };
-	char path[PATH_MAX], appid[128], *cfg;
+	char path[PATH_MAX], appid[128], idfile[96], *cfg;
+	struct uefi u = { .esp_fd = -1 };
 	size_t n = 0, i;
-	int ret = -1;
+	int ret = -1, efi;
 
 	cfg = mkl_isolinux_cfg(label, o->append, o->timeout);
 	if (!cfg)
@@ -734,6 +808,25 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 	if (o->root_mode == MKL_ROOT_SYMLINK)
 		files[n++] = (struct mkl_iso_file){ .path = RWIMAGE_PATH, .mem = NULL,
 						    .fd = b->part[PART_RW].fd, .size = b->res->rw_bytes };
+	if ((efi = prepare_uefi(b, &u, err)) < 0)
+		goto out;
+	if (efi) {
+		snprintf(idfile, sizeof(idfile), ".disk/%s", b->res->medium_id);
+		files[n++] = (struct mkl_iso_file){ .path = "boot/grub/efi.img", .mem = NULL,
+						    .fd = u.esp_fd, .size = u.esp_size };
+		files[n++] = (struct mkl_iso_file){ .path = "boot/grub/grub.cfg", .mem = u.cfg,
+						    .size = strlen(u.cfg) };
+		/* gcdx64 looks for /.disk/info; our grub.cfg for the ID. */
+		files[n++] = (struct mkl_iso_file){ .path = ".disk/info", .mem = u.info,
+						    .size = strlen(u.info) };
+		files[n++] = (struct mkl_iso_file){ .path = idfile, .mem = u.info,
+						    .size = strlen(u.info) };
+		io.efi_image = "boot/grub/efi.img";
+		for (i = 0; i < 16; i++)	/* GPT GUID from the medium ID */
+			io.gpt_guid[i] = (unsigned char)(b->hash >> (8 * (i % 8))) ^ (unsigned char)(i * 37);
+		io.gpt_guid[6] = (io.gpt_guid[6] & 0x0f) | 0x40;	/* RFC 4122 version 4 */
+		io.gpt_guid[8] = (io.gpt_guid[8] & 0x3f) | 0x80;
+	}
 	snprintf(appid, sizeof(appid), "MKLIVE %s", b->res->kernel_version);
 	io.volume_id = label;
 	io.volume_set_id = b->res->medium_id;
@@ -752,6 +845,7 @@ out:
 		buf_free(&loader[i]);
 	buf_free(&mbr);
 	free(cfg);
+	uefi_free(&u);
 	return ret;
 }
 

@@ -55,6 +55,12 @@ struct mkl_build_opts {
 	const char *init;		/* host path of mklive-init */
 	const char *isolinux_dir;	/* isolinux.bin, isohdpfx.bin */
 	const char *syslinux_modules;	/* ldlinux.c32, menu.c32, libutil.c32, libcom32.c32 */
+	/* UEFI: Debian's signed shim and GRUB (the CD image, gcdx64), found
+	 * under efi_root (usr/lib/shim/shimx64.efi.signed,
+	 * usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed). The same chain
+	 * boots with Secure Boot on and off. */
+	const char *efi_root;		/* NULL: "/" */
+	int uefi;			/* -1 auto (when the files are there), 0 no, 1 yes */
 	int64_t time;			/* SOURCE_DATE_EPOCH, or now */
 
 	/* Reporting (optional). progress: bytes done/total of a phase.
@@ -71,6 +77,8 @@ struct mkl_build_result {
 	uint64_t rw_bytes;		/* the writable root (symlink mode) */
 	uint64_t initrd_bytes, iso_bytes, input_bytes;
 	size_t ro_dirs;			/* symlink mode: directories in the image */
+	bool uefi;			/* the image boots with UEFI too */
+	uint64_t esp_bytes;
 	size_t entries, modules;
 };
 
@@ -81,5 +89,8 @@ int mkl_build(const struct mkl_build_opts *opts, struct mkl_build_result *res, s
 
 /* The isolinux configuration for the boot menu; malloc'd. */
 char *mkl_isolinux_cfg(const char *label, const char *append, int timeout);
+/* GRUB's (UEFI), with the same entries; finds the medium by its ID. */
+char *mkl_grub_cfg(const char *label, const char *append, int timeout, const char *id);
+char *mkl_grub_esp_cfg(const char *id);
 
 #endif

@@ -64,6 +64,11 @@ static void usage(FILE *f)
 "                             (default '/usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt')\n"
 "      --image-format FORMAT  squashfs (default) or cloop (ISO 9660 payload in\n"
 "                             cloop blocks; --compressor gzip (V2.0), xz, lz4, none)\n"
+"      --uefi auto|yes|no     UEFI boot (and Secure Boot) with Debian's signed shim\n"
+"                             and GRUB; auto (default): when they are installed\n"
+"      --efi-root DIR         look for them under DIR (default /): DIR/usr/lib/shim/\n"
+"                             shimx64.efi.signed, DIR/usr/lib/grub/x86_64-efi-signed/\n"
+"                             gcdx64.efi.signed\n"
 "      --kernel FILE          kernel to boot (default: the tree's /boot/vmlinuz-*)\n"
 "      --modules DIR          its modules, DIR = .../lib/modules/VERSION\n"
 "                             (default: the tree's /lib/modules/VERSION)\n"
@@ -206,7 +211,8 @@ static char *default_init(void)
 enum {
 	OPT_LABEL = 256, OPT_APPEND, OPT_TIMEOUT, OPT_COMPRESSOR, OPT_LEVEL, OPT_BLOCK_SIZE,
 	OPT_INITRD_COMPRESSOR, OPT_INITRD_LEVEL, OPT_KERNEL, OPT_MODULES, OPT_INIT, OPT_ISOLINUX,
-	OPT_SYSLINUX, OPT_VERSION, OPT_ROOT_MODE, OPT_IMAGE_FORMAT, OPT_READ_ONLY,
+	OPT_SYSLINUX, OPT_VERSION, OPT_ROOT_MODE, OPT_IMAGE_FORMAT, OPT_READ_ONLY, OPT_UEFI,
+	OPT_EFI_ROOT,
 };
 
 static const struct option build_opts[] = {
@@ -226,6 +232,8 @@ static const struct option build_opts[] = {
 	{ "init", required_argument, NULL, OPT_INIT },
 	{ "isolinux-dir", required_argument, NULL, OPT_ISOLINUX },
 	{ "syslinux-modules", required_argument, NULL, OPT_SYSLINUX },
+	{ "uefi", required_argument, NULL, OPT_UEFI },
+	{ "efi-root", required_argument, NULL, OPT_EFI_ROOT },
 	{ "root-mode", required_argument, NULL, OPT_ROOT_MODE },
 	{ "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
 	{ "read-only", required_argument, NULL, OPT_READ_ONLY },
@@ -253,6 +261,7 @@ int cmd_build(int argc, char **argv)
 	struct timespec t0;
 
 	o.isolinux_dir = "/usr/lib/ISOLINUX";
+	o.uefi = -1;
 	o.syslinux_modules = "/usr/lib/syslinux/modules/bios";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:c:j:qvh", build_opts, NULL)) != -1) {
@@ -280,6 +289,17 @@ int cmd_build(int argc, char **argv)
 		case OPT_ISOLINUX: o.isolinux_dir = optarg; break;
 		case OPT_SYSLINUX: o.syslinux_modules = optarg; break;
 		case OPT_ROOT_MODE: root_mode = optarg; break;
+		case OPT_UEFI:
+			if (!strcmp(optarg, "auto"))
+				o.uefi = -1;
+			else if (!strcmp(optarg, "yes"))
+				o.uefi = 1;
+			else if (!strcmp(optarg, "no"))
+				o.uefi = 0;
+			else
+				die_usage("--uefi: unknown '%s' (auto, yes or no)", optarg);
+			break;
+		case OPT_EFI_ROOT: o.efi_root = optarg; break;
 		case OPT_IMAGE_FORMAT: image_format = optarg; break;
 		case OPT_READ_ONLY: read_only = optarg; break;
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
@@ -405,9 +425,10 @@ int cmd_build(int argc, char **argv)
 		human(sq, sizeof(sq), (double)res.squashfs_bytes);
 		human(in, sizeof(in), (double)res.input_bytes);
 		human(ird, sizeof(ird), (double)res.initrd_bytes);
-		fprintf(stderr, "%s: wrote %s (%s) in %.1f s: image %s from %s in %zu entries, "
-			"initramfs %s with %zu modules, kernel %s\n", prog, o.output, iso, since(&t0),
-			sq, in, res.entries, ird, res.modules, res.kernel_version);
+		fprintf(stderr, "%s: wrote %s (%s, boots BIOS%s) in %.1f s: image %s from %s in %zu "
+			"entries, initramfs %s with %zu modules, kernel %s\n", prog, o.output, iso,
+			res.uefi ? " and UEFI" : "", since(&t0), sq, in, res.entries, ird, res.modules,
+			res.kernel_version);
 	}
 	mkl_config_free(&cfg);
 	free(init_default);

@@ -424,6 +424,26 @@ static int setup_boot(IsoImage *image, const struct mkl_iso_opts *o, struct mkl_
 		el_torito_set_isolinux_options(boot, 1 | (o->mbr_template ? 2 : 0), 0);
 		ret = 0;
 	}
+	if (ret == 0 && o->efi_image) {
+		ElToritoBootImage *efi;
+		char *e = abs_path(o->efi_image, err);
+
+		if (!e) {
+			ret = -1;
+		} else if ((ret = iso_image_add_boot_image(image, e, ELTORITO_NO_EMUL, 0, &efi)) < 0) {
+			mkl_error(err, 0, "cannot make '%s' the EFI boot image: %s", o->efi_image,
+				  iso_error_to_msg(ret));
+		} else {
+			/* Platform 0xEF; the whole FAT image is loaded (its load size
+			 * must be given: the 4 sectors of isolinux would be wrong);
+			 * bit2-7 = 1: mentioned in the isohybrid GPT as a partition. */
+			el_torito_set_boot_platform_id(efi, 0xef);
+			el_torito_set_full_load(efi, 1);
+			el_torito_set_isolinux_options(efi, o->mbr_template ? 1 << 2 : 0, 0);
+			ret = 0;
+		}
+		free(e);
+	}
 	free(img);
 	free(cat);
 	return ret < 0 ? -1 : 0;
@@ -469,6 +489,15 @@ static int make_opts(const struct mkl_iso_opts *o, IsoWriteOpts **out, struct mk
 	snprintf(uuid, sizeof(uuid), "%04d%02d%02d%02d%02d%02d00", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	ret = iso_write_opts_set_pvd_times(w, t, t, 0, 0, uuid);
+	if (ret >= 0 && o->efi_image && o->mbr_template) {
+		/* GPT GUIDs from the caller (derived from the input) or from the
+		 * volume times: never random, so the image is reproducible. */
+		static const unsigned char zero[16];
+		unsigned char guid[16];
+
+		memcpy(guid, o->gpt_guid, sizeof(guid));
+		ret = iso_write_opts_set_gpt_guid(w, guid, memcmp(guid, zero, 16) ? 1 : 2);
+	}
 	if (ret >= 0 && o->mbr_template) {
 		char *sa = calloc(1, SYSTEM_AREA);
 

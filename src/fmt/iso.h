@@ -32,6 +32,13 @@ struct mkl_iso_opts {
 	/* El Torito (BIOS, no emulation). NULL: no boot record. */
 	const char *boot_image;		/* "isolinux/isolinux.bin" (one of files) */
 	const char *boot_catalog;	/* "isolinux/boot.cat" (made by libisofs) */
+	/* UEFI: a FAT image among the files ("boot/grub/efi.img") becomes a
+	 * second El Torito entry (platform 0xEF) and, with the isohybrid MBR,
+	 * a GPT partition, so firmware finds it on a CD and on a USB stick.
+	 * NULL: BIOS only. */
+	const char *efi_image;
+	/* GPT disk GUID; all zero: derived from the volume times. */
+	unsigned char gpt_guid[16];
 	/* isohybrid MBR template (syslinux's isohdpfx.bin, 432 bytes); NULL: none. */
 	const void *mbr_template;
 	size_t mbr_template_size;

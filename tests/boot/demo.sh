@@ -18,6 +18,7 @@ check_log() {
 	check "$how: setuid bit and hard link count" grep -q 'setuid-example: 4755 2' "$log"
 	check "$how: root is writable" grep -q 'writable root: ok' "$log"
 	check "$how: no kernel panic" bash -c "! grep -q 'Kernel panic' '$log'"
+	check "$how: the hybrid image booted through the BIOS" grep -q 'firmware: BIOS' "$log"
 }
 
 if boot_wait "$T/cd.log" MKLIVE-BOOT-OK -cdrom "$iso"; then

@@ -14,9 +14,10 @@ demo_iso() {
 		"$TOP/scripts/demo-tree.sh" "$dir/root" >/dev/null || return 1
 		touch "$dir/root/.complete"
 	fi
-	if [ ! -f "$dir/demo.iso" ] || [ "$MKLIVE" -nt "$dir/demo.iso" ] || [ "$MKLIVE_INIT" -nt "$dir/demo.iso" ]; then
-		"$MKLIVE" build -q --timeout 1 --level 3 --append "console=ttyS0" \
-			"$dir/root" -o "$dir/demo.iso" || return 1
+	if [ ! -f "$dir/demo.iso" ] || [ "$MKLIVE" -nt "$dir/demo.iso" ] || [ "$MKLIVE_INIT" -nt "$dir/demo.iso" ] ||
+	   [ "$dir/root/.complete" -nt "$dir/demo.iso" ]; then
+		"$MKLIVE" build -q --timeout 1 --level 3 --append "console=ttyS0" --uefi yes \
+			--efi-root "$(efi_root)" "$dir/root" -o "$dir/demo.iso" || return 1
 	fi
 	echo "$dir/demo.iso"
 }
@@ -40,6 +41,25 @@ boot_wait() {
 	kill "$qpid" 2>/dev/null
 	wait "$qpid" 2>/dev/null
 	return $found
+}
+
+# Where Debian's signed shim and GRUB and OVMF are unpacked (scripts/fetch-boot.sh).
+efi_root() {
+	"$TOP/scripts/fetch-boot.sh"
+}
+
+# OVMF firmware arguments: ovmf_args uefi|secureboot VARS-COPY
+ovmf_args() {
+	local ovmf
+	ovmf=$(efi_root)/usr/share/OVMF
+	case $1 in
+	uefi)
+		cp "$ovmf/OVMF_VARS_4M.fd" "$2"
+		echo "-M q35 -drive if=pflash,format=raw,unit=0,readonly=on,file=$ovmf/OVMF_CODE_4M.fd -drive if=pflash,format=raw,unit=1,file=$2" ;;
+	secureboot)
+		cp "$ovmf/OVMF_VARS_4M.ms.fd" "$2"
+		echo "-M q35,smm=on -global driver=cfi.pflash01,property=secure,value=on -drive if=pflash,format=raw,unit=0,readonly=on,file=$ovmf/OVMF_CODE_4M.secboot.fd -drive if=pflash,format=raw,unit=1,file=$2" ;;
+	esac
 }
 
 have_qemu() {
