@@ -22,7 +22,8 @@ touch -h -d '2030-01-01 00:00:00 UTC' "$src/usr/share/mklive-demo/symlink-exampl
 mknod "$src/dev/sda" b 8 0 2>/dev/null || true
 setfattr -n user.comment -v "kept" "$src/srv/data/file with spaces" 2>/dev/null || true
 
-B="$MKLIVE build -q --timeout 1 --level 1"
+EFI_ROOT=$(efi_root)
+B="$MKLIVE build -q --timeout 1 --level 1 --uefi yes --efi-root $EFI_ROOT"
 
 # --- the init: static, small -----------------------------------------------
 check "mklive-init is statically linked" grep -q 'statically linked' <<<"$(file -L "$MKLIVE_INIT")"
@@ -36,7 +37,19 @@ report=$(xorriso -indev "$T/a.iso" -report_el_torito plain -report_system_area p
 check "El Torito BIOS no-emulation entry" grep -Eq 'El Torito boot img : +1 +BIOS +y +none' <<<"$report"
 check "boot image is isolinux.bin" grep -q '/isolinux/isolinux.bin' <<<"$report"
 check "boot-info-table patched" grep -q 'boot-info-table' <<<"$(xorriso -indev "$T/a.iso" -report_el_torito as_mkisofs 2>/dev/null)"
-check "isohybrid MBR (partition from sector 0)" grep -Eq 'MBR partition +: +1 +0x80 +0x17 +0 ' <<<"$report"
+check "isohybrid MBR (partition from sector 0)" grep -Eq 'MBR partition +: +1 +0x80 +0x(17|00) +0 ' <<<"$report"
+check "El Torito UEFI entry (platform 0xEF) for the ESP" grep -Eq 'El Torito boot img : +2 +UEFI +y +none' <<<"$report"
+check "GPT for USB sticks, the ESP a partition of its own" grep -q 'MBR partition path :   2  /boot/grub/efi.img' <<<"$report"
+check "GPT disk GUID present" grep -q 'GPT disk GUID' <<<"$report"
+xorriso -osirrox on -indev "$T/a.iso" -extract /boot/grub/efi.img "$T/esp.img" -extract /boot/grub/grub.cfg "$T/grub.cfg" >/dev/null 2>&1
+check "ESP: fsck.fat -n finds it clean" fsck.fat -n "$T/esp.img"
+esp=$(mdir -i "$T/esp.img" -/ ::/EFI/BOOT 2>/dev/null)
+check "ESP: EFI/BOOT/BOOTX64.EFI (shim) and grubx64.efi" bash -c 'grep -q BOOTX64 <<<"$1" && grep -qi grubx64 <<<"$1"' _ "$esp"
+mcopy -i "$T/esp.img" ::/EFI/BOOT/BOOTX64.EFI "$T/shim.efi" 2>/dev/null
+check "ESP: shim byte for byte Debian's signed one" cmp -s "$T/shim.efi" "$EFI_ROOT/usr/lib/shim/shimx64.efi.signed"
+check "ESP: at most 32 MiB" test "$(stat -c %s "$T/esp.img")" -le 33554432
+check "GRUB finds the medium by its ID" grep -q "search --no-floppy --set=root --file /.disk/$(dd if="$T/a.iso" bs=1 skip=$((32768 + 190)) count=128 2>/dev/null | tr -d ' ')" "$T/grub.cfg"
+check "GRUB: same entries as the BIOS menu, boots by itself" bash -c 'test "$(grep -c ^menuentry "$1")" = 2 && grep -q "set timeout=1" "$1"' _ "$T/grub.cfg"
 pvd=$(isoinfo -d -i "$T/a.iso" 2>/dev/null)
 check "Joliet present (isoinfo)" grep -q 'Joliet with UCS level 3' <<<"$pvd"
 check "Rock Ridge present (isoinfo)" grep -q 'Rock Ridge signatures' <<<"$pvd"
@@ -118,7 +131,7 @@ rm -f "$T"/p*.iso
 
 # --- reproducible --------------------------------------------------------
 SOURCE_DATE_EPOCH=1700000000 $B "$src" -o "$T/r1.iso" && SOURCE_DATE_EPOCH=1700000000 $B -j 1 "$src" -o "$T/r2.iso"
-check "two builds with SOURCE_DATE_EPOCH are byte-identical (and thread count does not matter)" cmp -s "$T/r1.iso" "$T/r2.iso"
+check "two builds with SOURCE_DATE_EPOCH are byte-identical, UEFI and GPT included (and thread count does not matter)" cmp -s "$T/r1.iso" "$T/r2.iso"
 SOURCE_DATE_EPOCH=1700000001 $B "$src" -o "$T/r3.iso"
 check "a different SOURCE_DATE_EPOCH gives a different image" bash -c "! cmp -s '$T/r1.iso' '$T/r3.iso'"
 
