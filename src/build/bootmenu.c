@@ -6,6 +6,12 @@
 
 #include "build/build.h"
 
+/* Every entry: the kernel and the init talk on the screen and on the first
+ * serial port (tty0 last, so /dev/console is the screen for the real init;
+ * mklive-init writes to every console). --append console=... after these
+ * picks another /dev/console. `mklive test` reads the serial port. */
+#define CONSOLES "console=ttyS0,115200 console=tty0"
+
 /* The entries every menu shows: the label's suffix and extra arguments. */
 static const struct {
 	const char *id, *title, *args;
@@ -33,7 +39,7 @@ char *mkl_isolinux_cfg(const char *label, const char *append, int timeout)
 		timeout > 0 ? timeout * 10 : 1, label, timeout);
 	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
 		fprintf(f, "\nLABEL %s\n  MENU LABEL %s%s\n  KERNEL /live/vmlinuz\n"
-			   "  APPEND initrd=/live/initrd.img%s%s%s%s\n",
+			   "  APPEND initrd=/live/initrd.img " CONSOLES "%s%s%s%s\n",
 			entries[i].id, label, entries[i].title,
 			entries[i].args[0] ? " " : "", entries[i].args,
 			append && append[0] ? " " : "", append ? append : "");
@@ -66,7 +72,7 @@ char *mkl_grub_cfg(const char *label, const char *append, int timeout, const cha
 		   "set timeout_style=menu\n", id, timeout);
 	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
 		fprintf(f, "\nmenuentry '%s%s' {\n"
-			   "\tlinux /live/vmlinuz%s%s%s%s\n"
+			   "\tlinux /live/vmlinuz " CONSOLES "%s%s%s%s\n"
 			   "\tinitrd /live/initrd.img\n}\n",
 			label, entries[i].title, entries[i].args[0] ? " " : "", entries[i].args,
 			append && append[0] ? " " : "", append ? append : "");

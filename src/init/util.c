@@ -118,6 +118,13 @@ size_t sfmt(char *buf, size_t size, const char *fmt, ...)
 	return n;
 }
 
+/* The kernel's other consoles (console=ttyS0 console=tty0: /dev/console is
+ * the last one only). Messages go to every one, so a laptop's screen and a
+ * serial line both show what the init found or missed. */
+#define MAX_CONSOLES 4
+static int extra_console[MAX_CONSOLES];
+static int n_extra;
+
 /*
  * One line on stderr (the console once open_console() ran), prefixed with
  * "mklive: " and, in debug mode, the milliseconds since the init started.
@@ -142,6 +149,9 @@ void msg(int level, const char *fmt, ...)
 	buf[n++] = '\n';
 	while (write(2, buf, n) < 0 && errno == EINTR)
 		;
+	for (int i = 0; i < n_extra; i++)
+		while (write(extra_console[i], buf, n) < 0 && errno == EINTR)
+			;
 }
 
 /* The whole of a (proc, sys or initramfs) file, NUL terminated; NULL on error. */
@@ -233,6 +243,37 @@ int mkdir_p(const char *path, mode_t mode)
  * /init only if the initramfs has a /dev/console node; ours need not have
  * one, so this runs again once devtmpfs is mounted (and after switch_root).
  */
+
+static void open_other_consoles(void)
+{
+	char *list = read_file("/proc/consoles"), *line, *next;
+
+	for (line = list; line && *line && n_extra < MAX_CONSOLES; line = next) {
+		char name[32], path[48], *flags;
+		size_t n = 0;
+		int fd;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		while (line[n] && line[n] != ' ' && n < sizeof(name) - 1) {
+			name[n] = line[n];
+			n++;
+		}
+		name[n] = 0;
+		flags = strchr(line, '(');
+		/* 'C' in "(EC p a)": the preferred console, /dev/console itself */
+		if (!n || !flags || !strchr(flags, ')') ||
+		    (strchr(flags, 'C') && strchr(flags, 'C') < strchr(flags, ')')))
+			continue;
+		sfmt(path, sizeof(path), "/dev/%s", name);
+		fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0)
+			extra_console[n_extra++] = fd;
+	}
+	free(list);
+}
+
 int open_console(void)
 {
 	int fd, i;
@@ -245,5 +286,7 @@ int open_console(void)
 			dup2(fd, i);
 	if (fd > 2)
 		close(fd);
+	if (!n_extra)
+		open_other_consoles();
 	return 0;
 }

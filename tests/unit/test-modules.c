@@ -54,7 +54,7 @@ int main(void)
 	     "malformed modules.dep");
 	T_OK(strstr(err.msg, "modules.dep:1") != NULL, "%s", err.msg);
 
-	cfg = mkl_isolinux_cfg("MYLIVE", "console=ttyS0", 7);
+	cfg = mkl_isolinux_cfg("MYLIVE", "quiet splash", 7);
 	T_OK(cfg && strstr(cfg, "DEFAULT live\n"), "default entry");
 	T_OK(cfg && strstr(cfg, "TIMEOUT 70\n"), "timeout in tenths");
 	T_OK(cfg && strstr(cfg, "LABEL debug\n"), "debug entry");
@@ -62,9 +62,9 @@ int main(void)
 	T_OK(cfg && strstr(cfg, "SERIAL 0 115200\n"), "menu on the serial port too");
 	{
 		int n = 0;
-		for (const char *p = cfg; (p = strstr(p, "console=ttyS0")); p++)
+		for (const char *p = cfg; (p = strstr(p, "console=ttyS0,115200 console=tty0 quiet splash\n")); p++)
 			n++;
-		T_EQ_INT(n, 2);
+		T_EQ_INT(n, 2);	/* both entries: screen and serial, then the user's arguments */
 	}
 	free(cfg);
 	cfg = mkl_isolinux_cfg("X", NULL, 0);
