@@ -12,5 +12,6 @@ void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 
 int cmd_build(int argc, char **argv);	/* main.c */
 int cmd_cloop(int argc, char **argv);	/* cloop.c */
 int cmd_fat(int argc, char **argv);	/* fat.c */
+int cmd_test(int argc, char **argv);	/* test.c */
 
 #endif

@@ -36,6 +36,8 @@ static void usage(FILE *f)
 "Usage: mklive build [OPTIONS] SOURCE -o OUTPUT.iso\n"
 "       mklive cloop create|extract|info ...   (see mklive cloop --help)\n"
 "       mklive fat DIR -o ESP.img              (see mklive fat --help)\n"
+"       mklive test IMAGE.iso                  boot it in QEMU: BIOS/UEFI/Secure Boot,\n"
+"                                              CD and USB (see mklive test --help)\n"
 "       mklive --help | --version\n"
 "\n"
 "Turn a Linux root tree into a bootable live CD/USB image. SOURCE is a\n"
@@ -81,7 +83,7 @@ static void usage(FILE *f)
 "\n"
 "With SOURCE_DATE_EPOCH set, two builds of the same input are byte-identical.\n"
 "Try an image in QEMU before writing it to a stick:\n"
-"  qemu-system-x86_64 -m 1G -cdrom live.iso\n"
+"  mklive test live.iso\n"
 "Boot options of the live system are in mklive-init(7).\n");
 }
 
@@ -442,6 +444,7 @@ static const struct {
 	{ "build", "mklive build", cmd_build },
 	{ "cloop", "mklive cloop", cmd_cloop },
 	{ "fat", "mklive fat", cmd_fat },
+	{ "test", "mklive test", cmd_test },
 };
 
 int main(int argc, char **argv)
@@ -464,5 +467,5 @@ int main(int argc, char **argv)
 			return commands[i].run(argc - 1, argv + 1);
 		}
 	}
-	die_usage("unknown command '%s' (expected: build, cloop, fat)", argv[1]);
+	die_usage("unknown command '%s' (expected: build, cloop, fat, test)", argv[1]);
 }

@@ -1,0 +1,363 @@
+/* mklive test: boot an image in QEMU the ways a user will, one row per
+ * firmware (BIOS, UEFI, UEFI with Secure Boot) and medium (CD, USB stick),
+ * and say for each whether the live system came up. "Came up" is the line
+ * mklive-init writes after switch_root, just before it starts the real
+ * init, read from the first serial port (every boot entry has
+ * console=ttyS0) — not the kernel banner.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+#define KVM_GET_API_VERSION 0xAE00
+#define KVM_CREATE_VM 0xAE01
+
+static const char *const firmwares[] = { "bios", "uefi", "secureboot" };
+static const char *const media[] = { "cd", "usb" };
+
+struct opts {
+	const char *image, *qemu, *ovmf;
+	int firmware, as;	/* -1: every one */
+	int timeout;
+	int verbose;
+	int kvm;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: mklive test [OPTIONS] IMAGE.iso\n"
+"\n"
+"Boot IMAGE in QEMU as a user would, and say whether the live system came up:\n"
+"one line per firmware and medium, with the time to the live system. The\n"
+"live system is up when mklive-init prints, on the serial port, that it\n"
+"starts the real init (after switch_root). Exit 0 when every row run passed.\n"
+"Try an image this way before writing it to a USB stick.\n"
+"\n"
+"  --firmware bios|uefi|secureboot   one firmware (default: each this machine\n"
+"                                    has: UEFI needs OVMF, package ovmf)\n"
+"  --as cd|usb                       one medium (default: both)\n"
+"  --timeout SECONDS                 per boot (default 300)\n"
+"  --ovmf-dir DIR                    OVMF_CODE_4M*.fd, OVMF_VARS_4M*.fd\n"
+"                                    (default /usr/share/OVMF)\n"
+"  --qemu PATH                       default qemu-system-x86_64\n"
+"  --kvm                             use KVM when /dev/kvm answers within 2 s\n"
+"                                    (default TCG: slower, but works everywhere;\n"
+"                                    some hosts' KVM fails on isolinux)\n"
+"  -v, --verbose                     copy the serial console to stderr\n");
+}
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Does /dev/kvm answer? In a child, since on some machines it hangs. */
+static int kvm_answers(void)
+{
+	int p[2], ok = 0;
+	pid_t pid;
+	struct pollfd pf;
+
+	if (access("/dev/kvm", R_OK | W_OK) || pipe(p))
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+		char c = 1;
+
+		if (fd >= 0 && ioctl(fd, KVM_GET_API_VERSION, 0) == 12 && ioctl(fd, KVM_CREATE_VM, 0) >= 0)
+			(void)!write(p[1], &c, 1);
+		_exit(0);
+	}
+	close(p[1]);
+	pf = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	if (pid > 0 && poll(&pf, 1, 2000) == 1) {
+		char c;
+
+		ok = read(p[0], &c, 1) == 1;
+	}
+	close(p[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return ok;
+}
+
+/* Why a row cannot run here, or NULL. */
+static const char *cannot_run(const struct opts *o, int fw, char *why, size_t size)
+{
+	static const char *const code[] = { NULL, "OVMF_CODE_4M.fd", "OVMF_CODE_4M.secboot.fd" };
+	static const char *const vars[] = { NULL, "OVMF_VARS_4M.fd", "OVMF_VARS_4M.ms.fd" };
+	char path[4096];
+
+	if (fw == 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", o->ovmf, code[fw]);
+	if (access(path, R_OK) == 0) {
+		snprintf(path, sizeof(path), "%s/%s", o->ovmf, vars[fw]);
+		if (access(path, R_OK) == 0)
+			return NULL;
+	}
+	snprintf(why, size, "no %s (install the ovmf package, or --ovmf-dir)", path);
+	return why;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n;
+
+	if (in < 0)
+		return -1;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			n = -1;
+			break;
+		}
+	close(in);
+	close(out);
+	return n < 0 ? -1 : 0;
+}
+
+/* Boot one row. 1 pass, 0 fail; *secs and why say more. */
+static int boot_row(const struct opts *o, int fw, int as, double *secs, char *why, size_t size)
+{
+	char vars[64] = "", code[4096], varsrc[4096], drive[4200], pflash0[4200], pflash1[200];
+	const char *argv[40];
+	int argc = 0, p[2], result = 0, status;
+	char line[4096];
+	size_t len = 0;
+	double start = now(), deadline = start + o->timeout;
+	pid_t pid;
+
+	argv[argc++] = o->qemu;
+	argv[argc++] = "-accel";
+	argv[argc++] = o->kvm ? "kvm" : "tcg";
+	argv[argc++] = "-m";
+	argv[argc++] = "1024";
+	argv[argc++] = "-nographic";
+	argv[argc++] = "-no-reboot";
+	argv[argc++] = "-monitor";
+	argv[argc++] = "none";
+	argv[argc++] = "-serial";
+	argv[argc++] = "stdio";
+	if (fw > 0) {
+		int fd;
+
+		snprintf(code, sizeof(code), "%s/%s", o->ovmf,
+			 fw == 1 ? "OVMF_CODE_4M.fd" : "OVMF_CODE_4M.secboot.fd");
+		snprintf(varsrc, sizeof(varsrc), "%s/%s", o->ovmf,
+			 fw == 1 ? "OVMF_VARS_4M.fd" : "OVMF_VARS_4M.ms.fd");
+		snprintf(vars, sizeof(vars), "%s/mklive-vars-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		fd = mkstemp(vars);
+		if (fd < 0 || (close(fd), copy_file(varsrc, vars))) {
+			snprintf(why, size, "cannot copy %s: %s", varsrc, strerror(errno));
+			if (fd >= 0)
+				unlink(vars);
+			return 0;
+		}
+		argv[argc++] = "-M";
+		argv[argc++] = fw == 2 ? "q35,smm=on" : "q35";
+		if (fw == 2) {
+			argv[argc++] = "-global";
+			argv[argc++] = "driver=cfi.pflash01,property=secure,value=on";
+		}
+		snprintf(pflash0, sizeof(pflash0), "if=pflash,format=raw,unit=0,readonly=on,file=%s", code);
+		snprintf(pflash1, sizeof(pflash1), "if=pflash,format=raw,unit=1,file=%s", vars);
+		argv[argc++] = "-drive";
+		argv[argc++] = pflash0;
+		argv[argc++] = "-drive";
+		argv[argc++] = pflash1;
+	}
+	if (as == 0) {
+		argv[argc++] = "-cdrom";
+		argv[argc++] = o->image;
+	} else {
+		snprintf(drive, sizeof(drive), "if=none,id=stick,format=raw,readonly=on,file=%s", o->image);
+		argv[argc++] = "-device";
+		argv[argc++] = "qemu-xhci";
+		argv[argc++] = "-drive";
+		argv[argc++] = drive;
+		argv[argc++] = "-device";
+		argv[argc++] = "usb-storage,drive=stick,bootindex=1";
+	}
+	argv[argc] = NULL;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		snprintf(why, size, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execvp(o->qemu, (char *const *)argv);
+		fprintf(stderr, "cannot run %s: %s\n", o->qemu, strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	snprintf(why, size, "no sign of the live system within %d s", o->timeout);
+	while (pid > 0) {
+		struct pollfd pf = { .fd = p[0], .events = POLLIN };
+		double left = deadline - now();
+		ssize_t n;
+		char c;
+
+		if (left <= 0 || poll(&pf, 1, (int)(left * 1000) + 1) <= 0)
+			break;
+		n = read(p[0], &c, 1);
+		if (n <= 0) {
+			snprintf(why, size, "QEMU stopped before the live system came up%s%s",
+				 len ? ": " : "", len ? line : "");
+			break;
+		}
+		if (o->verbose)
+			fputc(c, stderr);
+		if (c != '\n' && len < sizeof(line) - 1) {
+			line[len++] = c;
+			continue;
+		}
+		line[len] = '\0';
+		if (strstr(line, "mklive: starting ")) {
+			char *s = strstr(line, "mklive: ");
+
+			s[strcspn(s, "\r")] = '\0';
+			snprintf(why, size, "%s", s);
+			result = 1;
+			break;
+		}
+		if (strstr(line, "Kernel panic") || strstr(line, "mklive: error:") ||
+		    strstr(line, "No bootable device")) {
+			line[strcspn(line, "\r")] = '\0';
+			snprintf(why, size, "%s", line);
+			break;
+		}
+		len = 0;
+	}
+	*secs = now() - start;
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	close(p[0]);
+out:
+	if (vars[0])
+		unlink(vars);
+	return result;
+}
+
+static int pick(const char *opt, const char *v, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(v, names[i]))
+			return i;
+	die_usage("%s: unknown '%s'", opt, v);
+}
+
+int cmd_test(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "firmware", required_argument, NULL, 'f' },
+		{ "as", required_argument, NULL, 'a' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "ovmf-dir", required_argument, NULL, 'o' },
+		{ "qemu", required_argument, NULL, 'Q' },
+		{ "kvm", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .qemu = "qemu-system-x86_64", .ovmf = "/usr/share/OVMF", .firmware = -1,
+			  .as = -1, .timeout = 300 };
+	int c, ran = 0, failed = 0;
+	struct stat st;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o.firmware = pick("--firmware", optarg, firmwares, 3); break;
+		case 'a': o.as = pick("--as", optarg, media, 2); break;
+		case 't':
+			o.timeout = atoi(optarg);
+			if (o.timeout < 1 || o.timeout > 3600)
+				die_usage("--timeout: '%s' is not a number of seconds from 1 to 3600", optarg);
+			break;
+		case 'o': o.ovmf = optarg; break;
+		case 'Q': o.qemu = optarg; break;
+		case 'k': o.kvm = 1; break;
+		case 'v': o.verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
+		}
+	}
+	if (optind + 1 != argc)
+		die_usage("test: give one IMAGE");
+	o.image = argv[optind];
+	if (stat(o.image, &st) || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "%s: cannot use '%s': %s\n", prog, o.image,
+			errno ? strerror(errno) : "not a file");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (o.kvm && !kvm_answers()) {
+		fprintf(stderr, "%s: /dev/kvm does not answer: using TCG\n", prog);
+		o.kvm = 0;
+	}
+	printf("%-11s %-4s %-5s %8s  %s\n", "firmware", "as", "", "time", "detail");
+	for (int fw = 0; fw < 3; fw++) {
+		for (int as = 0; as < 2; as++) {
+			char why[512];
+			double secs = 0;
+
+			if ((o.firmware >= 0 && fw != o.firmware) || (o.as >= 0 && as != o.as))
+				continue;
+			if (cannot_run(&o, fw, why, sizeof(why))) {
+				if (o.firmware == fw) {
+					fprintf(stderr, "%s: %s: %s\n", prog, firmwares[fw], why);
+					return 1;
+				}
+				printf("%-11s %-4s %-5s %8s  %s\n", firmwares[fw], media[as], "skip", "-", why);
+				continue;
+			}
+			ran++;
+			if (boot_row(&o, fw, as, &secs, why, sizeof(why))) {
+				printf("%-11s %-4s %-5s %7.1fs  %s\n", firmwares[fw], media[as], "pass", secs, why);
+			} else {
+				failed++;
+				printf("%-11s %-4s %-5s %7.1fs  %s\n", firmwares[fw], media[as], "FAIL", secs, why);
+			}
+			fflush(stdout);
+		}
+	}
+	if (!ran) {
+		fprintf(stderr, "%s: no row could run here\n", prog);
+		return 1;
+	}
+	return failed ? 1 : 0;
+}
