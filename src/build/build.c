@@ -24,6 +24,7 @@
 #include "fmt/isotree.h"
 #include "fmt/squashfs.h"
 #include "source/source.h"
+#include "tree/outfile.h"
 #include "tree/tree.h"
 
 #define IMAGE_SQUASHFS "live/filesystem.squashfs"
@@ -60,137 +61,6 @@ static void buf_free(struct buf *b)
 {
 	free(b->data);
 	memset(b, 0, sizeof(*b));
-}
-
-/* An output file that gets its name only when it is complete. */
-struct outfile {
-	int fd;
-	char *path;		/* final name */
-	char *tmpname;		/* named temporary (when O_TMPFILE is not available) */
-};
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
-static int out_open(struct outfile *o, const char *path, struct mkl_err *err)
-{
-	char *dir = dir_of(path);
-	struct stat st;
-
-	memset(o, 0, sizeof(*o));
-	o->fd = -1;
-	if (!dir)
-		return mkl_error(err, ENOMEM, "out of memory");
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		free(dir);
-		return mkl_error(err, EISDIR, "cannot write '%s'", path);
-	}
-	o->path = strdup(path);
-	o->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
-	if (o->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		/* The filesystem has no unnamed files: a hidden name beside the output. */
-		if (asprintf(&o->tmpname, "%s.tmp-XXXXXX", path) < 0) {
-			o->tmpname = NULL;
-			free(dir);
-			return mkl_error(err, ENOMEM, "out of memory");
-		}
-		o->fd = mkostemp(o->tmpname, O_CLOEXEC);
-		if (o->fd >= 0) {
-			mode_t mask = umask(022);
-
-			umask(mask);
-			fchmod(o->fd, 0644 & ~mask);
-		}
-	}
-	if (o->fd < 0) {
-		int e = errno;
-
-		free(o->tmpname);
-		o->tmpname = NULL;
-		mkl_error(err, e, "cannot create '%s'%s%s%s", path, e == ENOENT ? " (directory '" : "",
-			  e == ENOENT ? dir : "", e == ENOENT ? "' missing?)" : "");
-		free(dir);
-		return -1;
-	}
-	free(dir);
-	return 0;
-}
-
-/* A scratch file for the squashfs, in the output's directory (same space
- * the ISO will need) or, failing that, in $TMPDIR. */
-static int scratch_open(const char *near, int *fd, struct mkl_err *err)
-{
-	char *dir = dir_of(near);
-	const char *tmp = getenv("TMPDIR");
-
-	if (!dir)
-		return mkl_error(err, ENOMEM, "out of memory");
-	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	free(dir);
-	if (*fd < 0) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/mklive-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		*fd = mkostemp(path, O_CLOEXEC);
-		if (*fd < 0)
-			return mkl_error(err, errno, "cannot create a scratch file in '%s'", path);
-		unlink(path);
-	}
-	return 0;
-}
-
-static int out_commit(struct outfile *o, struct mkl_err *err)
-{
-	char proc[64], *tmp = NULL;
-
-	/* No fsync: like mksquashfs and xorriso, the image is left to the page
-	 * cache; `dd conv=fsync` to a stick syncs what matters. Write errors
-	 * (ENOSPC, EIO) were caught by the writes themselves. */
-	if (o->tmpname) {
-		if (rename(o->tmpname, o->path))
-			return mkl_error(err, errno, "cannot rename '%s' to '%s'", o->tmpname, o->path);
-		free(o->tmpname);
-		o->tmpname = NULL;
-		return 0;
-	}
-	/* Name the unnamed file, then move the name over any old output. */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
-	if (asprintf(&tmp, "%s.tmp-%ld", o->path, (long)getpid()) < 0)
-		return mkl_error(err, ENOMEM, "out of memory");
-	unlink(tmp);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW)) {
-		mkl_error(err, errno, "cannot create '%s'", o->path);
-		free(tmp);
-		return -1;
-	}
-	if (rename(tmp, o->path)) {
-		mkl_error(err, errno, "cannot create '%s'", o->path);
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
-}
-
-static void out_abort(struct outfile *o)
-{
-	if (o->fd >= 0)
-		close(o->fd);
-	if (o->tmpname)
-		unlink(o->tmpname);
-	free(o->tmpname);
-	free(o->path);
-	o->fd = -1;
-	o->tmpname = o->path = NULL;
 }
 
 /* Where file contents go while the source is read: the compressed image
@@ -744,7 +614,7 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 					.size = u->grub.len, .fd = -1 };
 	esp[2] = (struct mkl_fat_file){ .path = "EFI/BOOT/grub.cfg", .mem = u->esp_cfg,
 					.size = strlen(u->esp_cfg), .fd = -1 };
-	if (scratch_open(o->output, &u->esp_fd, err) || mkl_fat_write(u->esp_fd, &fo, esp, 3, err))
+	if (mkl_scratch_open(o->output, &u->esp_fd, err) || mkl_fat_write(u->esp_fd, &fo, esp, 3, err))
 		return mkl_err_prefix(err, "making the EFI system partition");
 	if (fstat(u->esp_fd, &st))
 		return mkl_error(err, errno, "cannot stat the EFI system partition");
@@ -872,14 +742,14 @@ static int make_cloop(struct build *b, struct mkl_tree *tree, struct mkl_err *er
 	struct mkl_isotree_opts io = { .volume_id = o->label ? o->label : "MKLIVE", .time = o->time };
 	struct mkl_cloop_writer *w = NULL;
 	struct mkl_cloop_stats stats;
-	char *dir = dir_of(o->output);
+	char *dir = mkl_dir_of(o->output);
 	uint64_t size;
 	int ret = -1;
 
 	if (!dir)
 		return mkl_error(err, ENOMEM, "out of memory");
 	co.spool_dir = dir;
-	if (scratch_open(o->output, &b->cloop_fd, err) ||
+	if (mkl_scratch_open(o->output, &b->cloop_fd, err) ||
 	    mkl_cloop_create(b->cloop_fd, &co, &w, err))
 		goto out;
 	note(b, "cloop: ISO 9660 payload in %s blocks (V%d.0)", mkl_codec_name(co.codec), co.version);
@@ -920,13 +790,13 @@ static int open_parts(struct build *b, struct mkl_err *err)
 
 	for (int i = 0; i < NPARTS; i++)
 		b->part[i].fd = -1;
-	if (scratch_open(o->output, &b->part[PART_IMAGE].fd, err))
+	if (mkl_scratch_open(o->output, &b->part[PART_IMAGE].fd, err))
 		return -1;
 	if (o->image_format == MKL_IMAGE_SQUASHFS &&
 	    mkl_sqfs_create(b->part[PART_IMAGE].fd, &o->sqfs, &b->part[PART_IMAGE].sq, err))
 		return -1;
 	if (o->root_mode == MKL_ROOT_SYMLINK &&
-	    (scratch_open(o->output, &b->part[PART_RW].fd, err) ||
+	    (mkl_scratch_open(o->output, &b->part[PART_RW].fd, err) ||
 	     mkl_sqfs_create(b->part[PART_RW].fd, &o->sqfs, &b->part[PART_RW].sq, err)))
 		return -1;
 	return 0;
@@ -935,7 +805,7 @@ static int open_parts(struct build *b, struct mkl_err *err)
 int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, struct mkl_err *err)
 {
 	struct build b = { .o = o, .res = res, .cloop_fd = -1, .hash = 14695981039346656037ull };
-	struct outfile out = { .fd = -1 };
+	struct mkl_outfile out = { .fd = -1 };
 	struct buf kernel = { 0 }, initrd = { 0 };
 	struct stat st;
 	int ret = -1;
@@ -956,7 +826,7 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		mkl_error(err, errno ? errno : EINVAL, "cannot use init program '%s'", o->init);
 		goto fail;
 	}
-	if (mkl_source_open(o->source, &b.src, err) || out_open(&out, o->output, err) ||
+	if (mkl_source_open(o->source, &b.src, err) || mkl_outfile_open(&out, o->output, false, err) ||
 	    !(b.tree = mkl_tree_create(err)) || open_parts(&b, err))
 		goto fail;
 
@@ -1010,11 +880,11 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		mkl_error(err, ECANCELED, "cancelled");
 		goto fail;
 	}
-	if (out_commit(&out, err))
+	if (mkl_outfile_commit(&out, err))
 		goto fail;
 	ret = 0;
 fail:
-	out_abort(&out);
+	mkl_outfile_close(&out);
 	buf_free(&kernel);
 	buf_free(&initrd);
 	for (int i = 0; i < NPARTS; i++)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "tree/outfile.h"
 #include "cli/config.h"
 #include "codec/codec.h"
 #include "fmt/cloop.h"
@@ -84,99 +85,6 @@ static int report(const struct mkl_err *err)
 	return 1;
 }
 
-/* ---- an output file named only when complete (as `build` does) ---- */
-
-struct out {
-	int fd;
-	int is_stdout;
-	char *path;
-	char *tmpname;		/* a named temporary when O_TMPFILE is not available */
-};
-
-static int out_open(struct out *o, const char *path, struct mkl_err *err)
-{
-	char *dir, *slash;
-	struct stat st;
-
-	memset(o, 0, sizeof(*o));
-	o->fd = -1;
-	if (!strcmp(path, "-")) {
-		o->fd = 1;
-		o->is_stdout = 1;
-		return 0;
-	}
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return mkl_error(err, EISDIR, "cannot write '%s'", path);
-	o->path = strdup(path);
-	slash = strrchr(path, '/');
-	dir = !slash ? strdup(".") : slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-	if (!o->path || !dir) {
-		free(dir);
-		return mkl_error(err, ENOMEM, "out of memory");
-	}
-	o->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
-	if (o->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		if (asprintf(&o->tmpname, "%s.tmp-XXXXXX", path) < 0) {
-			o->tmpname = NULL;
-			free(dir);
-			return mkl_error(err, ENOMEM, "out of memory");
-		}
-		o->fd = mkostemp(o->tmpname, O_CLOEXEC);
-		if (o->fd >= 0) {
-			mode_t mask = umask(022);
-
-			umask(mask);
-			fchmod(o->fd, 0644 & ~mask);
-		} else {
-			free(o->tmpname);
-			o->tmpname = NULL;
-		}
-	}
-	free(dir);
-	if (o->fd < 0)
-		return mkl_error(err, errno, "cannot create '%s'", path);
-	return 0;
-}
-
-static int out_commit(struct out *o, struct mkl_err *err)
-{
-	char proc[64], *tmp = NULL;
-
-	if (o->is_stdout)
-		return 0;
-	if (o->tmpname) {
-		if (rename(o->tmpname, o->path))
-			return mkl_error(err, errno, "cannot rename '%s' to '%s'", o->tmpname, o->path);
-		free(o->tmpname);
-		o->tmpname = NULL;
-		return 0;
-	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
-	if (asprintf(&tmp, "%s.tmp-%ld", o->path, (long)getpid()) < 0)
-		return mkl_error(err, ENOMEM, "out of memory");
-	unlink(tmp);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) || rename(tmp, o->path)) {
-		mkl_error(err, errno, "cannot create '%s'", o->path);
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
-}
-
-static void out_close(struct out *o)
-{
-	if (o->fd >= 0 && !o->is_stdout)
-		close(o->fd);
-	if (o->tmpname)
-		unlink(o->tmpname);
-	free(o->tmpname);
-	free(o->path);
-	o->fd = -1;
-	o->tmpname = o->path = NULL;
-}
-
 /* ---- create ---- */
 
 enum { OPT_FORMAT = 256, OPT_CODEC, OPT_LEVEL, OPT_BLOCK_SIZE, OPT_COMPAT };
@@ -211,7 +119,7 @@ static int create(int argc, char **argv)
 	struct mkl_cloop_writer *w = NULL;
 	struct mkl_cloop_stats st;
 	struct mkl_err err = { 0 };
-	struct out out = { .fd = -1 };
+	struct mkl_outfile out = { .fd = -1 };
 	const char *codec = NULL, *in;
 	int c, in_fd = 0, verbose = 0, ret = 1, level_given = 0;
 	uint64_t bs = 0;
@@ -279,7 +187,7 @@ static int create(int argc, char **argv)
 		mkl_error(&err, ENOMEM, "out of memory");
 		goto done;
 	}
-	if (out_open(&out, argv[optind + 1], &err))
+	if (mkl_outfile_open(&out, argv[optind + 1], true, &err))
 		goto done;
 	if (mkl_cloop_create(out.fd, &o, &w, &err))
 		goto done;
@@ -297,7 +205,7 @@ static int create(int argc, char **argv)
 		if (mkl_cloop_write(w, buf, (size_t)n, &err))
 			goto done;
 	}
-	if (mkl_cloop_finish(w, &st, &err) || out_commit(&out, &err))
+	if (mkl_cloop_finish(w, &st, &err) || mkl_outfile_commit(&out, &err))
 		goto done;
 	if (verbose) {
 		fprintf(stderr, "%s: %s: V%d.0, %" PRIu32 " blocks of %" PRIu32 " bytes, %" PRIu64
@@ -308,7 +216,7 @@ static int create(int argc, char **argv)
 	ret = 0;
 done:
 	mkl_cloop_writer_destroy(w);
-	out_close(&out);
+	mkl_outfile_close(&out);
 	if (in_fd > 0)
 		close(in_fd);
 	free(buf);
@@ -361,7 +269,7 @@ static int extract(int argc, char **argv)
 {
 	struct mkl_cloop_reader *r = NULL;
 	struct mkl_err err = { 0 };
-	struct out out = { .fd = -1 };
+	struct mkl_outfile out = { .fd = -1 };
 	int fd = -1, ret = 1;
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -371,18 +279,18 @@ static int extract(int argc, char **argv)
 	if (argc != 3)
 		die_usage("extract: expected IN and OUT, got %d argument%s", argc - 1, argc == 2 ? "" : "s");
 	catch_signals();
-	if (open_image(argv[1], &fd, &r, &err) || out_open(&out, argv[2], &err))
+	if (open_image(argv[1], &fd, &r, &err) || mkl_outfile_open(&out, argv[2], true, &err))
 		goto done;
 	if (mkl_cloop_extract(r, sink_fd, &out.fd, &err)) {
 		mkl_err_prefix(&err, "'%s'", argv[1]);
 		goto done;
 	}
-	if (out_commit(&out, &err))
+	if (mkl_outfile_commit(&out, &err))
 		goto done;
 	ret = 0;
 done:
 	mkl_cloop_close(r);
-	out_close(&out);
+	mkl_outfile_close(&out);
 	if (fd > 0)
 		close(fd);
 	return ret ? report(&err) : 0;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "tree/outfile.h"
 #include "fmt/fat.h"
 
 static void fat_usage(FILE *f)
@@ -80,79 +81,16 @@ static uint64_t parse_size(const char *text)
 	return v * mul;
 }
 
-/* The output: an unnamed file in the output's directory, named at the end. */
-static int out_create(const char *path, char **tmpname)
-{
-	char *dir = strdup(path), *slash;
-	int fd;
-
-	*tmpname = NULL;
-	if (!dir)
-		return -1;
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		if (asprintf(tmpname, "%s.tmp-XXXXXX", path) < 0) {
-			*tmpname = NULL;
-			free(dir);
-			errno = ENOMEM;
-			return -1;
-		}
-		fd = mkostemp(*tmpname, O_CLOEXEC);
-		if (fd < 0) {
-			free(*tmpname);
-			*tmpname = NULL;
-		} else {
-			mode_t mask = umask(022);
-
-			umask(mask);
-			fchmod(fd, 0644 & ~mask);
-		}
-	}
-	free(dir);
-	return fd;
-}
-
-static int out_link(int fd, const char *path, const char *tmpname)
-{
-	char proc[64], *tmp = NULL;
-	int rc = -1;
-
-	if (tmpname)
-		return rename(tmpname, path);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (asprintf(&tmp, "%s.tmp-%ld", path, (long)getpid()) < 0)
-		return -1;
-	unlink(tmp);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) {
-		rc = rename(tmp, path);
-		if (rc) {
-			int e = errno;
-
-			unlink(tmp);
-			errno = e;
-		}
-	}
-	free(tmp);
-	return rc;
-}
-
 int cmd_fat(int argc, char **argv)
 {
 	struct mkl_fat_opts o = { 0 };
 	struct mkl_fat_file *files = NULL;
 	struct mkl_err err = { 0 };
 	const char *output = NULL, *dir, *sde;
-	char label[12], *tmpname = NULL;
+	char label[12];
+	struct mkl_outfile out = { .fd = -1 };
 	size_t n = 0;
-	struct stat st;
-	int c, fd, rc = 1;
+	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "o:L:s:h", fat_opts, NULL)) != -1) {
 		switch (c) {
@@ -210,31 +148,20 @@ int cmd_fat(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		return 1;
 	}
-	if (stat(output, &st) == 0 && S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "%s: cannot write '%s': %s\n", prog, output, strerror(EISDIR));
-		goto out;
-	}
-	fd = out_create(output, &tmpname);
-	if (fd < 0) {
-		fprintf(stderr, "%s: cannot create '%s': %s\n", prog, output, strerror(errno));
+	if (mkl_outfile_open(&out, output, false, &err)) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		goto out;
 	}
 	signal(SIGINT, fat_on_signal);
 	signal(SIGTERM, fat_on_signal);
-	if (mkl_fat_write(fd, &o, files, n, &err)) {
+	if (mkl_fat_write(out.fd, &o, files, n, &err))
 		fprintf(stderr, "%s: %s: %s\n", prog, output, err.msg);
-	} else if (out_link(fd, output, tmpname)) {
-		fprintf(stderr, "%s: cannot create '%s': %s\n", prog, output, strerror(errno));
-	} else {
-		free(tmpname);
-		tmpname = NULL;
+	else if (mkl_outfile_commit(&out, &err))
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+	else
 		rc = 0;
-	}
-	close(fd);
-	if (tmpname)
-		unlink(tmpname);
 out:
-	free(tmpname);
+	mkl_outfile_close(&out);
 	mkl_fat_files_free(files, n);
 	return rc;
 }

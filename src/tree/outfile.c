@@ -1,0 +1,135 @@
+/* Output files named only when complete (see outfile.h). */
+#include "tree/outfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *mkl_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int mkl_outfile_open(struct mkl_outfile *o, const char *path, bool allow_stdout,
+		     struct mkl_err *err)
+{
+	struct stat st;
+	char *dir;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	if (allow_stdout && !strcmp(path, "-")) {
+		o->fd = 1;
+		o->is_stdout = true;
+		return 0;
+	}
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return mkl_error(err, EISDIR, "cannot write '%s'", path);
+	o->path = strdup(path);
+	dir = mkl_dir_of(path);
+	if (!o->path || !dir) {
+		free(dir);
+		return mkl_error(err, ENOMEM, "out of memory");
+	}
+	o->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (o->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		/* No unnamed files here: a hidden name beside the output. */
+		if (asprintf(&o->tmpname, "%s.tmp-XXXXXX", path) < 0) {
+			o->tmpname = NULL;
+			free(dir);
+			return mkl_error(err, ENOMEM, "out of memory");
+		}
+		o->fd = mkostemp(o->tmpname, O_CLOEXEC);
+		if (o->fd >= 0) {
+			mode_t mask = umask(022);
+
+			umask(mask);
+			fchmod(o->fd, 0644 & ~mask);
+		} else {
+			free(o->tmpname);
+			o->tmpname = NULL;
+		}
+	}
+	if (o->fd < 0) {
+		int e = errno;
+
+		mkl_error(err, e, "cannot create '%s'%s%s%s", path, e == ENOENT ? " (directory '" : "",
+			  e == ENOENT ? dir : "", e == ENOENT ? "' missing?)" : "");
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	return 0;
+}
+
+int mkl_outfile_commit(struct mkl_outfile *o, struct mkl_err *err)
+{
+	char proc[64], *tmp = NULL;
+
+	if (o->is_stdout)
+		return 0;
+	if (o->tmpname) {
+		if (rename(o->tmpname, o->path))
+			return mkl_error(err, errno, "cannot rename '%s' to '%s'", o->tmpname, o->path);
+		free(o->tmpname);
+		o->tmpname = NULL;
+		return 0;
+	}
+	/* Name the unnamed file, then move the name over any old output. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", o->fd);
+	if (asprintf(&tmp, "%s.tmp-%ld", o->path, (long)getpid()) < 0)
+		return mkl_error(err, ENOMEM, "out of memory");
+	unlink(tmp);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) || rename(tmp, o->path)) {
+		mkl_error(err, errno, "cannot create '%s'", o->path);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+void mkl_outfile_close(struct mkl_outfile *o)
+{
+	if (o->fd >= 0 && !o->is_stdout)
+		close(o->fd);
+	if (o->tmpname)
+		unlink(o->tmpname);
+	free(o->tmpname);
+	free(o->path);
+	o->fd = -1;
+	o->tmpname = o->path = NULL;
+}
+
+int mkl_scratch_open(const char *near, int *fd, struct mkl_err *err)
+{
+	char *dir = mkl_dir_of(near);
+	const char *tmp = getenv("TMPDIR");
+
+	if (!dir)
+		return mkl_error(err, ENOMEM, "out of memory");
+	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	free(dir);
+	if (*fd < 0) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/mklive-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		*fd = mkostemp(path, O_CLOEXEC);
+		if (*fd < 0)
+			return mkl_error(err, errno, "cannot create a scratch file in '%s'", path);
+		unlink(path);
+	}
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* Output files that get their name only when complete.
+ *
+ * The file is made unnamed (O_TMPFILE) in the output's directory and linked
+ * to its name by mkl_outfile_commit(); a build that fails, is cancelled or
+ * is killed leaves nothing behind. Where the filesystem has no unnamed
+ * files, a hidden "NAME.tmp-XXXXXX" beside it is used and removed on
+ * failure. Every command that writes a file uses this.
+ */
+#ifndef MKL_OUTFILE_H
+#define MKL_OUTFILE_H
+
+#include <stdbool.h>
+
+#include "tree/err.h"
+
+struct mkl_outfile {
+	int fd;
+	bool is_stdout;		/* "-" was given and allowed */
+	char *path;		/* the final name */
+	char *tmpname;		/* the named temporary, when O_TMPFILE is not available */
+};
+
+/* Open for writing (and reading). path "-" means standard output when
+ * allow_stdout is set. An existing file at path is replaced at commit. */
+int mkl_outfile_open(struct mkl_outfile *o, const char *path, bool allow_stdout,
+		     struct mkl_err *err);
+/* Give the complete file its name. */
+int mkl_outfile_commit(struct mkl_outfile *o, struct mkl_err *err);
+/* Close; an uncommitted file disappears. Accepts a never-opened outfile. */
+void mkl_outfile_close(struct mkl_outfile *o);
+
+/* A scratch file, unnamed, in the directory of `near` (or $TMPDIR, /tmp). */
+int mkl_scratch_open(const char *near, int *fd, struct mkl_err *err);
+
+/* The directory part of a path ("." for a bare name); malloc'd. */
+char *mkl_dir_of(const char *path);
+
+#endif
