@@ -183,67 +183,6 @@ out:
 	return ret;
 }
 
-/* Resolve a path in the split view: the writable root, with the image's
- * root on /ro. Symlinks are followed in every component. */
-static struct mkl_node *resolve_split(struct mkl_tree *rw, struct mkl_tree *ro, const char *path)
-{
-	char buf[PATH_MAX], tmp[PATH_MAX];
-	struct mkl_node *n = mkl_tree_root(rw), *ro_root = mkl_tree_root(ro);
-	const char *p;
-	int hops = 0;
-
-	if (strlen(path) >= sizeof(buf))
-		return NULL;
-	strcpy(buf, path);
-	p = buf;
-	for (;;) {
-		const char *start;
-		size_t len;
-		struct mkl_node *c;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			return n;
-		start = p;
-		while (*p && *p != '/')
-			p++;
-		len = (size_t)(p - start);
-		if (len == 1 && start[0] == '.')
-			continue;
-		if (len == 2 && start[0] == '.' && start[1] == '.') {
-			if (n == ro_root)
-				n = mkl_tree_root(rw);
-			else if (n->parent)
-				n = n->parent;
-			continue;
-		}
-		if (!mkl_is_dir(n))
-			return NULL;
-		if (n == mkl_tree_root(rw) && len == strlen(MKL_LAYOUT_MOUNT) &&
-		    memcmp(start, MKL_LAYOUT_MOUNT, len) == 0) {
-			n = ro_root;	/* the mount point */
-			continue;
-		}
-		for (c = n->children; c; c = c->next)
-			if (strlen(c->name) == len && memcmp(c->name, start, len) == 0)
-				break;
-		if (!c)
-			return NULL;
-		if (!mkl_is_lnk(c)) {
-			n = c;
-			continue;
-		}
-		if (++hops > 40 || strlen(c->target) + strlen(p) + 2 > sizeof(tmp))
-			return NULL;
-		snprintf(tmp, sizeof(tmp), "%s/%s", c->target, p);
-		memcpy(buf, tmp, sizeof(buf));
-		p = buf;
-		if (c->target[0] == '/')
-			n = mkl_tree_root(rw);
-	}
-}
-
 /* Is this the link "/ro/PATH" the split put in place of a listed directory? */
 static bool is_mount_link(const struct mkl_node *a, const char *path)
 {
@@ -292,7 +231,7 @@ static int check_node(void *ctx, struct mkl_node *n, struct mkl_err *err)
 			char full[PATH_MAX + 8];
 
 			snprintf(full, sizeof(full), "%s", path);
-			got = resolve_split(c->out->rw, c->out->ro, full);
+			got = mkl_tree_resolve_mounted(c->out->rw, full, MKL_LAYOUT_MOUNT, c->out->ro);
 			if (!got || (got->mode & S_IFMT) != (want->mode & S_IFMT) ||
 			    got->size != want->size || got->mtime != want->mtime) {
 				mkl_error(err, 0, "layout check: link '/%s' -> '%s' resolves in the tree "

@@ -569,8 +569,15 @@ int mkl_tree_remove(struct mkl_tree *t, const char *path, struct mkl_err *err)
 
 struct mkl_node *mkl_tree_resolve(struct mkl_tree *t, const char *path)
 {
+	return mkl_tree_resolve_mounted(t, path, NULL, NULL);
+}
+
+struct mkl_node *mkl_tree_resolve_mounted(struct mkl_tree *t, const char *path, const char *mount,
+					  struct mkl_tree *mounted)
+{
 	char buf[PATH_MAX], tmp[PATH_MAX];
-	struct mkl_node *n = t->root;
+	struct mkl_node *n = t->root, *mroot = mounted ? mounted->root : NULL;
+	size_t mlen = mount ? strlen(mount) : 0;
 	const char *p;
 	int hops = 0;
 
@@ -594,12 +601,18 @@ struct mkl_node *mkl_tree_resolve(struct mkl_tree *t, const char *path)
 		if (len == 1 && start[0] == '.')
 			continue;
 		if (len == 2 && start[0] == '.' && start[1] == '.') {
-			if (n->parent)
+			if (n == mroot)
+				n = t->root;	/* up from the mount point */
+			else if (n->parent)
 				n = n->parent;
 			continue;
 		}
 		if (!mkl_is_dir(n))
 			return NULL;
+		if (mroot && n == t->root && len == mlen && memcmp(start, mount, len) == 0) {
+			n = mroot;
+			continue;
+		}
 		for (c = n->children; c; c = c->next)
 			if (strlen(c->name) == len && memcmp(c->name, start, len) == 0)
 				break;

@@ -90,6 +90,11 @@ struct mkl_node *mkl_tree_lookup(struct mkl_tree *tree, const char *path);
  * at the root stays at the root). NULL when absent or on a loop. */
 struct mkl_node *mkl_tree_resolve(struct mkl_tree *tree, const char *path);
 
+/* The same, with the root of another tree mounted on the top-level
+ * directory `mount` of this one (the image on /ro in symlink mode). */
+struct mkl_node *mkl_tree_resolve_mounted(struct mkl_tree *tree, const char *path,
+					  const char *mount, struct mkl_tree *mounted);
+
 /* Sort children, fill nlink, free the path index. After this the tree is
  * read-only for writers. */
 int mkl_tree_finish(struct mkl_tree *tree, struct mkl_err *err);
