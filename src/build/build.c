@@ -254,24 +254,14 @@ static int read_node(struct build *b, struct mkl_node *n, const char *what, stru
 			return mkl_err_prefix(err, "reading '%s' back from the image", what);
 		return 0;
 	}
-	if (buf_sink(out, "", 0, err))
-		return -1;
 	for (uint64_t off = 0; off < n->size;) {
-		size_t len = n->size - off < (1 << 20) ? (size_t)(n->size - off) : (1 << 20);
+		char chunk[1 << 16];
+		size_t len = n->size - off < sizeof(chunk) ? (size_t)(n->size - off) : sizeof(chunk);
 
-		if (out->len + len > out->cap && buf_sink(out, "", 0, err))
-			return -1;
-		if (out->cap < out->len + len) {
-			unsigned char *nd = realloc(out->data, out->len + len);
-
-			if (!nd)
-				return mkl_error(err, ENOMEM, "out of memory");
-			out->data = nd;
-			out->cap = out->len + len;
-		}
-		if (store_read(p, n, off, out->data + out->len, len, err))
+		if (store_read(p, n, off, chunk, len, err))
 			return mkl_err_prefix(err, "reading '%s' back", what);
-		out->len += len;
+		if (buf_sink(out, chunk, len, err))
+			return -1;
 		off += len;
 	}
 	return 0;
