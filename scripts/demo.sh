@@ -30,6 +30,7 @@ wait "$qpid" 2>/dev/null || true
 if [ $found -eq 0 ]; then
 	echo "demo: the live system came up in $((SECONDS - start)) s (log: $log)."
 	echo "demo: try it yourself: qemu-system-x86_64 -m 1G -cdrom out/demo.iso"
+	echo "demo: or every firmware and medium: build/mklive test --ovmf-dir $(scripts/fetch-boot.sh)/usr/share/OVMF out/demo.iso"
 else
 	echo "demo: the live system did not come up; see $log" >&2
 	tail -n 20 "$log" >&2
