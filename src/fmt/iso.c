@@ -37,6 +37,7 @@
  * write, the last serious one kept for our error message.
  */
 #include "fmt/iso.h"
+#include "fmt/isolib.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -56,45 +57,6 @@
 #define CHUNK_BLOCKS 32		/* 64 KiB per read from the burn source */
 #define SYSTEM_AREA 32768
 
-/* --- library setup, once per process --- */
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_result;
-static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void iso_setup(void)
-{
-	init_result = iso_init();
-	if (init_result < 0)
-		return;
-	/* Queue what matters for error messages, print nothing. */
-	iso_set_msgs_severities("SORRY", "NEVER", "libisofs");
-	/* Names in the tree are UTF-8 bytes, whatever the locale says. */
-	iso_set_local_charset("UTF-8", 0);
-}
-
-/* Empty libisofs's message queue; keep the last message of severity
- * SORRY or worse in last (may be NULL). */
-static void drain_msgs(char *last, size_t size)
-{
-	char text[ISO_MSGS_MESSAGE_LEN], sev[80];
-	int code, imgid;
-
-	pthread_mutex_lock(&msg_lock);
-	while (iso_obtain_msgs("ALL", &code, &imgid, text, sev) > 0) {
-		if (last && (strcmp(sev, "SORRY") == 0 || strcmp(sev, "FAILURE") == 0 ||
-			     strcmp(sev, "FATAL") == 0 || strcmp(sev, "ABORT") == 0))
-			snprintf(last, size, "%s", text);
-	}
-	pthread_mutex_unlock(&msg_lock);
-}
-
-/* err from a libisofs return code: "<what>: <libisofs text>". */
-static int iso_fail(struct mkl_err *err, int ret, const char *what)
-{
-	return mkl_error(err, ret == (int)ISO_OUT_OF_MEM ? ENOMEM : 0, "%s: %s", what,
-			 iso_error_to_msg(ret));
-}
 
 /* --- labels --- */
 
@@ -310,7 +272,7 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 			break;
 		ret = iso_dir_get_node(dir, name, &node);
 		if (ret < 0) {
-			iso_fail(err, ret, "cannot look up a directory in the ISO image");
+			mkl_isolib_fail(err, ret, "cannot look up a directory in the ISO image");
 			goto fail;
 		}
 		if (ret == 0) {
@@ -318,7 +280,7 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 
 			ret = iso_image_add_new_dir(image, dir, name, &sub);
 			if (ret < 0) {
-				iso_fail(err, ret, "cannot add a directory to the ISO image");
+				mkl_isolib_fail(err, ret, "cannot add a directory to the ISO image");
 				goto fail;
 			}
 			set_node((IsoNode *)sub, 0555, t);
@@ -376,7 +338,7 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 	ret = iso_image_add_new_file(image, dir, name, stream, &file);
 	if (ret < 0) {
 		iso_stream_unref(stream);
-		iso_fail(err, ret, "cannot add a file to the ISO image");
+		mkl_isolib_fail(err, ret, "cannot add a file to the ISO image");
 		goto fail;
 	}
 	set_node((IsoNode *)file, f->mode ? (f->mode & 07777) : 0444, t);
@@ -459,7 +421,7 @@ static int make_opts(const struct mkl_iso_opts *o, IsoWriteOpts **out, struct mk
 
 	ret = iso_write_opts_new(&w, 0);
 	if (ret < 0)
-		return iso_fail(err, ret, "cannot make ISO write options");
+		return mkl_isolib_fail(err, ret, "cannot make ISO write options");
 	iso_write_opts_set_iso_level(w, 3);
 	iso_write_opts_set_rockridge(w, 1);
 	iso_write_opts_set_joliet(w, 1);
@@ -512,7 +474,7 @@ static int make_opts(const struct mkl_iso_opts *o, IsoWriteOpts **out, struct mk
 	}
 	if (ret < 0) {
 		iso_write_opts_free(w);
-		return iso_fail(err, ret, "cannot set ISO write options");
+		return mkl_isolib_fail(err, ret, "cannot set ISO write options");
 	}
 	*out = w;
 	return 0;
@@ -579,7 +541,7 @@ static int pump(struct burn_source *bs, int out_fd, const struct mkl_iso_opts *o
 		if (n < 0) {
 			char last[ISO_MSGS_MESSAGE_LEN] = "";
 
-			drain_msgs(last, sizeof(last));
+			mkl_isolib_drain(last, sizeof(last));
 			mkl_error(err, EIO, "writing the ISO image: %s",
 				  last[0] ? last : "libisofs failed");
 			goto out;
@@ -626,14 +588,12 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 				 "432 to %d)", o->mbr_template_size, SYSTEM_AREA);
 	if (o->mbr_template && !o->boot_image)
 		return mkl_error(err, EINVAL, "an isohybrid MBR needs an El Torito boot image");
-	pthread_once(&init_once, iso_setup);
-	if (init_result < 0)
-		return iso_fail(err, init_result, "cannot start libisofs");
-	drain_msgs(NULL, 0);
+	if (mkl_isolib_setup(err))
+		return -1;
 
 	ret = iso_image_new(o->volume_id, &image);
 	if (ret < 0) {
-		iso_fail(err, ret, "cannot make an ISO image");
+		mkl_isolib_fail(err, ret, "cannot make an ISO image");
 		goto out;
 	}
 	iso_image_set_volume_id(image, o->volume_id);
@@ -667,7 +627,7 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 
 	ret = iso_image_create_burn_source(image, wopts, &bs);
 	if (ret < 0) {
-		drain_msgs(last, sizeof(last));
+		mkl_isolib_drain(last, sizeof(last));
 		mkl_error(err, 0, "cannot start writing the ISO image: %s",
 			  last[0] ? last : iso_error_to_msg(ret));
 		bs = NULL;
@@ -694,6 +654,6 @@ out:
 	iso_write_opts_free(wopts);
 	if (image)
 		iso_image_unref(image);
-	drain_msgs(NULL, 0);
+	mkl_isolib_drain(NULL, 0);
 	return rc;
 }

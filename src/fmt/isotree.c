@@ -38,6 +38,7 @@
  * (fmt/iso.c does the same; a second iso_init() only resets the message
  * severities, which both set alike) and is never undone.
  */
+#include "fmt/isolib.h"
 #include "fmt/isotree.h"
 
 #include <errno.h>
@@ -60,39 +61,6 @@
 #define CHUNK_BLOCKS 32		/* 64 KiB per sink call */
 #define FS_ID 0x6d6b7472u	/* "mktr": our streams' file system id */
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_result;
-static pthread_mutex_t msg_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void lib_setup(void)
-{
-	init_result = iso_init();
-	if (init_result < 0)
-		return;
-	iso_set_msgs_severities("SORRY", "NEVER", "libisofs");
-	iso_set_local_charset("UTF-8", 0);
-}
-
-/* Empty the message queue; keep the last SORRY-or-worse text in last. */
-static void drain_msgs(char *last, size_t size)
-{
-	char text[ISO_MSGS_MESSAGE_LEN], sev[80];
-	int code, imgid;
-
-	pthread_mutex_lock(&msg_lock);
-	while (iso_obtain_msgs("ALL", &code, &imgid, text, sev) > 0) {
-		if (last && (strcmp(sev, "SORRY") == 0 || strcmp(sev, "FAILURE") == 0 ||
-			     strcmp(sev, "FATAL") == 0 || strcmp(sev, "ABORT") == 0))
-			snprintf(last, size, "%s", text);
-	}
-	pthread_mutex_unlock(&msg_lock);
-}
-
-static int iso_fail(struct mkl_err *err, int ret, const char *what)
-{
-	return mkl_error(err, ret == (int)ISO_OUT_OF_MEM ? ENOMEM : 0, "%s: %s", what,
-			 iso_error_to_msg(ret));
-}
 
 /* --- content streams --- */
 
@@ -343,7 +311,7 @@ static int set_xattrs(IsoNode *in, const struct mkl_node *ino, struct mkl_err *e
 	free(values);
 	free(lens);
 	if (ret < 0)
-		return iso_fail(err, ret, "cannot set xattrs");
+		return mkl_isolib_fail(err, ret, "cannot set xattrs");
 	return 1;
 }
 
@@ -436,7 +404,7 @@ fail:
 	{
 		char last[ISO_MSGS_MESSAGE_LEN] = "";
 
-		drain_msgs(last, sizeof(last));
+		mkl_isolib_drain(last, sizeof(last));
 		return mkl_error(err, ret == (int)ISO_OUT_OF_MEM ? ENOMEM : 0, "%s",
 				 last[0] ? last : iso_error_to_msg(ret));
 	}
@@ -479,7 +447,7 @@ static int make_opts(const struct mkl_isotree_opts *o, int aaip, IsoWriteOpts **
 				 (long long)o->time);
 	ret = iso_write_opts_new(&w, 0);
 	if (ret < 0)
-		return iso_fail(err, ret, "cannot make ISO write options");
+		return mkl_isolib_fail(err, ret, "cannot make ISO write options");
 	iso_write_opts_set_iso_level(w, 3);
 	iso_write_opts_set_rockridge(w, 1);
 	iso_write_opts_set_joliet(w, 0);
@@ -508,7 +476,7 @@ static int make_opts(const struct mkl_isotree_opts *o, int aaip, IsoWriteOpts **
 	ret = iso_write_opts_set_pvd_times(w, t, t, 0, 0, uuid);
 	if (ret < 0) {
 		iso_write_opts_free(w);
-		return iso_fail(err, ret, "cannot set ISO write options");
+		return mkl_isolib_fail(err, ret, "cannot set ISO write options");
 	}
 	*out = w;
 	return 0;
@@ -545,7 +513,7 @@ static int pump(struct burn_source *bs, struct shared *sh, mkl_sink_fn sink, voi
 		if (n < 0) {
 			char last[ISO_MSGS_MESSAGE_LEN] = "";
 
-			drain_msgs(last, sizeof(last));
+			mkl_isolib_drain(last, sizeof(last));
 			mkl_error(err, EIO, "writing the ISO image: %s",
 				  last[0] ? last : "libisofs failed");
 			goto out;
@@ -592,10 +560,8 @@ int mkl_isotree_write(struct mkl_tree *tree, const struct mkl_isotree_opts *opts
 	if (!mkl_is_dir(root))
 		return mkl_error(err, EINVAL, "cannot write an ISO image of a tree whose root "
 				 "is not a directory");
-	pthread_once(&init_once, lib_setup);
-	if (init_result < 0)
-		return iso_fail(err, init_result, "cannot start libisofs");
-	drain_msgs(NULL, 0);
+	if (mkl_isolib_setup(err))
+		return -1;
 
 	sh = mkl_calloc(1, sizeof(*sh), err);
 	if (!sh)
@@ -612,7 +578,7 @@ int mkl_isotree_write(struct mkl_tree *tree, const struct mkl_isotree_opts *opts
 
 	ret = iso_image_new(opts->volume_id, &b.image);
 	if (ret < 0) {
-		iso_fail(err, ret, "cannot make an ISO image");
+		mkl_isolib_fail(err, ret, "cannot make an ISO image");
 		b.image = NULL;
 		goto out;
 	}
@@ -632,7 +598,7 @@ int mkl_isotree_write(struct mkl_tree *tree, const struct mkl_isotree_opts *opts
 
 	ret = iso_image_create_burn_source(b.image, wopts, &bs);
 	if (ret < 0) {
-		drain_msgs(last, sizeof(last));
+		mkl_isolib_drain(last, sizeof(last));
 		mkl_error(err, 0, "cannot start writing the ISO image: %s",
 			  last[0] ? last : iso_error_to_msg(ret));
 		bs = NULL;
@@ -659,7 +625,7 @@ out:
 	free(b.links);
 	if (b.image)
 		iso_image_unref(b.image);
-	drain_msgs(NULL, 0);
+	mkl_isolib_drain(NULL, 0);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);
 	return rc;
