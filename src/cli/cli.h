@@ -9,6 +9,15 @@ extern const char *prog;	/* "mklive build", for messages */
 /* Print "PROG: message" and a hint to --help, exit 2. */
 void die_usage(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+struct mkl_err;
+
+/* A number option from lo to hi, else a usage error naming the option. */
+long cli_number(const char *opt, const char *text, long lo, long hi);
+/* SIGINT/SIGTERM/SIGHUP cancel the library's work (mkl_cancel); SIGPIPE ignored. */
+void cli_catch_signals(void);
+/* Print a failure once ("interrupted" when a signal caused it); the exit code. */
+int cli_report(const struct mkl_err *err);
+
 int cmd_build(int argc, char **argv);	/* main.c */
 int cmd_cloop(int argc, char **argv);	/* cloop.c */
 int cmd_fat(int argc, char **argv);	/* fat.c */

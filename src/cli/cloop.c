@@ -18,7 +18,6 @@
 #include "codec/codec.h"
 #include "fmt/cloop.h"
 
-static volatile sig_atomic_t got_signal;
 
 static void usage(FILE *f)
 {
@@ -54,36 +53,6 @@ static void usage(FILE *f)
 "is left. extract and info check every block and name the first bad one.\n");
 }
 
-static void on_signal(int sig)
-{
-	got_signal = sig;
-	mkl_cancel();
-}
-
-static void catch_signals(void)
-{
-	struct sigaction sa = { 0 };
-
-	/* No SA_RESTART: a blocked read returns EINTR and the command unwinds;
-	 * a second signal stops at once (the output has no name yet). */
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-static int report(const struct mkl_err *err)
-{
-	if (got_signal) {
-		fprintf(stderr, "%s: interrupted (%s); no output written\n", prog, strsignal(got_signal));
-		return 128 + got_signal;
-	}
-	fprintf(stderr, "%s: %s\n", prog, err->msg);
-	return 1;
-}
 
 /* ---- create ---- */
 
@@ -101,17 +70,6 @@ static const struct option create_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static long parse_num(const char *opt, const char *text, long lo, long hi)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(text, &end, 10);
-	if (errno || end == text || *end || v < lo || v > hi)
-		die_usage("%s: '%s' is not a number from %ld to %ld", opt, text, lo, hi);
-	return v;
-}
 
 static int create(int argc, char **argv)
 {
@@ -139,7 +97,7 @@ static int create(int argc, char **argv)
 				die_usage("--format: unknown '%s' (v2 or v4)", optarg);
 			break;
 		case OPT_CODEC: codec = optarg; break;
-		case OPT_LEVEL: o.level = (int)parse_num("--level", optarg, 0, 22); level_given = 1; break;
+		case OPT_LEVEL: o.level = (int)cli_number("--level", optarg, 0, 22); level_given = 1; break;
 		case OPT_BLOCK_SIZE:
 			if (mkl_parse_size(optarg, &bs, &err))
 				die_usage("--block-size: %s", err.msg);
@@ -147,7 +105,7 @@ static int create(int argc, char **argv)
 				die_usage("--block-size: %s is not a multiple of 512 from 512 to 64M", optarg);
 			o.block_size = (uint32_t)bs;
 			break;
-		case 'j': o.threads = (unsigned)parse_num("--threads", optarg, 1, 256); break;
+		case 'j': o.threads = (unsigned)cli_number("--threads", optarg, 1, 256); break;
 		case OPT_COMPAT: o.exact = true; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -170,12 +128,12 @@ static int create(int argc, char **argv)
 		die_usage("--level: %s", err.msg);
 	in = argv[optind];
 
-	catch_signals();
+	cli_catch_signals();
 	if (strcmp(in, "-")) {
 		in_fd = open(in, O_RDONLY | O_CLOEXEC);
 		if (in_fd < 0) {
 			mkl_error(&err, errno, "cannot open '%s'", in);
-			return report(&err);
+			return cli_report(&err);
 		}
 	}
 	if (fstat(in_fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
@@ -220,7 +178,7 @@ done:
 	if (in_fd > 0)
 		close(in_fd);
 	free(buf);
-	return ret ? report(&err) : 0;
+	return ret ? cli_report(&err) : 0;
 }
 
 /* ---- extract, info ---- */
@@ -278,7 +236,7 @@ static int extract(int argc, char **argv)
 	}
 	if (argc != 3)
 		die_usage("extract: expected IN and OUT, got %d argument%s", argc - 1, argc == 2 ? "" : "s");
-	catch_signals();
+	cli_catch_signals();
 	if (open_image(argv[1], &fd, &r, &err) || mkl_outfile_open(&out, argv[2], true, &err))
 		goto done;
 	if (mkl_cloop_extract(r, sink_fd, &out.fd, &err)) {
@@ -293,7 +251,7 @@ done:
 	mkl_outfile_close(&out);
 	if (fd > 0)
 		close(fd);
-	return ret ? report(&err) : 0;
+	return ret ? cli_report(&err) : 0;
 }
 
 static int info(int argc, char **argv)
@@ -310,7 +268,7 @@ static int info(int argc, char **argv)
 	if (argc != 2)
 		die_usage("info: expected one IN, got %d arguments", argc - 1);
 	if (open_image(argv[1], &fd, &r, &err))
-		return report(&err);
+		return cli_report(&err);
 	mkl_cloop_info(r, &st);
 	printf("header: %s (header %s)\n", mkl_cloop_header_line(r),
 	       mkl_cloop_header_last(r) ? "last" : "first");

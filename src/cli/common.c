@@ -1,9 +1,13 @@
 /* What every command shares: the program name for messages, usage errors. */
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
+#include "tree/err.h"
 
 const char *prog = "mklive";
 
@@ -17,4 +21,50 @@ void die_usage(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
 	exit(2);
+}
+
+long cli_number(const char *opt, const char *text, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < lo || v > hi)
+		die_usage("%s: '%s' is not a number from %ld to %ld", opt, text, lo, hi);
+	return v;
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	mkl_cancel();
+}
+
+void cli_catch_signals(void)
+{
+	struct sigaction sa = { 0 };
+
+	/* No SA_RESTART: a blocked read of the input returns EINTR and the
+	 * command unwinds. SA_RESETHAND: a second Ctrl-C stops at once (the
+	 * output is an unnamed file until complete, so nothing is left). */
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_report(const struct mkl_err *err)
+{
+	if (got_signal) {
+		fprintf(stderr, "%s: interrupted (%s); no output written\n", prog, strsignal(got_signal));
+		return 128 + got_signal;
+	}
+	fprintf(stderr, "%s: %s\n", prog, err->msg);
+	return 1;
 }

@@ -27,7 +27,6 @@
 #endif
 
 static int verbosity = 1;	/* 0 -q, 1 normal, 2 -v */
-static volatile sig_atomic_t got_signal;
 
 
 static void usage(FILE *f)
@@ -87,11 +86,6 @@ static void usage(FILE *f)
 "Boot options of the live system are in mklive-init(7).\n");
 }
 
-static void on_signal(int sig)
-{
-	got_signal = sig;
-	mkl_cancel();
-}
 
 /* Progress bar on a terminal: phase, bytes, rate, ETA; at most 10 updates/s. */
 struct progress {
@@ -172,17 +166,6 @@ static void on_note(void *ctx, const char *msg)
 	fprintf(stderr, "%s: [%6.2fs] %s\n", prog, since(&p->t0), msg);
 }
 
-static int parse_int(const char *opt, const char *text, int lo, int hi)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(text, &end, 10);
-	if (errno || end == text || *end || v < lo || v > hi)
-		die_usage("%s: '%s' is not a number from %d to %d", opt, text, lo, hi);
-	return (int)v;
-}
 
 /* Where mklive-init is: beside this program (the build tree), then
  * BINDIR/../lib/mklive (an installed, possibly relocated, PREFIX), then the
@@ -252,7 +235,6 @@ int cmd_build(int argc, char **argv)
 	struct mkl_build_result res;
 	struct mkl_err err = { 0 };
 	struct progress prog_state = { 0 };
-	struct sigaction sa = { 0 };
 	const char *config = NULL, *sde;
 	/* Command-line values; NULL / -1 means "not given". */
 	const char *label = NULL, *append = NULL, *comp = NULL, *icomp = NULL;
@@ -270,21 +252,21 @@ int cmd_build(int argc, char **argv)
 		switch (c) {
 		case 'o': o.output = optarg; break;
 		case 'c': config = optarg; break;
-		case 'j': threads = parse_int("--threads", optarg, 1, 1024); break;
+		case 'j': threads = (int)cli_number("--threads", optarg, 1, 1024); break;
 		case 'q': verbosity = 0; break;
 		case 'v': verbosity = 2; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_LABEL: label = optarg; break;
 		case OPT_APPEND: append = optarg; break;
-		case OPT_TIMEOUT: timeout = parse_int("--timeout", optarg, 0, 600); break;
+		case OPT_TIMEOUT: timeout = (int)cli_number("--timeout", optarg, 0, 600); break;
 		case OPT_COMPRESSOR: comp = optarg; break;
-		case OPT_LEVEL: level = parse_int("--level", optarg, 1, 22); break;
+		case OPT_LEVEL: level = (int)cli_number("--level", optarg, 1, 22); break;
 		case OPT_BLOCK_SIZE:
 			if (mkl_parse_size(optarg, &bs, &err))
 				die_usage("--block-size: %s", err.msg);
 			break;
 		case OPT_INITRD_COMPRESSOR: icomp = optarg; break;
-		case OPT_INITRD_LEVEL: ilevel = parse_int("--initrd-level", optarg, 0, 22); break;
+		case OPT_INITRD_LEVEL: ilevel = (int)cli_number("--initrd-level", optarg, 0, 22); break;
 		case OPT_KERNEL: o.kernel = optarg; break;
 		case OPT_MODULES: o.modules = optarg; break;
 		case OPT_INIT: o.init = optarg; break;
@@ -395,28 +377,15 @@ int cmd_build(int argc, char **argv)
 	o.note = on_note;
 	o.ctx = &prog_state;
 
-	/* No SA_RESTART: a blocked read of the input returns EINTR and the
-	 * build unwinds. SA_RESETHAND: a second Ctrl-C stops at once (the
-	 * output is an unnamed file until complete, so nothing is left). */
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESETHAND;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli_catch_signals();
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (mkl_build(&o, &res, &err)) {
 		if (prog_state.shown)
 			fputs("\r\033[K", stderr);
-		if (got_signal)
-			fprintf(stderr, "%s: interrupted (%s); no output written\n", prog, strsignal(got_signal));
-		else
-			fprintf(stderr, "%s: %s\n", prog, err.msg);
 		mkl_config_free(&cfg);
 		free(init_default);
-		return got_signal ? 128 + got_signal : 1;
+		return cli_report(&err);
 	}
 	if (prog_state.shown)
 		fputs("\r\033[K", stderr);
