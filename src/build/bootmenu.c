@@ -86,6 +86,16 @@ char *mkl_grub_cfg(const char *label, const char *append, int timeout, const cha
 
 /* The ESP's own grub.cfg, read when GRUB finds no configuration on the
  * medium by itself: find the medium by its ID, then read the real one. */
+char *mkl_floppy_cmdline(const char *append)
+{
+	char *s;
+
+	if (asprintf(&s, CONSOLES "%s%s%s%s", entries[0].args[0] ? " " : "", entries[0].args,
+		     append && append[0] ? " " : "", append ? append : "") < 0)
+		return NULL;
+	return s;
+}
+
 char *mkl_grub_esp_cfg(const char *id)
 {
 	char *buf = NULL;

@@ -20,6 +20,7 @@
 #include "fmt/cloop.h"
 #include "fmt/cpio.h"
 #include "fmt/fat.h"
+#include "fmt/floppy.h"
 #include "fmt/iso.h"
 #include "fmt/isotree.h"
 #include "fmt/squashfs.h"
@@ -615,6 +616,31 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 	return 1;
 }
 
+/* The legacy boot floppy: the kernel and initramfs of the live entry. */
+static int make_floppy(struct build *b, const struct buf *kernel, const struct buf *initrd, int *fd,
+		       struct mkl_err *err)
+{
+	char *cmd = mkl_floppy_cmdline(b->o->append);
+	struct mkl_floppy_opts fo = {
+		.kernel = kernel->data, .kernel_size = kernel->len,
+		.initrd = initrd->data, .initrd_size = initrd->len,
+		.cmdline = cmd, .label = "MKLIVE-BOOT", .time = b->o->time,
+		.serial = (uint32_t)(b->hash >> 16 ^ b->hash >> 48),
+	};
+	int rc;
+
+	if (!cmd)
+		return mkl_error(err, ENOMEM, "out of memory");
+	rc = mkl_scratch_open(b->o->output, fd, err) || mkl_floppy_write(*fd, &fo, err);
+	free(cmd);
+	if (rc)
+		return mkl_err_prefix(err, "--floppy");
+	note(b, "boot floppy: kernel %zu and initramfs %zu bytes of %" PRIu64, kernel->len, initrd->len,
+	     mkl_floppy_capacity());
+	b->res->floppy = true;
+	return 0;
+}
+
 static int write_iso(struct build *b, int fd, const struct buf *kernel, const struct buf *initrd,
 		     struct mkl_err *err)
 {
@@ -627,7 +653,7 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 	char path[PATH_MAX], appid[128], idfile[96], *cfg;
 	struct uefi u = { .esp_fd = -1 };
 	size_t n = 0, i;
-	int ret = -1, efi;
+	int ret = -1, efi, floppy_fd = -1;
 
 	cfg = mkl_isolinux_cfg(label, o->append, o->timeout);
 	if (!cfg)
@@ -687,6 +713,13 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 		io.gpt_guid[6] = (io.gpt_guid[6] & 0x0f) | 0x40;	/* RFC 4122 version 4 */
 		io.gpt_guid[8] = (io.gpt_guid[8] & 0x3f) | 0x80;
 	}
+	if (o->floppy) {
+		if (make_floppy(b, kernel, initrd, &floppy_fd, err))
+			goto out;
+		files[n++] = (struct mkl_iso_file){ .path = "boot/floppy.img", .mem = NULL,
+						    .fd = floppy_fd, .size = MKL_FAT_FLOPPY_SIZE };
+		io.floppy_image = "boot/floppy.img";
+	}
 	snprintf(appid, sizeof(appid), "MKLIVE %s", b->res->kernel_version);
 	io.volume_id = label;
 	io.volume_set_id = b->res->medium_id;
@@ -694,8 +727,10 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 	io.time = o->time;
 	io.boot_image = "isolinux/isolinux.bin";
 	io.boot_catalog = "isolinux/boot.cat";
-	io.mbr_template = mbr.data;
-	io.mbr_template_size = mbr.len;
+	if (!o->floppy) {	/* the isohybrid MBR starts isolinux, not the floppy */
+		io.mbr_template = mbr.data;
+		io.mbr_template_size = mbr.len;
+	}
 	note(b, "writing the ISO: label %s, medium id %s", label, b->res->medium_id);
 	if (mkl_iso_write(fd, &io, files, n, o->progress ? iso_progress : NULL, (void *)o, err))
 		goto out;
@@ -706,6 +741,8 @@ out:
 	buf_free(&mbr);
 	free(cfg);
 	uefi_free(&u);
+	if (floppy_fd >= 0)
+		close(floppy_fd);
 	return ret;
 }
 

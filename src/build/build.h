@@ -61,6 +61,11 @@ struct mkl_build_opts {
 	 * boots with Secure Boot on and off. */
 	const char *efi_root;		/* NULL: "/" */
 	int uefi;			/* -1 auto (when the files are there), 0 no, 1 yes */
+	/* Legacy: the BIOS boots a 1.44 MB floppy image (El Torito floppy
+	 * emulation, fmt/floppy.h) with the kernel and initramfs on it; isolinux
+	 * stays as a second entry; no isohybrid MBR (CD only). Needs a kernel
+	 * and initramfs that fit, about 1.4 MB together. */
+	bool floppy;
 	int64_t time;			/* SOURCE_DATE_EPOCH, or now */
 
 	/* Reporting (optional). progress: bytes done/total of a phase.
@@ -78,6 +83,7 @@ struct mkl_build_result {
 	uint64_t initrd_bytes, iso_bytes, input_bytes;
 	size_t ro_dirs;			/* symlink mode: directories in the image */
 	bool uefi;			/* the image boots with UEFI too */
+	bool floppy;			/* the BIOS boots the floppy entry */
 	uint64_t esp_bytes;
 	size_t entries, modules;
 };
@@ -92,5 +98,7 @@ char *mkl_isolinux_cfg(const char *label, const char *append, int timeout);
 /* GRUB's (UEFI), with the same entries; finds the medium by its ID. */
 char *mkl_grub_cfg(const char *label, const char *append, int timeout, const char *id);
 char *mkl_grub_esp_cfg(const char *id);
+/* The boot floppy's kernel command line: the default entry's. */
+char *mkl_floppy_cmdline(const char *append);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "tree/err.h"
@@ -67,4 +68,34 @@ int cli_report(const struct mkl_err *err)
 	}
 	fprintf(stderr, "%s: %s\n", prog, err->msg);
 	return 1;
+}
+
+int cli_time(int64_t *t)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+	long long v;
+
+	if (!sde || !*sde) {
+		*t = (int64_t)time(NULL);
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(sde, &end, 10);
+	if (errno || *end || v < 0) {
+		fprintf(stderr, "%s: SOURCE_DATE_EPOCH='%s' is not a number of seconds\n", prog, sde);
+		return -1;
+	}
+	*t = v;
+	return 0;
+}
+
+uint32_t cli_serial(int64_t t)
+{
+	/* As DOS made it from the date, but mixed so that nearby times
+	 * give unrelated serials. */
+	uint64_t x = (uint64_t)t * 0x9e3779b97f4a7c15ull;
+
+	x ^= x >> 29;
+	return (uint32_t)(x ^ (x >> 32));
 }

@@ -41,6 +41,7 @@ static const struct key {
 	KEY(1, "level", NUM, initrd_level, 1, 22, NULL),
 	KEY(2, "append", STR, append, 0, 0, NULL),
 	KEY(2, "timeout", NUM, timeout, 0, 600, NULL),
+	KEY(2, "floppy", CHOICE, floppy, 0, 0, "yes, no"),
 	KEY(3, "root-mode", CHOICE, root_mode, 0, 0, "overlay, symlink"),
 	KEY(3, "read-only", STR, read_only, 0, 0, NULL),
 #undef KEY
@@ -62,6 +63,7 @@ void mkl_config_free(struct mkl_config *cfg)
 	free(cfg->compressor);
 	free(cfg->initrd_compressor);
 	free(cfg->append);
+	free(cfg->floppy);
 	free(cfg->image_format);
 	free(cfg->root_mode);
 	free(cfg->read_only);

@@ -36,6 +36,7 @@ struct mkl_config {
 	char *initrd_compressor;	/* NULL: "zstd" */
 	int initrd_level;		/* 0: default */
 	char *append;			/* extra kernel command line; NULL: none */
+	char *floppy;			/* [boot] floppy: yes, no; NULL: no */
 	int timeout;			/* seconds; -1: default (5) */
 	char *image_format;		/* [image] format: squashfs, cloop; NULL: squashfs */
 	char *root_mode;		/* [layout] root-mode: overlay, symlink; NULL: overlay */

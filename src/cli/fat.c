@@ -86,7 +86,7 @@ int cmd_fat(int argc, char **argv)
 	struct mkl_fat_opts o = { 0 };
 	struct mkl_fat_file *files = NULL;
 	struct mkl_err err = { 0 };
-	const char *output = NULL, *dir, *sde;
+	const char *output = NULL, *dir;
 	char label[12];
 	struct mkl_outfile out = { .fd = -1 };
 	size_t n = 0;
@@ -120,29 +120,9 @@ int cmd_fat(int argc, char **argv)
 		return 1;
 	}
 
-	sde = getenv("SOURCE_DATE_EPOCH");
-	if (sde && *sde) {
-		char *end;
-		long long v;
-
-		errno = 0;
-		v = strtoll(sde, &end, 10);
-		if (errno || *end || v < 0) {
-			fprintf(stderr, "%s: SOURCE_DATE_EPOCH='%s' is not a number of seconds\n", prog, sde);
-			return 2;
-		}
-		o.time = v;
-	} else {
-		o.time = time(NULL);
-	}
-	/* The serial, as DOS made it from the date, but mixed so nearby
-	 * times give unrelated serials. */
-	{
-		uint64_t x = (uint64_t)o.time * 0x9e3779b97f4a7c15ull;
-
-		x ^= x >> 29;
-		o.serial = (uint32_t)(x ^ (x >> 32));
-	}
+	if (cli_time(&o.time))
+		return 2;
+	o.serial = cli_serial(o.time);
 
 	if (mkl_fat_files_from_dir(dir, &files, &n, &err)) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);

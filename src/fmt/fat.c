@@ -2,7 +2,8 @@
  *
  * Layout of the image, in 512-byte sectors:
  *   0                      boot sector (BPB, extended BPB, 0x55AA)
- *   1 ..                   FAT #1, then FAT #2 (identical)
+ *   1 ..                   more reserved sectors, only with boot code
+ *   ..                     FAT #1, then FAT #2 (identical)
  *   ..                     fixed root directory (512 entries; 224 on a floppy)
  *   ..                     data clusters 2, 3, ... (contiguous chains)
  * Written front to back in one pass: the whole plan (names, cluster
@@ -67,7 +68,7 @@ struct fat {
 	size_t *order;			/* nodes with clusters, in allocation order */
 	size_t norder;
 	/* geometry */
-	uint32_t spc, csize, fat_sectors, root_entries, total_sectors, clusters;
+	uint32_t reserved, spc, csize, fat_sectors, root_entries, total_sectors, clusters;
 	int bits;
 	uint8_t media;
 	uint16_t spt, heads;
@@ -629,7 +630,7 @@ static int plan_geometry(struct fat *f, const struct mkl_fat_opts *o, uint64_t c
 		f->root_entries = FLOPPY_ROOT_ENTRIES;
 		f->fat_sectors = 9;
 		f->total_sectors = MKL_FAT_FLOPPY_SIZE / SECTOR;
-		f->clusters = f->total_sectors - 1 - 2 * 9 - FLOPPY_ROOT_ENTRIES * DIRENT / SECTOR;
+		f->clusters = f->total_sectors - f->reserved - 2 * 9 - FLOPPY_ROOT_ENTRIES * DIRENT / SECTOR;
 		f->bits = 12;
 		f->media = 0xf0;
 		f->spt = 18;
@@ -671,7 +672,7 @@ static int plan_geometry(struct fat *f, const struct mkl_fat_opts *o, uint64_t c
 			c = FAT12_MAX + 17;
 		bits = c <= FAT12_MAX ? 12 : 16;
 		fs = fat_sectors_for(c, bits);
-		total = 1 + 2 * fs + root_sectors + c * spc;
+		total = f->reserved + 2 * fs + root_sectors + c * spc;
 		if ((o->min_size && (uint64_t)total * SECTOR < o->min_size) ||
 		    (uint64_t)total * SECTOR > MKL_FAT_MAX_SIZE) {
 			/* Fill the size asked for (or, when the margin made the
@@ -681,11 +682,11 @@ static int plan_geometry(struct fat *f, const struct mkl_fat_opts *o, uint64_t c
 			uint32_t t = (uint32_t)((size + SECTOR - 1) / SECTOR);
 			/* The smallest FAT that covers the clusters beside it. */
 			for (fs = 1;; fs++) {
-				if (1 + 2 * fs + root_sectors >= t) {
+				if (f->reserved + 2 * fs + root_sectors >= t) {
 					c = 0;
 					break;
 				}
-				c = (t - 1 - 2 * fs - root_sectors) / spc;
+				c = (t - f->reserved - 2 * fs - root_sectors) / spc;
 				if (c <= FAT16_MAX && fat_sectors_for(c, c <= FAT12_MAX ? 12 : 16) <= fs)
 					break;
 			}
@@ -866,17 +867,22 @@ static void fill_dir(const struct fat *f, size_t dir, uint8_t *buf, const char *
 	}
 }
 
+/* The boot sector; b holds the caller's boot code (its jump in bytes 0..2
+ * and code from byte 62 are kept) or zeros. */
 static void fill_boot(const struct fat *f, const struct mkl_fat_opts *o, uint8_t *b)
 {
 	static const uint8_t code[] = { 0xcd, 0x18, 0xf4, 0xeb, 0xfd };	/* int 18h; hlt; jmp hlt */
 
-	b[0] = 0xeb;
-	b[1] = 0x3c;
-	b[2] = 0x90;
+	if (!o->boot_code) {
+		b[0] = 0xeb;
+		b[1] = 0x3c;
+		b[2] = 0x90;
+		memcpy(b + 62, code, sizeof(code));
+	}
 	memcpy(b + 3, "MKLIVE  ", 8);
 	put16(b + 11, SECTOR);
 	b[13] = (uint8_t)f->spc;
-	put16(b + 14, 1);
+	put16(b + 14, (uint16_t)f->reserved);
 	b[16] = 2;
 	put16(b + 17, f->root_entries);
 	if (f->total_sectors < 65536)
@@ -897,7 +903,6 @@ static void fill_boot(const struct fat *f, const struct mkl_fat_opts *o, uint8_t
 	else
 		memcpy(b + 43, "NO NAME", 7);
 	memcpy(b + 54, f->bits == 12 ? "FAT12   " : "FAT16   ", 8);
-	memcpy(b + 62, code, sizeof(code));
 	b[510] = 0x55;
 	b[511] = 0xaa;
 }
@@ -989,6 +994,36 @@ int mkl_fat_check_label(const char *label, struct mkl_err *err)
 	return 0;
 }
 
+/* A copy of the caller's boot code, patched by its callback with the
+ * first sector of each file. */
+static uint8_t *boot_sectors(const struct fat *f, const struct mkl_fat_opts *o,
+			     const struct mkl_fat_file *files, size_t n, struct mkl_err *err)
+{
+	uint32_t data = f->reserved + 2 * f->fat_sectors + f->root_entries * DIRENT / SECTOR;
+	uint32_t *first = calloc(n ? n : 1, sizeof(*first));
+	uint8_t *code = malloc(o->boot_code_size);
+
+	if (!first || !code) {
+		mkl_error(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	memcpy(code, o->boot_code, o->boot_code_size);
+	for (size_t i = 1; i < f->n; i++) {
+		const struct node *nd = &f->nodes[i];
+
+		if (nd->file && nd->first)
+			first[nd->file - files] = data + (nd->first - 2) * f->spc;
+	}
+	if (o->boot_patch && o->boot_patch(o->boot_ctx, code, o->boot_code_size, first, n, err))
+		goto fail;
+	free(first);
+	return code;
+fail:
+	free(first);
+	free(code);
+	return NULL;
+}
+
 int mkl_fat_write(int out, const struct mkl_fat_opts *o, const struct mkl_fat_file *files, size_t n,
 		  struct mkl_err *err)
 {
@@ -1002,6 +1037,11 @@ int mkl_fat_write(int out, const struct mkl_fat_opts *o, const struct mkl_fat_fi
 	memset(&f, 0, sizeof(f));
 	if (o->label && mkl_fat_check_label(o->label, err))
 		return -1;
+	if (o->boot_code && (o->boot_code_size < SECTOR || o->boot_code_size % SECTOR ||
+			     o->boot_code_size > 64 * SECTOR))
+		return mkl_error(err, EINVAL, "boot code of %zu bytes: want 1 to 64 whole sectors",
+				 o->boot_code_size);
+	f.reserved = o->boot_code ? (uint32_t)(o->boot_code_size / SECTOR) : 1;
 	if (add_node(&f, 0, &root, err))
 		goto out;
 	f.nodes[0].is_dir = 1;
@@ -1051,9 +1091,15 @@ int mkl_fat_write(int out, const struct mkl_fat_opts *o, const struct mkl_fat_fi
 			fat_set(&f, table, nd->first + c, c + 1 < nd->nclus ? nd->first + c + 1 : eoc);
 	}
 
+	if (o->boot_code) {
+		free(sector);
+		sector = boot_sectors(&f, o, files, n, err);
+		if (!sector)
+			goto out;
+	}
 	fill_boot(&f, o, sector);
-	if (write_all(out, sector, SECTOR, err) || write_all(out, table, table_size, err) ||
-	    write_all(out, table, table_size, err))
+	if (write_all(out, sector, (size_t)f.reserved * SECTOR, err) ||
+	    write_all(out, table, table_size, err) || write_all(out, table, table_size, err))
 		goto out;
 	dirbuf = calloc(1, f.root_entries * DIRENT);
 	if (!dirbuf) {
@@ -1063,7 +1109,7 @@ int mkl_fat_write(int out, const struct mkl_fat_opts *o, const struct mkl_fat_fi
 	fill_dir(&f, 0, dirbuf, o->label);
 	if (write_all(out, dirbuf, f.root_entries * DIRENT, err))
 		goto out;
-	written = 1 + 2 * (uint64_t)f.fat_sectors + f.root_entries * DIRENT / SECTOR;
+	written = f.reserved + 2 * (uint64_t)f.fat_sectors + f.root_entries * DIRENT / SECTOR;
 
 	for (size_t k = 0; k < f.norder; k++) {
 		const struct node *nd = &f.nodes[f.order[k]];

@@ -52,6 +52,19 @@ struct mkl_fat_opts {
 	uint64_t min_size;	/* 0: sized to the content; else at least this many bytes */
 	int floppy;		/* 1: exactly a 1.44 MB FAT12 floppy (2880 sectors,
 				 * 18 sectors/track, 2 heads, media 0xF0) */
+	/* Boot code (optional; NULL: a boot sector that asks the BIOS for the
+	 * next boot device). boot_code_size is a multiple of 512: the first
+	 * sector becomes the boot sector (its bytes 3..61 are replaced by the
+	 * BPB, 510..511 by 0x55AA), the others are reserved sectors between
+	 * the boot sector and the FAT. boot_patch, when set, is called once
+	 * the layout is planned with a copy of the code to fill in, and the
+	 * first sector of each of files[] (0: a directory or an empty file);
+	 * files are always contiguous. */
+	const uint8_t *boot_code;
+	size_t boot_code_size;
+	int (*boot_patch)(void *ctx, uint8_t *code, size_t size, const uint32_t *first_sector,
+			  size_t n, struct mkl_err *err);
+	void *boot_ctx;
 };
 
 /* Write the image to out_fd (sequentially, from its current position).

@@ -13,7 +13,9 @@
  * in the volume set id reads back byte for byte.
  *
  * El Torito: one no-emulation entry for opts->boot_image, load size 4
- * sectors, boot info table patched (isolinux wants it). The boot catalog is
+ * sectors, boot info table patched (isolinux wants it). With a floppy image
+ * (legacy), the default entry emulates a 1.44 MB floppy from it and the
+ * isolinux entry comes second. The boot catalog is
  * a visible file at opts->boot_catalog, as mkisofs and xorriso leave it.
  * With an MBR template, libisofs makes the isohybrid MBR (partition 1,
  * active, from sector 0 over the whole image) and pads the image to a whole
@@ -365,22 +367,37 @@ static char *abs_path(const char *p, struct mkl_err *err)
 static int setup_boot(IsoImage *image, const struct mkl_iso_opts *o, struct mkl_err *err)
 {
 	ElToritoBootImage *boot;
-	char *img, *cat;
+	char *img, *cat, *fd = NULL;
 	int ret;
 
 	if (!o->boot_catalog || !o->boot_catalog[0])
 		return mkl_error(err, EINVAL, "a boot image needs a boot catalog path");
 	img = abs_path(o->boot_image, err);
 	cat = img ? abs_path(o->boot_catalog, err) : NULL;
-	if (!cat) {
+	if (cat && o->floppy_image)
+		fd = abs_path(o->floppy_image, err);
+	if (!cat || (o->floppy_image && !fd)) {
 		free(img);
+		free(cat);
 		return -1;
 	}
-	ret = iso_image_set_boot_image(image, img, ELTORITO_NO_EMUL, cat, &boot);
-	if (ret < 0) {
-		mkl_error(err, 0, "cannot make '%s' the El Torito boot image (catalog '%s'): %s",
-			  o->boot_image, o->boot_catalog, iso_error_to_msg(ret));
+	if (fd) {
+		/* libisofs checks the size: 1.2, 1.44 or 2.88 MB. */
+		ret = iso_image_set_boot_image(image, fd, ELTORITO_FLOPPY_EMUL, cat, &boot);
+		if (ret < 0) {
+			mkl_error(err, 0, "cannot make '%s' the El Torito floppy image: %s",
+				  o->floppy_image, iso_error_to_msg(ret));
+		} else if ((ret = iso_image_add_boot_image(image, img, ELTORITO_NO_EMUL, 0, &boot)) < 0) {
+			mkl_error(err, 0, "cannot make '%s' the second El Torito entry: %s",
+				  o->boot_image, iso_error_to_msg(ret));
+		}
 	} else {
+		ret = iso_image_set_boot_image(image, img, ELTORITO_NO_EMUL, cat, &boot);
+		if (ret < 0)
+			mkl_error(err, 0, "cannot make '%s' the El Torito boot image (catalog '%s'): %s",
+				  o->boot_image, o->boot_catalog, iso_error_to_msg(ret));
+	}
+	if (ret >= 0) {
 		el_torito_set_load_size(boot, 4);
 		/* bit0: patch the boot info table; bit1: isohybrid. */
 		el_torito_set_isolinux_options(boot, 1 | (o->mbr_template ? 2 : 0), 0);
@@ -406,6 +423,7 @@ static int setup_boot(IsoImage *image, const struct mkl_iso_opts *o, struct mkl_
 		}
 		free(e);
 	}
+	free(fd);
 	free(img);
 	free(cat);
 	return ret < 0 ? -1 : 0;
@@ -588,6 +606,8 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 				 "432 to %d)", o->mbr_template_size, SYSTEM_AREA);
 	if (o->mbr_template && !o->boot_image)
 		return mkl_error(err, EINVAL, "an isohybrid MBR needs an El Torito boot image");
+	if (o->floppy_image && (!o->boot_image || o->mbr_template))
+		return mkl_error(err, EINVAL, "a boot floppy needs the isolinux entry and no isohybrid MBR");
 	if (mkl_isolib_setup(err))
 		return -1;
 

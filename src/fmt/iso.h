@@ -37,6 +37,12 @@ struct mkl_iso_opts {
 	 * a GPT partition, so firmware finds it on a CD and on a USB stick.
 	 * NULL: BIOS only. */
 	const char *efi_image;
+	/* Legacy boot floppy: a 1.44 MB image among the files (mklive floppy's,
+	 * "boot/floppy.img") becomes the default El Torito entry, in floppy
+	 * emulation, and boot_image a second BIOS entry for firmware that lets
+	 * the user choose. No isohybrid MBR then (it starts isolinux): the
+	 * image boots from CD only. NULL: no floppy. */
+	const char *floppy_image;
 	/* GPT disk GUID; all zero: derived from the volume times. */
 	unsigned char gpt_guid[16];
 	/* isohybrid MBR template (syslinux's isohdpfx.bin, 432 bytes); NULL: none. */

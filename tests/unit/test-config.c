@@ -46,6 +46,7 @@ static void test_full(void)
 		"[boot]\n"
 		"append = console=ttyS0,115200 quiet # not a comment\n"
 		"timeout = 0\n"
+		"floppy = yes\n"
 		"\t# indented comment";
 	struct mkl_config cfg;
 	struct mkl_err err;
@@ -59,8 +60,9 @@ static void test_full(void)
 	T_EQ_INT(cfg.initrd_level, 19);
 	T_EQ_STR(cfg.append, "console=ttyS0,115200 quiet # not a comment");
 	T_EQ_INT(cfg.timeout, 0);
+	T_EQ_STR(cfg.floppy, "yes");
 	mkl_config_free(&cfg);
-	T_OK(cfg.label == NULL && cfg.timeout == -1, "free resets");
+	T_OK(cfg.label == NULL && cfg.timeout == -1 && cfg.floppy == NULL, "free resets");
 	mkl_config_free(NULL);
 }
 
@@ -128,7 +130,7 @@ static void test_errors(void)
 	    "t.conf:2: unknown key 'size' in [image] (keys: label, compressor, level, block-size, format)");
 	bad("[initramfs]\nlabel = X\n",
 	    "t.conf:2: unknown key 'label' in [initramfs] (keys: compressor, level)");
-	bad("[boot]\nlevel = 3\n", "t.conf:2: unknown key 'level' in [boot] (keys: append, timeout)");
+	bad("[boot]\nlevel = 3\n", "t.conf:2: unknown key 'level' in [boot] (keys: append, timeout, floppy)");
 	bad("# top\nlabel = X\n", "t.conf:2: key 'label' outside a section");
 	bad("[image]\n\nlabel X\n", "t.conf:3: missing '=' in 'label X'");
 	bad("[image]\n = X\n", "t.conf:2: missing key before '='");
