@@ -16,7 +16,7 @@ DESTDIR   ?=
 CC        ?= cc
 MUSLCC    ?= musl-gcc
 PKG_CONFIG ?= pkg-config
-PKGS      := libsquashfs1 libisofs-1 libarchive libzstd liblzma liblz4 zlib
+PKGS      := libsquashfs1 libisofs-1 libarchive libzstd liblzma liblz4 zlib ext2fs
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
              -Wno-format-truncation
@@ -34,11 +34,13 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
              -DMKLIVE_LIBEXECDIR='"$(LIBEXECDIR)"' -Isrc $(DEPCFLAGS) -MMD -MP
 
 LIB_SRC   := $(sort $(wildcard src/tree/*.c src/codec/*.c src/source/*.c src/fmt/*.c src/build/*.c))
+# Real-mode boot code (the boot floppy's loader), assembled into the library as data.
+LIB_ASM   := $(sort $(wildcard src/fmt/*.S))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
 INIT_SRC  := $(sort $(wildcard src/init/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test-*.c))
 
-LIB_OBJ   := $(LIB_SRC:%.c=build/obj/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=build/obj/%.o) $(LIB_ASM:%.S=build/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=build/obj/%.o)
 CLI_LIBOBJ := $(filter-out build/obj/src/cli/main.o,$(CLI_OBJ))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
@@ -58,6 +60,10 @@ deps:
 build/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -c -o $@ $<
 
 build/libmklive.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -4,6 +4,8 @@
 #ifndef MKL_CLI_H
 #define MKL_CLI_H
 
+#include <stdint.h>
+
 extern const char *prog;	/* "mklive build", for messages */
 
 /* Print "PROG: message" and a hint to --help, exit 2. */
@@ -18,9 +20,16 @@ void cli_catch_signals(void);
 /* Print a failure once ("interrupted" when a signal caused it); the exit code. */
 int cli_report(const struct mkl_err *err);
 
+/* SOURCE_DATE_EPOCH, or now; -1 (message printed) when it is not a number. */
+int cli_time(int64_t *t);
+/* A FAT volume serial derived from a time. */
+uint32_t cli_serial(int64_t t);
+
 int cmd_build(int argc, char **argv);	/* main.c */
 int cmd_cloop(int argc, char **argv);	/* cloop.c */
+int cmd_ext2(int argc, char **argv);	/* ext2.c */
 int cmd_fat(int argc, char **argv);	/* fat.c */
+int cmd_floppy(int argc, char **argv);	/* floppy.c */
 int cmd_test(int argc, char **argv);	/* test.c */
 
 #endif

@@ -34,7 +34,9 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: mklive build [OPTIONS] SOURCE -o OUTPUT.iso\n"
 "       mklive cloop create|extract|info ...   (see mklive cloop --help)\n"
+"       mklive ext2 [SOURCE] -o IMAGE          ext2 image, e.g. for persistence\n"
 "       mklive fat DIR -o ESP.img              (see mklive fat --help)\n"
+"       mklive floppy KERNEL -o FLOPPY.img     legacy 1.44 MB boot floppy\n"
 "       mklive test IMAGE.iso                  boot it in QEMU: BIOS/UEFI/Secure Boot,\n"
 "                                              CD and USB (see mklive test --help)\n"
 "       mklive --help | --version\n"
@@ -70,6 +72,10 @@ static void usage(FILE *f)
 "      --efi-root DIR         look for them under DIR (default /): DIR/usr/lib/shim/\n"
 "                             shimx64.efi.signed, DIR/usr/lib/grub/x86_64-efi-signed/\n"
 "                             gcdx64.efi.signed\n"
+"      --floppy               legacy: the BIOS boots a 1.44 MB floppy image (El\n"
+"                             Torito floppy emulation) holding the kernel and\n"
+"                             initramfs, as live CDs of old did; both must fit\n"
+"                             in 1.45 MB; the image then boots from CD only\n"
 "      --kernel FILE          kernel to boot (default: the tree's /boot/vmlinuz-*)\n"
 "      --modules DIR          its modules, DIR = .../lib/modules/VERSION\n"
 "                             (default: the tree's /lib/modules/VERSION)\n"
@@ -197,7 +203,7 @@ enum {
 	OPT_LABEL = 256, OPT_APPEND, OPT_TIMEOUT, OPT_COMPRESSOR, OPT_LEVEL, OPT_BLOCK_SIZE,
 	OPT_INITRD_COMPRESSOR, OPT_INITRD_LEVEL, OPT_KERNEL, OPT_MODULES, OPT_INIT, OPT_ISOLINUX,
 	OPT_SYSLINUX, OPT_VERSION, OPT_ROOT_MODE, OPT_IMAGE_FORMAT, OPT_READ_ONLY, OPT_UEFI,
-	OPT_EFI_ROOT,
+	OPT_EFI_ROOT, OPT_FLOPPY,
 };
 
 static const struct option build_opts[] = {
@@ -219,6 +225,7 @@ static const struct option build_opts[] = {
 	{ "syslinux-modules", required_argument, NULL, OPT_SYSLINUX },
 	{ "uefi", required_argument, NULL, OPT_UEFI },
 	{ "efi-root", required_argument, NULL, OPT_EFI_ROOT },
+	{ "floppy", no_argument, NULL, OPT_FLOPPY },
 	{ "root-mode", required_argument, NULL, OPT_ROOT_MODE },
 	{ "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
 	{ "read-only", required_argument, NULL, OPT_READ_ONLY },
@@ -235,11 +242,11 @@ int cmd_build(int argc, char **argv)
 	struct mkl_build_result res;
 	struct mkl_err err = { 0 };
 	struct progress prog_state = { 0 };
-	const char *config = NULL, *sde;
+	const char *config = NULL;
 	/* Command-line values; NULL / -1 means "not given". */
 	const char *label = NULL, *append = NULL, *comp = NULL, *icomp = NULL;
 	const char *root_mode = NULL, *image_format = NULL, *read_only = NULL;
-	int level = -1, ilevel = -1, timeout = -1, threads = 0, c;
+	int level = -1, ilevel = -1, timeout = -1, threads = 0, floppy = 0, c;
 	uint64_t bs = 0;
 	char *init_default = NULL;
 	struct timespec t0;
@@ -273,6 +280,7 @@ int cmd_build(int argc, char **argv)
 		case OPT_ISOLINUX: o.isolinux_dir = optarg; break;
 		case OPT_SYSLINUX: o.syslinux_modules = optarg; break;
 		case OPT_ROOT_MODE: root_mode = optarg; break;
+		case OPT_FLOPPY: floppy = 1; break;
 		case OPT_UEFI:
 			if (!strcmp(optarg, "auto"))
 				o.uefi = -1;
@@ -304,6 +312,7 @@ int cmd_build(int argc, char **argv)
 	o.label = label ? label : cfg.label;
 	o.append = append ? append : cfg.append;
 	o.timeout = timeout >= 0 ? timeout : cfg.timeout >= 0 ? cfg.timeout : 5;
+	o.floppy = floppy || (cfg.floppy && !strcmp(cfg.floppy, "yes"));
 	o.sqfs.compressor = comp ? comp : cfg.compressor ? cfg.compressor : "zstd";
 	o.sqfs.level = level > 0 ? level : cfg.level;
 	o.sqfs.block_size = bs ? (uint32_t)bs : cfg.block_size;
@@ -352,22 +361,10 @@ int cmd_build(int argc, char **argv)
 	if (!o.init)
 		o.init = init_default = default_init();
 
-	sde = getenv("SOURCE_DATE_EPOCH");
-	if (sde && *sde) {
-		char *end;
-		long long v;
-
-		errno = 0;
-		v = strtoll(sde, &end, 10);
-		if (errno || *end || v < 0) {
-			fprintf(stderr, "%s: SOURCE_DATE_EPOCH='%s' is not a number of seconds\n", prog, sde);
-			mkl_config_free(&cfg);
-			free(init_default);
-			return 2;
-		}
-		o.time = v;
-	} else {
-		o.time = time(NULL);
+	if (cli_time(&o.time)) {
+		mkl_config_free(&cfg);
+		free(init_default);
+		return 2;
 	}
 	o.sqfs.mkfs_time = o.time;
 
@@ -412,7 +409,9 @@ static const struct {
 } commands[] = {
 	{ "build", "mklive build", cmd_build },
 	{ "cloop", "mklive cloop", cmd_cloop },
+	{ "ext2", "mklive ext2", cmd_ext2 },
 	{ "fat", "mklive fat", cmd_fat },
+	{ "floppy", "mklive floppy", cmd_floppy },
 	{ "test", "mklive test", cmd_test },
 };
 
@@ -436,5 +435,5 @@ int main(int argc, char **argv)
 			return commands[i].run(argc - 1, argv + 1);
 		}
 	}
-	die_usage("unknown command '%s' (expected: build, cloop, fat, test)", argv[1]);
+	die_usage("unknown command '%s' (expected: build, cloop, ext2, fat, floppy, test)", argv[1]);
 }
