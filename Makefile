@@ -92,6 +92,13 @@ check-fast:
 	@$(MAKE) --no-print-directory all unit
 	@MKLIVE_SKIP_BOOT=1 tests/run.sh
 
+# libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each; make check runs a
+# short round through tests/cli/fuzz.sh.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh check
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all
@@ -108,5 +115,5 @@ install: all
 clean:
 	rm -rf build out
 
-.PHONY: all deps unit check check-fast demo install clean
+.PHONY: all deps unit check check-fast fuzz demo install clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -187,13 +187,21 @@ int mkl_block_decompress(enum mkl_codec_id id, const void *in, size_t len, void 
 		return 0;
 	}
 	case MKL_CODEC_XZ: {
-		uint64_t memlimit = UINT64_MAX;
+		/* liblzma allocates the dictionary the block's header asks for,
+		 * up to 4 GiB, whatever the block's size: allow one as large as
+		 * the block or as xz -9's (64 MiB), and the decoder's own few. */
+		const uint64_t limit = (uint64_t)(cap > (64u << 20) ? cap : (64u << 20)) + (8u << 20);
+		uint64_t memlimit = limit;
 		size_t ipos = 0, opos = 0;
 		lzma_ret ret = lzma_stream_buffer_decode(&memlimit, 0, NULL, in, &ipos, len, out,
 							 &opos, cap);
 
 		if (ret == LZMA_MEM_ERROR)
 			return mkl_error(err, ENOMEM, "out of memory");
+		if (ret == LZMA_MEMLIMIT_ERROR)
+			return mkl_error(err, 0, "xz block asks for %llu MiB to decode (its dictionary), "
+					 "more than the %llu MiB allowed", (unsigned long long)(memlimit >> 20),
+					 (unsigned long long)(limit >> 20));
 		if (ret != LZMA_OK)
 			return mkl_error(err, 0, "compressed data is corrupt");
 		*out_len = opos;

@@ -74,6 +74,8 @@ void mod_close(void);
 
 /* medium.c */
 int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size);
+int medium_match(const unsigned char *pvd, size_t len, const char *id,
+		 char *what, size_t size);
 
 /* mount.c */
 int mount_fs(const char *src, const char *dst, const char *type,

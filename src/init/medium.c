@@ -87,12 +87,48 @@ static int open_dev(int sysdir, const char *name)
 	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 }
 
+/*
+ * The bytes of the sector at 32768 (len of them, as read from a device we
+ * know nothing about): 1 if they are an ISO9660 Primary Volume Descriptor
+ * whose volume set ID (space or NUL padded) is id.  Otherwise 0, and what
+ * says what the sector holds, printable.
+ */
+int medium_match(const unsigned char *pvd, size_t len, const char *id,
+		 char *what, size_t size)
+{
+	char shown[VOLSET_LEN + 1];
+	size_t n, i;
+
+	if (len < VOLSET_OFFSET + VOLSET_LEN) {
+		sfmt(what, size, "%zu bytes, too few for a volume descriptor", len);
+		return 0;
+	}
+	if (pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5)) {
+		sfmt(what, size, "no ISO9660 volume");
+		return 0;
+	}
+	n = VOLSET_LEN;
+	while (n && (pvd[VOLSET_OFFSET + n - 1] == ' ' ||
+		     pvd[VOLSET_OFFSET + n - 1] == 0))
+		n--;
+	if (n == strlen(id) && !memcmp(pvd + VOLSET_OFFSET, id, n))
+		return 1;
+	/* the ID of someone else's disc goes to the console: no control bytes */
+	for (i = 0; i < n; i++) {
+		unsigned char c = pvd[VOLSET_OFFSET + i];
+
+		shown[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	shown[n] = 0;
+	sfmt(what, size, "ISO9660, volume set ID '%s'", shown);
+	return 0;
+}
+
 /* 1 if /dev/name holds the medium; notes what it holds otherwise */
 static int probe(int sysdir, const char *name, const char *id)
 {
 	unsigned char pvd[2048];
 	char what[160], size[32];
-	size_t len;
 	ssize_t r;
 	int fd;
 
@@ -125,20 +161,10 @@ static int probe(int sysdir, const char *name, const char *id)
 		note(name, r < 0 && errno == ENOMEDIUM ? "no medium" : what);
 		return 0;
 	}
-	if (pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5)) {
-		note(name, "no ISO9660 volume");
-		return 0;
-	}
-	len = VOLSET_LEN;
-	while (len && (pvd[VOLSET_OFFSET + len - 1] == ' ' ||
-		       pvd[VOLSET_OFFSET + len - 1] == 0))
-		len--;
-	if (len == strlen(id) && !memcmp(pvd + VOLSET_OFFSET, id, len)) {
+	if (medium_match(pvd, sizeof(pvd), id, what, sizeof(what))) {
 		note(name, "the medium");
 		return 1;
 	}
-	sfmt(what, sizeof(what), "ISO9660, volume set ID '%.*s'",
-		 (int)len, (char *)pvd + VOLSET_OFFSET);
 	note(name, what);
 	return 0;
 }

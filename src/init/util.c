@@ -44,7 +44,8 @@ static size_t vfmt(char *buf, size_t size, const char *f, va_list ap)
 	long sv;
 	int prec, width, lng, k, neg;
 
-#define PUT(c) do { if (n + 1 < size) buf[n] = (c); n++; } while (0)
+	/* c is evaluated even when buf is full: "PUT(tmp[--k])" counts down */
+#define PUT(c) do { char c_ = (c); if (n + 1 < size) buf[n] = c_; n++; } while (0)
 	for (; *f; f++) {
 		if (*f != '%') {
 			PUT(*f);

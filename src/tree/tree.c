@@ -498,7 +498,7 @@ int mkl_tree_add_hardlink(struct mkl_tree *t, const char *path, const char *targ
 			  struct mkl_node **out, struct mkl_err *err)
 {
 	char norm[PATH_MAX];
-	struct mkl_node *n, *parent, *to = mkl_tree_lookup(t, target);
+	struct mkl_node *n, *parent, *p, *to = mkl_tree_lookup(t, target);
 	const char *name;
 
 	if (!to)
@@ -519,6 +519,11 @@ int mkl_tree_add_hardlink(struct mkl_tree *t, const char *path, const char *targ
 		return -1;
 	if (n == t->root)
 		return mkl_error(err, EPERM, "hard link '%s' would replace the root", path);
+	/* Replacing a directory drops what is under it: the target must stay. */
+	for (p = to->parent; p; p = p->parent)
+		if (p == n)
+			return mkl_error(err, EPERM, "hard link '%s' would replace the directory "
+					 "that holds its target '%s'", path, target);
 	drop_name(t, n);
 	if (mkl_is_dir(n))
 		clear_children(t, n);

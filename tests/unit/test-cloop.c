@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "fmt/cloop.h"
 #include "t.h"
@@ -315,6 +316,55 @@ static void test_damage(void)
 	close(fd);
 }
 
+/* An xz block whose header asks for a 4 GiB dictionary (found by
+ * tests/fuzz/fuzz-cloop.c): liblzma would allocate it all for a 4 KiB
+ * block; the reader refuses instead. */
+static void test_xz_dictionary(void)
+{
+	size_t len = 2 * 4096, ilen, hs, i;
+	unsigned char *data = malloc(len), *img, *h, *buf = malloc(4096);
+	struct mkl_cloop_opts o = { .version = 4, .codec = MKL_CODEC_XZ, .block_size = 4096 };
+	struct mkl_cloop_reader *r = NULL;
+	struct mkl_cloop_stats st;
+	struct mkl_err err = { 0 };
+	uint64_t b0 = 0;
+	uLong crc;
+	int fd, fd2;
+
+	fill(data, len, 1);
+	fd = make(&o, data, len, &st, &err);
+	T_OK(fd >= 0, "create: %s", err.msg);
+	img = slurp(fd, &ilen);
+	for (i = 0; i < 8; i++)
+		b0 = b0 << 8 | img[136 + i];
+	T_EQ_INT(b0 >> 60, 2);		/* xz */
+	/* after the 12-byte stream header: the block header, its LZMA2
+	 * filter (id 0x21, 1 byte of properties: the dictionary size) */
+	h = img + (b0 & 0x0fffffffffffffffULL) + 12;
+	hs = (h[0] + 1) * 4u;
+	for (i = 2; i + 2 < hs - 4 && !(h[i] == 0x21 && h[i + 1] == 1); i++)
+		;
+	T_OK(i + 2 < hs - 4, "LZMA2 filter in the block header");
+	h[i + 2] = 40;			/* 4 GiB - 1 */
+	crc = crc32(0, h, (uInt)(hs - 4));
+	for (i = 0; i < 4; i++)
+		h[hs - 4 + i] = (unsigned char)(crc >> (8 * i));
+	fd2 = tmpfd();
+	write_at(fd2, 0, img, ilen);
+	T_OK(mkl_cloop_open(fd2, &r, &err) == 0, "open: %s", err.msg);
+	if (r) {
+		T_OK(mkl_cloop_read_block(r, 0, buf, &err) < 0 &&
+		     strstr(err.msg, "block 0 of 2: xz block asks for 4096 MiB"), "%s", err.msg);
+		T_OK(mkl_cloop_read_block(r, 1, buf, &err) == 0, "block 1 still reads: %s", err.msg);
+		mkl_cloop_close(r);
+	}
+	close(fd2);
+	close(fd);
+	free(img);
+	free(buf);
+	free(data);
+}
+
 static void test_bad_options(void)
 {
 	struct mkl_cloop_writer *w = NULL;
@@ -354,6 +404,7 @@ int main(void)
 	test_round_trips();
 	test_deterministic();
 	test_damage();
+	test_xz_dictionary();
 	test_bad_options();
 	return t_done();
 }

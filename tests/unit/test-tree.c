@@ -59,6 +59,13 @@ int main(void)
 	T_OK(b->link == a && n->link == a && a->nlink == 3, "leader nlink %u", a->nlink);
 	T_OK(mkl_tree_add_hardlink(t, "bin/nope", "bin/missing", NULL, &err) == -1, "dangling");
 	T_OK(strstr(err.msg, "bin/missing") != NULL, "%s", err.msg);
+	/* a hard link may not replace the directory that holds its target
+	 * (the tar fuzzer's "d/", "d/f", then "d" linked to "d/f") */
+	T_OK(mkl_tree_add(t, "hl/f", &reg, NULL, &err) == 0, "%s", err.msg);
+	T_OK(mkl_tree_add_hardlink(t, "hl", "hl/f", NULL, &err) == -1, "link over its own parent");
+	T_OK(strstr(err.msg, "holds its target 'hl/f'") != NULL, "%s", err.msg);
+	T_OK(mkl_tree_lookup(t, "hl/f") != NULL, "target kept");
+	T_OK(mkl_tree_remove(t, "hl", &err) == 0, "%s", err.msg);
 	/* replacing the leader hands the inode to another name */
 	T_OK(mkl_tree_add(t, "bin/busybox", &reg, &a, &err) == 0, "%s", err.msg);
 	T_OK(a->nlink == 1 && a->link == NULL, "replaced leader is alone");
