@@ -73,9 +73,11 @@ build/libmklive.a: $(LIB_OBJ)
 build/mklive: $(CLI_OBJ) build/libmklive.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) build/libmklive.a $(DEPLIBS)
 
-build/mklive-init: $(INIT_SRC) $(wildcard src/init/*.h) src/fmt/cloop_format.h
+# The init shares two files with the library: cloop's layout and SHA-256.
+INIT_SHARED := src/fmt/sha256.c
+build/mklive-init: $(INIT_SRC) $(INIT_SHARED) $(wildcard src/init/*.h) src/fmt/cloop_format.h src/fmt/sha256.h
 	@mkdir -p $(dir $@)
-	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(INIT_SRC)
+	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(INIT_SRC) $(INIT_SHARED)
 
 build/tests/%: tests/unit/%.c tests/unit/t.h $(CLI_LIBOBJ) build/libmklive.a
 	@mkdir -p $(dir $@)

@@ -31,5 +31,6 @@ int cmd_ext2(int argc, char **argv);	/* ext2.c */
 int cmd_fat(int argc, char **argv);	/* fat.c */
 int cmd_floppy(int argc, char **argv);	/* floppy.c */
 int cmd_test(int argc, char **argv);	/* test.c */
+int cmd_verify(int argc, char **argv);	/* verify.c */
 
 #endif

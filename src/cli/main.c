@@ -39,6 +39,7 @@ static void usage(FILE *f)
 "       mklive floppy KERNEL -o FLOPPY.img     legacy 1.44 MB boot floppy\n"
 "       mklive test IMAGE.iso                  boot it in QEMU: BIOS/UEFI/Secure Boot,\n"
 "                                              CD and USB (see mklive test --help)\n"
+"       mklive verify IMAGE                    check a medium against its checksums\n"
 "       mklive --help | --version\n"
 "\n"
 "Turn a Linux root tree into a bootable live CD/USB image. SOURCE is a\n"
@@ -413,6 +414,7 @@ static const struct {
 	{ "fat", "mklive fat", cmd_fat },
 	{ "floppy", "mklive floppy", cmd_floppy },
 	{ "test", "mklive test", cmd_test },
+	{ "verify", "mklive verify", cmd_verify },
 };
 
 int main(int argc, char **argv)
@@ -435,5 +437,5 @@ int main(int argc, char **argv)
 			return commands[i].run(argc - 1, argv + 1);
 		}
 	}
-	die_usage("unknown command '%s' (expected: build, cloop, ext2, fat, floppy, test)", argv[1]);
+	die_usage("unknown command '%s' (expected: build, cloop, ext2, fat, floppy, test, verify)", argv[1]);
 }

@@ -344,6 +344,8 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 		goto fail;
 	}
 	set_node((IsoNode *)file, f->mode ? (f->mode & 07777) : 0444, t);
+	if (f->first)	/* data of higher weights comes first */
+		iso_node_set_sort_weight((IsoNode *)file, 1000);
 	free(path);
 	return 0;
 fail:

@@ -22,6 +22,7 @@ struct mkl_iso_file {
 	uint64_t size;
 	int fd;
 	uint32_t mode;		/* permission bits; 0 means 0444 */
+	int first;		/* 1: its data goes before the others' on the medium */
 };
 
 struct mkl_iso_opts {

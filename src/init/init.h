@@ -33,6 +33,7 @@ struct init_cfg {
 	const char *init;	/* init=, NULL for the default list */
 	unsigned timeout;	/* seconds to wait for the medium */
 	int debug, quiet, shell;
+	int verify;		/* mklive.verify: check the medium's checksums */
 };
 
 /* mount points, all below /run so that they survive switch_root */
@@ -74,6 +75,10 @@ void mod_close(void);
 
 /* medium.c */
 int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size);
+
+/* verify.c: check the mounted medium against its sha256sum.txt; -1 when
+ * it is not whole (each damaged file named on the console). */
+int medium_verify(const char *mnt);
 int medium_match(const unsigned char *pvd, size_t len, const char *id,
 		 char *what, size_t size);
 

@@ -135,6 +135,8 @@ static void option(char *w)
 			cfg.debug = yes(v);
 		} else if (!strcmp(w, "shell")) {
 			cfg.shell = yes(v);
+		} else if (!strcmp(w, "verify")) {
+			cfg.verify = yes(v);
 		} else if (!strcmp(w, "id") && v && *v) {
 			cfg.id = v;
 		} else if (!strcmp(w, "image") && v && *v) {
@@ -307,6 +309,8 @@ int main(int argc, char **argv)
 	info("found medium %s on %s", cfg.id, dev);
 	if (ufd >= 0)
 		close(ufd);
+	if (cfg.verify && medium_verify(MKL_MEDIUM) < 0)
+		rescue();
 
 	if (build_root(&cfg) < 0)
 		rescue();

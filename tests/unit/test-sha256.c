@@ -1,0 +1,81 @@
+/* SHA-256 against the FIPS 180-4 examples and against sha256sum(1) (a
+ * reader we did not write) on lengths around every block boundary and fed
+ * in uneven pieces. */
+#include "t.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+#include "fmt/sha256.h"
+
+static void ours(const void *data, size_t len, size_t piece, char hex[65])
+{
+	struct mkl_sha256 s;
+	unsigned char sum[32];
+	const unsigned char *p = data;
+
+	mkl_sha256_init(&s);
+	while (len) {
+		size_t n = piece && piece < len ? piece : len;
+
+		mkl_sha256_update(&s, p, n);
+		p += n;
+		len -= n;
+	}
+	mkl_sha256_final(&s, sum);
+	mkl_sha256_hex(sum, hex);
+}
+
+static int theirs(const void *data, size_t len, char hex[65])
+{
+	char path[] = "/tmp/mkl-sha-XXXXXX", cmd[128];
+	int fd = mkstemp(path);
+	FILE *f;
+	int ok;
+
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+		return -1;
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "sha256sum %s", path);
+	f = popen(cmd, "r");
+	ok = f && fscanf(f, "%64s", hex) == 1;
+	if (f)
+		pclose(f);
+	unlink(path);
+	return ok ? 0 : -1;
+}
+
+int main(void)
+{
+	static unsigned char buf[300000];
+	char a[65], b[65];
+	uint32_t x = 12345;
+
+	ours("abc", 3, 0, a);
+	T_OK(!strcmp(a, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "%s", a);
+	ours("", 0, 0, a);
+	T_OK(!strcmp(a, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "%s", a);
+	ours("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, 0, a);
+	T_OK(!strcmp(a, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "%s", a);
+
+	for (size_t i = 0; i < sizeof(buf); i++) {
+		x = x * 1103515245 + 12345;
+		buf[i] = (unsigned char)(x >> 16);
+	}
+	if (theirs("", 0, b)) {
+		T_SKIP("sha256sum not available");
+		return t_done();
+	}
+	static const size_t lens[] = { 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4096,
+				       65536, 299999 };
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		T_OK(theirs(buf, lens[i], b) == 0, "sha256sum on %zu bytes", lens[i]);
+		ours(buf, lens[i], 0, a);
+		T_OK(!strcmp(a, b), "%zu bytes at once: %s != %s", lens[i], a, b);
+		ours(buf, lens[i], 7, a);
+		T_OK(!strcmp(a, b), "%zu bytes in pieces of 7: %s != %s", lens[i], a, b);
+		ours(buf, lens[i], 64, a);
+		T_OK(!strcmp(a, b), "%zu bytes in pieces of 64: %s != %s", lens[i], a, b);
+	}
+	return t_done();
+}
