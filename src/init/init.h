@@ -79,6 +79,9 @@ int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size);
 /* verify.c: check the mounted medium against its sha256sum.txt; -1 when
  * it is not whole (each damaged file named on the console). */
 int medium_verify(const char *mnt);
+/* The medium holds the image (and the writable part) the build put there;
+ * else -1, with a message that names what is missing and on which device. */
+int medium_has_image(const struct init_cfg *cfg, const char *dev);
 int medium_match(const unsigned char *pvd, size_t len, const char *id,
 		 char *what, size_t size);
 

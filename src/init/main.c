@@ -258,9 +258,15 @@ int main(int argc, char **argv)
 	uname(&uts);
 	if (!cfg.kver || !*cfg.kver)
 		cfg.kver = uts.release;
-	else if (strcmp(cfg.kver, uts.release))
-		err("warning: the initramfs has modules for %s, this kernel is %s",
+	else if (strcmp(cfg.kver, uts.release)) {
+		/* Modules of another kernel do not load (wrong vermagic): the
+		 * medium would go unfound for a reason no message would name. */
+		err("error: the initramfs has modules for kernel %s, but this kernel is %s: "
+		    "boot the kernel built with it (/live/vmlinuz on the medium), or rebuild "
+		    "the image with this kernel's modules (--kernel and --modules together)",
 		    cfg.kver, uts.release);
+		rescue();
+	}
 	cfg.argv = argv;
 	dbg("id=%s image=%s format=%s root=%s rwimage=%s kver=%s timeout=%u init=%s",
 	    cfg.id ? cfg.id : "(none)", cfg.image, cfg.format, cfg.root,
@@ -310,6 +316,8 @@ int main(int argc, char **argv)
 	if (ufd >= 0)
 		close(ufd);
 	if (cfg.verify && medium_verify(MKL_MEDIUM) < 0)
+		rescue();
+	if (medium_has_image(&cfg, dev) < 0)
 		rescue();
 
 	if (build_root(&cfg) < 0)

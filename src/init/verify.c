@@ -7,6 +7,10 @@
  * Every listed file is read once, front to back, with progress every 10 %
  * of the bytes; a file that differs, is missing or cannot be read is
  * named. The caller goes to the rescue path when the medium is not whole.
+ *
+ * Without mklive.verify, the init still checks that the files it is about
+ * to use are there (medium_has_image), so a medium whose image was removed
+ * or renamed says so instead of failing at the loop device.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -130,5 +134,29 @@ int medium_verify(const char *mnt)
 	}
 	info("medium check: all %d files match their checksums (%llu MB)", files,
 	     (unsigned long long)(done >> 20));
+	return 0;
+}
+
+static int has(const char *dev, const char *id, const char *what, const char *file, const char *opt)
+{
+	char path[512];
+	struct stat st;
+
+	sfmt(path, sizeof(path), MKL_MEDIUM "/%s", file[0] == '/' ? file + 1 : file);
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return 0;
+	err("error: the medium %s on %s has no %s (%s): it is incomplete or was changed after "
+	    "the build; write the image again, or name the file with %s=", id, dev, what,
+	    file[0] == '/' ? file + 1 : file, opt);
+	return -1;
+}
+
+int medium_has_image(const struct init_cfg *cfg, const char *dev)
+{
+	if (has(dev, cfg->id, "compressed image", cfg->image, "mklive.image") < 0)
+		return -1;
+	if (!strcmp(cfg->root, "symlink") && cfg->rwimage &&
+	    has(dev, cfg->id, "writable part of the root", cfg->rwimage, "mklive.rwimage") < 0)
+		return -1;
 	return 0;
 }
