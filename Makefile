@@ -3,6 +3,8 @@
 #   make              build/mklive (the builder) and build/mklive-init (the static init)
 #   make check        install test dependencies, build, run every test
 #   make demo         fetch a Debian kernel + busybox, build out/demo.iso, boot it in QEMU
+#   make debian-demo  a Debian 12 live ISO from Debian's packages (mmdebstrap): out/debian-live.iso
+#   make fuzz         run every fuzz harness for FUZZ_SECONDS (default 60)
 #   make install      PREFIX=/usr/local DESTDIR=
 #
 # Sources are found by wildcard: a new file in src/<layer>/ needs no edit here.
@@ -101,6 +103,14 @@ fuzz:
 	@scripts/deps.sh check
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# The Debian example: a Debian 12 live ISO from Debian's packages
+# (mmdebstrap), see examples/debian/build.sh.
+debian-demo:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory all
+	@mkdir -p out && examples/debian/build.sh out/debian-live.iso
+	@echo "Try it: build/mklive test out/debian-live.iso   (or qemu-system-x86_64 -m 1024 -cdrom out/debian-live.iso)"
+
 demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all
@@ -117,5 +127,5 @@ install: all
 clean:
 	rm -rf build out
 
-.PHONY: all deps unit check check-fast fuzz demo install clean
+.PHONY: all deps unit check check-fast fuzz demo debian-demo install clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,55 @@
+#!/bin/bash
+# The Debian example (examples/debian/build.sh): a Debian 12 live system made
+# from Debian's packages with mmdebstrap, built by mklive, boots under TCG to
+# a login prompt on the serial console; the test logs in as root and checks
+# the system: systemd reached its target, autofs runs, the root is the
+# overlay over the image, and the system knows it is the example.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+t_tmpdir
+
+if ! have_qemu; then
+	skip "qemu-system-x86_64 not installed (scripts/deps.sh check installs it)"
+	t_done; exit
+fi
+if ! command -v mmdebstrap >/dev/null; then
+	skip "mmdebstrap not installed (scripts/deps.sh check installs it)"
+	t_done; exit
+fi
+if ! MKLIVE=$MKLIVE "$TOP/examples/debian/build.sh" "$T/debian.iso" >"$T/build.log" 2>&1; then
+	fail "examples/debian/build.sh: $(tail -n 5 "$T/build.log")"
+	t_done; exit 1
+fi
+ok "examples/debian/build.sh made an ISO ($(($(stat -c %s "$T/debian.iso") >> 20)) MiB)"
+
+cat >"$T/commands" <<'CMDS'
+echo "CHECK state=$(systemctl is-system-running --wait)"
+echo "CHECK autofs=$(systemctl is-active autofs)"
+echo "CHECK host=$(hostname)"
+echo "CHECK root=$(findmnt -n -o FSTYPE /)"
+echo "CHECK tty1=$(systemctl is-active getty@tty1)"
+echo "CHECK os=$(. /etc/os-release; echo $ID-$VERSION_ID)"
+systemctl --failed --no-legend --plain | sed 's/^/FAILED-UNIT /'
+CMDS
+start=$SECONDS
+"$TOP/tests/boot/serial_login.py" "$T/commands" "$QEMU" -accel tcg -m 1024 -nographic -no-reboot \
+	-monitor none -serial stdio -cdrom "$T/debian.iso" >"$T/boot.log" 2>&1 </dev/null
+rc=$?
+secs=$((SECONDS - start))
+# Without carriage returns and terminal escapes (bash's bracketed paste).
+tr -d '\r' <"$T/boot.log" | sed 's/\x1b\[[?0-9;]*[a-zA-Z]//g' >"$T/log"
+if [ $rc = 0 ]; then
+	ok "login prompt on the serial console; logged in as root ($secs s)"
+else
+	fail "no login on the serial console: $(tail -n 8 "$T/log")"
+fi
+val() { sed -n "s/^CHECK $1=//p" "$T/log" | tail -n 1; }
+check "systemd: the system is running (is-system-running: $(val state))" test "$(val state)" = running
+check "no failed units ($(grep -c '^FAILED-UNIT' "$T/log"))" test "$(grep -c '^FAILED-UNIT' "$T/log")" = 0
+check "autofs is active" test "$(val autofs)" = active
+check "hostname mklive-debian" test "$(val host)" = mklive-debian
+check "the root is the overlay over the image" test "$(val root)" = overlay
+check "a login on tty1 too (getty@tty1 active)" test "$(val tty1)" = active
+check "Debian 12" test "$(val os)" = debian-12
+grep '^FAILED-UNIT' "$T/log" | head -n 5
+t_done

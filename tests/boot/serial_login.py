@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Log in on a QEMU guest's serial console and run commands there.
+
+    serial_login.py COMMANDS-FILE QEMU-ARGV...
+
+Starts QEMU (its first serial port must be on stdio), waits for a login
+prompt, logs in as $LOGIN_USER (default root; no password), runs each line
+of COMMANDS-FILE at the shell prompt, one after the other, then stops QEMU.
+Everything the guest writes goes to stdout, as it comes, for the test to
+grep. Exit status: 0 when every command got back to a prompt, 1 when the
+login prompt or a prompt did not come within $BOOT_TIMEOUT seconds (default
+240) or QEMU stopped first.
+"""
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+
+def main():
+    commands = open(sys.argv[1]).read().splitlines()
+    user = os.environ.get("LOGIN_USER", "root")
+    deadline = time.monotonic() + int(os.environ.get("BOOT_TIMEOUT", "240"))
+    qemu = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = sys.stdout.buffer
+    seen = b""
+
+    def wait_for(pattern):
+        nonlocal seen
+        rx = re.compile(pattern)
+        while True:
+            m = rx.search(seen)
+            if m:
+                seen = seen[m.end():]
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                out.write(b"\nserial_login: timed out waiting for %s\n" % pattern)
+                return False
+            ready, _, _ = select.select([qemu.stdout], [], [], min(left, 1.0))
+            if ready:
+                chunk = os.read(qemu.stdout.fileno(), 65536)
+                if not chunk:
+                    out.write(b"\nserial_login: QEMU stopped\n")
+                    return False
+                out.write(chunk)
+                out.flush()
+                seen += chunk
+
+    def send(text):
+        qemu.stdin.write(text.encode() + b"\r")
+        qemu.stdin.flush()
+
+    # A shell prompt ends in "# " (root) or "$ ".
+    prompt = rb"[#$] $|[#$] \x1b"
+    ok = wait_for(rb"login: ")
+    if ok:
+        send(user)
+        ok = wait_for(prompt)
+    for cmd in commands:
+        if not ok:
+            break
+        send(cmd)
+        ok = wait_for(prompt)
+    out.write(b"\nserial_login: %s\n" % (b"done" if ok else b"failed"))
+    out.flush()
+    qemu.kill()
+    qemu.wait()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
