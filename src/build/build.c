@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "codec/codec.h"
 #include "fmt/cloop.h"
 #include "fmt/cpio.h"
+#include "fmt/ext2.h"
 #include "fmt/fat.h"
 #include "fmt/floppy.h"
 #include "fmt/iso.h"
@@ -96,6 +98,8 @@ struct build {
 	int cloop_fd;			/* the cloop image (cloop format) */
 	uint64_t image_bytes, rw_bytes;
 	uint64_t hash;
+	char *append;			/* every entry's extra arguments: opts->append,
+					 * after root= for an ext2 initrd */
 	struct mkl_build_result *res;
 };
 
@@ -425,10 +429,96 @@ static int initrd_level(const struct mkl_build_opts *o)
 	return o->initrd_codec == MKL_CODEC_ZSTD ? 9 : 0;
 }
 
+/* The article's initrd (--initrd-format ext2): the initramfs's files as an
+ * ext2 filesystem, made by our ext2 writer from the uncompressed newc
+ * archive read back through the source layer, then compressed. The kernel
+ * loads it into /dev/ram0 (a RAM disk driver built in) and, booted with
+ * root=/dev/ram0, mounts it as / and starts /init; the init pivots away
+ * from it (switch_root.c). ramdisk_size= is set from the image's size, as
+ * the driver's default (4 MiB) is too small for the modules. */
+static int cpio_to_ext2(struct build *b, const struct buf *cpio, struct buf *out, struct mkl_err *err)
+{
+	const struct mkl_build_opts *o = b->o;
+	struct mkl_ext2_opts eo = { .block_size = 1024, .label = "mklive-initrd", .time = o->time };
+	struct mkl_ext2_stats st;
+	struct mkl_source *src = NULL;
+	struct mkl_cstream *cs = NULL;
+	unsigned char *buf = NULL;
+	char path[64];
+	int cfd = memfd_create("mklive-initrd.cpio", MFD_CLOEXEC), efd = -1, rc = -1;
+	uint64_t off = 0;
+
+	if (cfd < 0 || (efd = memfd_create("mklive-initrd.ext2", MFD_CLOEXEC)) < 0) {
+		mkl_error(err, errno, "ext2 initrd: cannot make a memory file");
+		goto out;
+	}
+	for (size_t done = 0; done < cpio->len;) {
+		ssize_t n = write(cfd, cpio->data + done, cpio->len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			mkl_error(err, n ? errno : EIO, "ext2 initrd: writing the file list");
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", cfd);
+	if (mkl_source_open(path, &src, err) || mkl_ext2_write(efd, &eo, src, &st, err))
+		goto out;
+	buf = malloc(1 << 16);
+	if (!buf) {
+		mkl_error(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (mkl_cstream_create(o->initrd_codec, initrd_level(o), buf_sink, out, &cs, err))
+		goto out;
+	for (;;) {
+		ssize_t n = pread(efd, buf, 1 << 16, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mkl_error(err, errno, "ext2 initrd: reading the image back");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (mkl_cstream_write(cs, buf, (size_t)n, err))
+			goto out;
+		off += (uint64_t)n;
+	}
+	if (mkl_cstream_finish(cs, err))
+		goto out;
+	free(b->append);
+	b->append = NULL;
+	if (asprintf(&b->append, "root=/dev/ram0 ramdisk_size=%" PRIu64 "%s%s", (off + 1023) / 1024,
+		     o->append && o->append[0] ? " " : "", o->append ? o->append : "") < 0) {
+		b->append = NULL;
+		mkl_error(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	note(b, "initrd: ext2 of %" PRIu64 " bytes (%" PRIu64 " files), booted with root=/dev/ram0",
+	     off, st.files);
+	rc = 0;
+out:
+	if (rc)
+		mkl_err_prefix(err, "ext2 initrd");
+	mkl_cstream_destroy(cs);
+	mkl_source_close(src);
+	free(buf);
+	if (cfd >= 0)
+		close(cfd);
+	if (efd >= 0)
+		close(efd);
+	return rc;
+}
+
 static int make_initramfs(struct build *b, const char *kver, struct buf *out, struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;
-	struct buf dep = { 0 }, alias = { 0 }, builtin = { 0 }, init = { 0 }, ko = { 0 };
+	struct buf dep = { 0 }, alias = { 0 }, builtin = { 0 }, init = { 0 }, ko = { 0 }, raw = { 0 };
+	bool ext2 = o->initrd_format == MKL_INITRD_EXT2;
 	struct mkl_modsel sel = { 0 };
 	struct mkl_cstream *cs = NULL;
 	struct mkl_cpio *cp = NULL;
@@ -482,8 +572,12 @@ static int make_initramfs(struct build *b, const char *kver, struct buf *out, st
 		mkl_err_prefix(err, "the init program (build it with 'make', or pass --init)");
 		goto out;
 	}
-	if (mkl_cstream_create(o->initrd_codec, initrd_level(o), buf_sink, out, &cs, err) ||
+	/* ext2: the archive is made whole first, then becomes the filesystem. */
+	if (mkl_cstream_create(ext2 ? MKL_CODEC_NONE : o->initrd_codec, initrd_level(o), buf_sink,
+			       ext2 ? &raw : out, &cs, err) ||
 	    mkl_cpio_create((mkl_sink_fn)mkl_cstream_write, cs, &cp, err))
+		goto out;
+	if (ext2 && mkl_cpio_add(cp, "linuxrc", S_IFLNK | 0777, 0, 0, 0, t, "init", 4, err))
 		goto out;
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (mkl_cpio_add(cp, dirs[i], S_IFDIR | 0755, 0, 0, 0, t, NULL, 0, err))
@@ -527,8 +621,11 @@ static int make_initramfs(struct build *b, const char *kver, struct buf *out, st
 	}
 	if (mkl_cpio_finish(cp, err) || mkl_cstream_finish(cs, err))
 		goto out;
+	if (ext2 && cpio_to_ext2(b, &raw, out, err))
+		goto out;
 	ret = 0;
 out:
+	buf_free(&raw);
 	mkl_cpio_destroy(cp);
 	mkl_cstream_destroy(cs);
 	mkl_modsel_free(&sel);
@@ -595,7 +692,7 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 		mkl_err_prefix(err, "UEFI boot needs Debian's shim-signed and grub-efi-amd64-signed");
 		return -1;
 	}
-	u->cfg = mkl_grub_cfg(label, o->append, o->timeout, b->res->medium_id);
+	u->cfg = mkl_grub_cfg(label, b->append, o->timeout, b->res->medium_id);
 	u->esp_cfg = mkl_grub_esp_cfg(b->res->medium_id);
 	if (asprintf(&u->info, "mklive %s %s\n", label, b->res->medium_id) < 0)
 		u->info = NULL;
@@ -687,7 +784,7 @@ out:
 static int make_floppy(struct build *b, const struct buf *kernel, const struct buf *initrd, int *fd,
 		       struct mkl_err *err)
 {
-	char *cmd = mkl_floppy_cmdline(b->o->append);
+	char *cmd = mkl_floppy_cmdline(b->append);
 	struct mkl_floppy_opts fo = {
 		.kernel = kernel->data, .kernel_size = kernel->len,
 		.initrd = initrd->data, .initrd_size = initrd->len,
@@ -722,7 +819,7 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 	size_t n = 0, i;
 	int ret = -1, efi, floppy_fd = -1;
 
-	cfg = mkl_isolinux_cfg(label, o->append, o->timeout);
+	cfg = mkl_isolinux_cfg(label, b->append, o->timeout);
 	if (!cfg)
 		return mkl_error(err, ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "%s/isolinux.bin", o->isolinux_dir);
@@ -970,6 +1067,11 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		goto fail;
 	if (o->progress)
 		o->progress(o->ctx, MKL_PHASE_INITRAMFS, 0, 1);
+	b.append = strdup(o->append ? o->append : "");
+	if (!b.append) {
+		mkl_error(err, ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (make_initramfs(&b, res->kernel_version, &initrd, err))
 		goto fail;
 	res->initrd_bytes = initrd.len;
@@ -1001,5 +1103,6 @@ fail:
 	mkl_layout_free(&b.layout);
 	mkl_tree_destroy(b.tree);
 	mkl_source_close(b.src);
+	free(b.append);
 	return ret;
 }

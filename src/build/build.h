@@ -46,6 +46,11 @@ struct mkl_build_opts {
 	enum mkl_codec_id cloop_codec;	/* cloop: gzip (zlib, V2.0), xz, lz4 or none (V4.0) */
 	int cloop_level;		/* 0: 9 for zlib, the codec's default otherwise */
 	uint32_t cloop_block_size;	/* 0: 64 KiB */
+	enum mkl_initrd_format {
+		MKL_INITRD_CPIO,	/* an initramfs (newc), unpacked into rootfs */
+		MKL_INITRD_EXT2,	/* the article's: an ext2 image with /linuxrc,
+					 * for kernels with the RAM disk driver built in */
+	} initrd_format;
 	enum mkl_codec_id initrd_codec;
 	int initrd_level;		/* 0: default (zstd 9, others the codec's) */
 	const char *append;		/* extra kernel arguments for every entry */

@@ -39,6 +39,7 @@ static const struct key {
 	KEY(0, "format", CHOICE, image_format, 0, 0, "squashfs, cloop"),
 	KEY(1, "compressor", CHOICE, initrd_compressor, 0, 0, "zstd, gzip, xz, lz4, none"),
 	KEY(1, "level", NUM, initrd_level, 1, 22, NULL),
+	KEY(1, "format", CHOICE, initrd_format, 0, 0, "cpio, ext2"),
 	KEY(2, "append", STR, append, 0, 0, NULL),
 	KEY(2, "timeout", NUM, timeout, 0, 600, NULL),
 	KEY(2, "floppy", CHOICE, floppy, 0, 0, "yes, no"),
@@ -64,6 +65,7 @@ void mkl_config_free(struct mkl_config *cfg)
 	free(cfg->initrd_compressor);
 	free(cfg->append);
 	free(cfg->floppy);
+	free(cfg->initrd_format);
 	free(cfg->image_format);
 	free(cfg->root_mode);
 	free(cfg->read_only);

@@ -61,6 +61,10 @@ static void usage(FILE *f)
 "  -j, --threads N            compression threads (default: all cores)\n"
 "      --initrd-compressor NAME  initramfs: zstd (default), gzip, xz, lz4, none\n"
 "      --initrd-level N       initramfs compression level (zstd default 9)\n"
+"      --initrd-format FORMAT cpio (default): an initramfs; ext2: the article's\n"
+"                             initrd, a gzip'd ext2 image with /linuxrc, booted\n"
+"                             with root=/dev/ram0; needs a kernel with the RAM\n"
+"                             disk driver built in (Debian's has it as a module)\n"
 "      --root-mode MODE       overlay (default): the image under a tmpfs overlay;\n"
 "                             symlink: a tmpfs root with links to the read-only\n"
 "                             directories in the image on /ro (the article's)\n"
@@ -204,7 +208,7 @@ enum {
 	OPT_LABEL = 256, OPT_APPEND, OPT_TIMEOUT, OPT_COMPRESSOR, OPT_LEVEL, OPT_BLOCK_SIZE,
 	OPT_INITRD_COMPRESSOR, OPT_INITRD_LEVEL, OPT_KERNEL, OPT_MODULES, OPT_INIT, OPT_ISOLINUX,
 	OPT_SYSLINUX, OPT_VERSION, OPT_ROOT_MODE, OPT_IMAGE_FORMAT, OPT_READ_ONLY, OPT_UEFI,
-	OPT_EFI_ROOT, OPT_FLOPPY,
+	OPT_EFI_ROOT, OPT_FLOPPY, OPT_INITRD_FORMAT,
 };
 
 static const struct option build_opts[] = {
@@ -227,6 +231,7 @@ static const struct option build_opts[] = {
 	{ "uefi", required_argument, NULL, OPT_UEFI },
 	{ "efi-root", required_argument, NULL, OPT_EFI_ROOT },
 	{ "floppy", no_argument, NULL, OPT_FLOPPY },
+	{ "initrd-format", required_argument, NULL, OPT_INITRD_FORMAT },
 	{ "root-mode", required_argument, NULL, OPT_ROOT_MODE },
 	{ "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
 	{ "read-only", required_argument, NULL, OPT_READ_ONLY },
@@ -248,6 +253,7 @@ int cmd_build(int argc, char **argv)
 	const char *label = NULL, *append = NULL, *comp = NULL, *icomp = NULL;
 	const char *root_mode = NULL, *image_format = NULL, *read_only = NULL;
 	int level = -1, ilevel = -1, timeout = -1, threads = 0, floppy = 0, c;
+	const char *iformat = NULL;
 	uint64_t bs = 0;
 	char *init_default = NULL;
 	struct timespec t0;
@@ -282,6 +288,11 @@ int cmd_build(int argc, char **argv)
 		case OPT_SYSLINUX: o.syslinux_modules = optarg; break;
 		case OPT_ROOT_MODE: root_mode = optarg; break;
 		case OPT_FLOPPY: floppy = 1; break;
+		case OPT_INITRD_FORMAT:
+			if (strcmp(optarg, "cpio") && strcmp(optarg, "ext2"))
+				die_usage("--initrd-format: unknown '%s' (cpio or ext2)", optarg);
+			iformat = optarg;
+			break;
 		case OPT_UEFI:
 			if (!strcmp(optarg, "auto"))
 				o.uefi = -1;
@@ -320,7 +331,12 @@ int cmd_build(int argc, char **argv)
 	o.sqfs.threads = (unsigned)threads;
 	if (bs > UINT32_MAX)
 		die_usage("--block-size: %" PRIu64 " is too large", bs);
-	if (mkl_codec_parse(icomp ? icomp : cfg.initrd_compressor ? cfg.initrd_compressor : "zstd",
+	if (!iformat)
+		iformat = cfg.initrd_format ? cfg.initrd_format : "cpio";
+	o.initrd_format = !strcmp(iformat, "ext2") ? MKL_INITRD_EXT2 : MKL_INITRD_CPIO;
+	/* The article's initrd was gzip'd; an initramfs defaults to zstd. */
+	if (mkl_codec_parse(icomp ? icomp : cfg.initrd_compressor ? cfg.initrd_compressor :
+			    o.initrd_format == MKL_INITRD_EXT2 ? "gzip" : "zstd",
 			    &o.initrd_codec, &err) ||
 	    ((ilevel > 0 || cfg.initrd_level > 0) &&
 	     mkl_codec_check_level(o.initrd_codec, ilevel > 0 ? ilevel : cfg.initrd_level, &err))) {

@@ -10,6 +10,9 @@
  *   deleted first, or they hold RAM forever.  The deletion must not cross
  *   into other filesystems (the new root, /dev, /run with the medium):
  *   compare st_dev with the root's on every directory.
+ * - An ext2 initrd (the article's kind, --initrd-format ext2, booted as
+ *   root=/dev/ram0) is an ordinary filesystem: pivot_root leaves it, and
+ *   it is detached rather than emptied.
  * - Deleting cannot be undone, so every check comes before it: we are PID 1
  *   (the kernel hands PID 1 to the initramfs, and a "switch" elsewhere would
  *   wipe a running system), "/" is really a ramfs/tmpfs, the new root is a
@@ -40,6 +43,7 @@
 
 #define RAMFS_MAGIC	0x858458f6
 #define TMPFS_MAGIC	0x01021994
+#define EXT2_MAGIC	0xef53		/* ext2/3/4: an old-style initrd on /dev/ram0 */
 #ifndef SYS_openat2
 #define SYS_openat2	437
 #endif
@@ -153,7 +157,7 @@ void switch_root(const char *newroot, const char *init, char **argv)
 	struct stat root, nr;
 	struct statfs sfs;
 	unsigned gone = 0, kept = 0;
-	int rootfd, i, argc;
+	int rootfd, i, argc, ramdisk;
 	char **nargv;
 
 	if (getpid() != 1) {
@@ -164,9 +168,16 @@ void switch_root(const char *newroot, const char *init, char **argv)
 		err("error: %s is not a mount point", newroot);
 		return;
 	}
-	if (statfs("/", &sfs) < 0 ||
-	    ((unsigned long)sfs.f_type != RAMFS_MAGIC && (unsigned long)sfs.f_type != TMPFS_MAGIC)) {
-		err("error: / is not the initramfs (ramfs or tmpfs): refusing to delete it");
+	if (statfs("/", &sfs) < 0) {
+		err("error: cannot tell what / is: %s", strerror(errno));
+		return;
+	}
+	/* The ext2 initrd (--initrd-format ext2, booted with root=/dev/ram0)
+	 * is a real filesystem: it is pivoted away and detached, not wiped. */
+	ramdisk = (unsigned long)sfs.f_type == EXT2_MAGIC;
+	if (!ramdisk && (unsigned long)sfs.f_type != RAMFS_MAGIC && (unsigned long)sfs.f_type != TMPFS_MAGIC) {
+		err("error: / is neither the initramfs (ramfs or tmpfs) nor an ext2 initrd: "
+		    "refusing to switch away from it");
 		return;
 	}
 	rootfd = open(newroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -200,13 +211,22 @@ void switch_root(const char *newroot, const char *init, char **argv)
 			return;
 
 	mod_close();
-	wipe(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), root.st_dev, &gone, &kept);
-	dbg("initramfs emptied: %u entries removed, %u left", gone, kept);
-
-	if (chdir(newroot) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
-	    chroot(".") < 0 || chdir("/") < 0) {
-		err("error: cannot move %s to /: %s", newroot, strerror(errno));
-		return;
+	if (ramdisk) {
+		/* pivot_root(".", "."): the old root ends up on top of the new
+		 * one at /, from where it is detached (freed once we exec). */
+		if (chdir(newroot) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+		    umount2(".", MNT_DETACH) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+			err("error: cannot pivot the root to %s: %s", newroot, strerror(errno));
+			return;
+		}
+	} else {
+		wipe(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), root.st_dev, &gone, &kept);
+		dbg("initramfs emptied: %u entries removed, %u left", gone, kept);
+		if (chdir(newroot) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
+		    chroot(".") < 0 || chdir("/") < 0) {
+			err("error: cannot move %s to /: %s", newroot, strerror(errno));
+			return;
+		}
 	}
 	open_console();
 

@@ -1,4 +1,5 @@
-/* Readers of input: a directory walk or a tar archive, behind one interface.
+/* Readers of input: a directory walk or a tar archive (or a cpio archive,
+ * newc or odc, which is read the same way), behind one interface.
  *
  * A source yields entries one at a time, in a stable order (the directory
  * walk is sorted by name; a tar is read in archive order). For a regular

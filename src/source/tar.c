@@ -291,7 +291,8 @@ int mkl_source_tar_open(int fd, int own_fd, const char *name, uint64_t size,
 	    archive_read_support_filter_zstd(t->a) != ARCHIVE_OK ||
 	    archive_read_support_filter_lz4(t->a) != ARCHIVE_OK ||
 	    archive_read_support_filter_compress(t->a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(t->a) != ARCHIVE_OK) {
+	    archive_read_support_format_tar(t->a) != ARCHIVE_OK ||
+	    archive_read_support_format_cpio(t->a) != ARCHIVE_OK) {
 		tar_fail(t, err);
 		goto fail;
 	}
