@@ -22,6 +22,9 @@ int cli_report(const struct mkl_err *err);
 
 /* SOURCE_DATE_EPOCH, or now; -1 (message printed) when it is not a number. */
 int cli_time(int64_t *t);
+/* A FAT volume label option, upper-cased into out; a usage error when it
+ * is longer than 11 characters (the characters are the writer's to check). */
+const char *cli_fat_label(const char *opt, const char *text, char out[12]);
 /* A FAT volume serial derived from a time. */
 uint32_t cli_serial(int64_t t);
 

@@ -99,3 +99,14 @@ uint32_t cli_serial(int64_t t)
 	x ^= x >> 29;
 	return (uint32_t)(x ^ (x >> 32));
 }
+
+const char *cli_fat_label(const char *opt, const char *text, char out[12])
+{
+	size_t n = strlen(text);
+
+	if (n > 11)
+		die_usage("%s: '%s' is longer than 11 characters", opt, text);
+	for (size_t i = 0; i <= n; i++)
+		out[i] = text[i] >= 'a' && text[i] <= 'z' ? (char)(text[i] - 'a' + 'A') : text[i];
+	return out;
+}

@@ -96,11 +96,7 @@ int cmd_fat(int argc, char **argv)
 		switch (c) {
 		case 'o': output = optarg; break;
 		case 'L':
-			if (strlen(optarg) > 11)
-				die_usage("--label: '%s' is longer than 11 characters", optarg);
-			for (size_t i = 0; i <= strlen(optarg); i++)
-				label[i] = optarg[i] >= 'a' && optarg[i] <= 'z' ? (char)(optarg[i] - 32) : optarg[i];
-			o.label = label;
+			o.label = cli_fat_label("--label", optarg, label);
 			break;
 		case 's': o.min_size = parse_size(optarg); break;
 		case 'F': o.floppy = 1; break;

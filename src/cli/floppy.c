@@ -112,11 +112,7 @@ int cmd_floppy(int argc, char **argv)
 			o.cmdline = optarg;
 			break;
 		case 'L':
-			if (strlen(optarg) > 11)
-				die_usage("--label: '%s' is longer than 11 characters", optarg);
-			for (size_t i = 0; i <= strlen(optarg); i++)
-				label[i] = optarg[i] >= 'a' && optarg[i] <= 'z' ? (char)(optarg[i] - 32) : optarg[i];
-			o.label = label;
+			o.label = cli_fat_label("--label", optarg, label);
 			break;
 		case 'h': floppy_usage(stdout); return 0;
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;

@@ -8,10 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 t_tmpdir
 
-if ! have_qemu; then
-	skip "qemu-system-x86_64 not installed (scripts/deps.sh check installs it)"
-	t_done; exit
-fi
+require_qemu
 if ! command -v mmdebstrap >/dev/null; then
 	skip "mmdebstrap not installed (scripts/deps.sh check installs it)"
 	t_done; exit

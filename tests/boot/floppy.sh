@@ -15,10 +15,7 @@
 t_tmpdir
 export SOURCE_DATE_EPOCH=1700000000
 
-if ! have_qemu; then
-	skip "qemu-system-x86_64 not installed (scripts/deps.sh check installs it)"
-	t_done; exit
-fi
+require_qemu
 cache=$("$TOP/scripts/fetch-boot.sh") || { fail "fetching the boot pieces"; t_done; exit 1; }
 kernel=$cache/boot/memtest86+x64.bin
 head -c 1250000 /dev/urandom >"$T/initrd"	# many tracks, across 64 KiB boundaries

@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 t_tmpdir
 
-if ! have_qemu; then
-	skip "qemu-system-x86_64 not installed (scripts/deps.sh check installs it)"
-	t_done; exit
-fi
+require_qemu
 demo_iso >/dev/null || { fail "building the demo tree"; t_done; exit 1; }
 root=$TOP/build/test-demo/root
 

@@ -65,3 +65,12 @@ ovmf_args() {
 have_qemu() {
 	command -v "$QEMU" >/dev/null 2>&1
 }
+
+# Every boot test starts with this: without QEMU it is skipped, saying why.
+require_qemu() {
+	if ! have_qemu; then
+		skip "$QEMU not installed (scripts/deps.sh check installs qemu-system-x86)"
+		t_done
+		exit 0
+	fi
+}

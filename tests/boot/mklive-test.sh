@@ -6,10 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 t_tmpdir
 
-if ! have_qemu; then
-	skip "qemu-system-x86_64 not installed (scripts/deps.sh check installs it)"
-	t_done; exit
-fi
+require_qemu
 iso=$(demo_iso) || { fail "building the demo ISO"; t_done; exit 1; }
 ovmf=$(efi_root)/usr/share/OVMF
 

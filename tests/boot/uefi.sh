@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 t_tmpdir; [ -n "${KEEP:-}" ] && trap - EXIT
 
-if ! have_qemu; then
-	skip "qemu-system-x86_64 not installed (scripts/deps.sh check installs it)"
-	t_done; exit
-fi
+require_qemu
 iso=$(demo_iso) || { fail "building the demo ISO"; t_done; exit 1; }
 if [ ! -f "$(efi_root)/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" ]; then
 	skip "no OVMF firmware in $(efi_root) (scripts/fetch-boot.sh fetches it)"
