@@ -2,7 +2,9 @@
 # Boot faults (DESIGN.md §4): the init says on the console exactly what is
 # wrong and takes the rescue path, never "Attempted to kill init":
 #  - the compressed image missing from the medium,
-#  - an initramfs whose modules are for another kernel version.
+#  - an initramfs whose modules are for another kernel version,
+#  - too little memory for the tmpfs root (symlink mode copies the writable
+#    part into RAM; the tmpfs holds half of it).
 # (No medium at all: tests/boot/buses.sh. A damaged medium: verify.sh.)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -57,6 +59,29 @@ else
 		no_panic "modules of another kernel" "$T/other.log"
 	else
 		fail "modules of another kernel: no rescue path"; tail -n 15 "$T/other.log"
+	fi
+fi
+
+# Too little memory: a 400 MB writable part, incompressible, for a tmpfs of
+# half of 512 MB.
+mkdir -p "$T/big/var" "$T/big/sbin"
+printf '#!/bin/sh\n' >"$T/big/sbin/init"
+head -c 400000000 /dev/urandom >"$T/big/var/big"
+if ! "$MKLIVE" build -q --uefi no --timeout 1 --root-mode symlink --compressor lz4 \
+	--kernel "$root/boot/vmlinuz-$kver" --modules "$root/lib/modules/$kver" \
+	"$T/big" -o "$T/big.iso" 2>"$T/err"; then
+	fail "building the 400 MB symlink-mode image: $(cat "$T/err")"
+else
+	rm -f "$T/big/var/big"
+	xorriso -osirrox on -indev "$T/big.iso" -extract /live/initrd.img "$T/initrd-big" >/dev/null 2>&1
+	if boot_wait "$T/big.log" "rescue" -m 512 -kernel "$T/vmlinuz" -initrd "$T/initrd-big" \
+		-append "console=ttyS0" -cdrom "$T/big.iso"; then
+		ok "too little memory: the init stops with the rescue path (${BOOT_SECONDS}s)"
+		check "too little memory: the message says the tmpfs root is full, and why" \
+			grep -q 'the tmpfs root is full: cannot .* too little memory' "$T/big.log"
+		no_panic "too little memory" "$T/big.log"
+	else
+		fail "too little memory: no rescue path"; tail -n 15 "$T/big.log"
 	fi
 fi
 t_done
