@@ -54,7 +54,7 @@ ifeq ($(WERROR),1)
 INIT_CFLAGS += -Werror
 endif
 
-all: build/mklive build/mklive-init
+all: build/mklive build/mklive-init build/mklive-media
 
 deps:
 	@scripts/deps.sh build
@@ -80,6 +80,13 @@ INIT_SHARED := src/fmt/sha256.c
 build/mklive-init: $(INIT_SRC) $(INIT_SHARED) $(wildcard src/init/*.h) src/fmt/cloop_format.h src/fmt/sha256.h
 	@mkdir -p $(dir $@)
 	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(INIT_SRC) $(INIT_SHARED)
+
+# The program map behind /media/list, static like the init (it runs in the
+# live system, whatever its libc).
+MEDIA_SRC := $(sort $(wildcard src/media/*.c))
+build/mklive-media: $(MEDIA_SRC) src/media/media.h
+	@mkdir -p $(dir $@)
+	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(MEDIA_SRC)
 
 build/tests/%: tests/unit/%.c tests/unit/t.h $(CLI_LIBOBJ) build/libmklive.a
 	@mkdir -p $(dir $@)

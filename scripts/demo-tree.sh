@@ -66,12 +66,65 @@ else
 fi
 echo "mklive-demo: nbd server processes: $(for p in /proc/[0-9]*; do tr '\0' ' ' <"$p/cmdline"; echo; done 2>/dev/null | grep -c '^@mklive-nbd')"
 echo "mklive-demo: read $(cat /usr/share/mklive-demo/setuid-example | wc -c) bytes from the image"
-if grep -q mklive-demo.readall /proc/cmdline; then
-	# bench/boot.sh: read every file of the compressed image once
+medium=$(awk '$3 == "iso9660" && $2 == "/run/mklive/medium" { print $1 }' /proc/mounts)
+echo "mklive-demo: medium mounted: ${medium:-no}"
+loop=$(awk '$2 == "/run/mklive/ro" { print $1 }' /proc/mounts | tail -n 1)
+echo "mklive-demo: image read from: $(cat "/sys/block/${loop#/dev/}/loop/backing_file" 2>/dev/null || echo "$loop")"
+echo "mklive-demo: persistence: $(awk '$2 == "/run/mklive/persist" { print $1, $3 }' /proc/mounts | grep . || echo none)"
+# Read every file of the compressed image once; say how long it took.
+readall() {
 	t0=$(cut -d' ' -f1 /proc/uptime)
-	find /run/mklive/ro -type f -exec cat {} + >/dev/null 2>&1
+	if find /run/mklive/ro -type f -exec cat {} + >/dev/null 2>/tmp/readall.err && [ ! -s /tmp/readall.err ]; then
+		r=ok
+	else
+		r="FAILED: $(head -n 3 /tmp/readall.err | tr '\n' ' ')"
+	fi
 	t1=$(cut -d' ' -f1 /proc/uptime)
-	echo "mklive-demo: read-all $(awk "BEGIN { print $t1 - $t0 }") s"
+	echo "mklive-demo: read-all $(awk "BEGIN { print $t1 - $t0 }") s, $(find /run/mklive/ro -type f | wc -l) files: $r"
+}
+if grep -q mklive-demo.readall /proc/cmdline; then
+	# bench/boot.sh
+	readall
+fi
+if grep -q mklive-demo.after-eject /proc/cmdline; then
+	# tests/boot/toram.sh: wait (at most 120 s) until the CD is taken out,
+	# then show that the system still reads its image. The drive is gone
+	# when its size drops to 0 or opening it says that it has no medium.
+	echo "mklive-demo: after-eject: waiting for the CD to be removed"
+	cd_gone() {
+		[ "$(cat /sys/block/sr0/size 2>/dev/null)" = 0 ] ||
+			dd if=/dev/sr0 of=/dev/null bs=2048 count=1 2>&1 | grep -q 'No medium'
+	}
+	n=0
+	while ! cd_gone && [ $n -lt 120 ]; do
+		sleep 1
+		n=$((n + 1))
+	done
+	if cd_gone; then
+		echo "mklive-demo: after-eject: the CD is gone"
+		readall
+		echo "mklive-demo: after-eject: $(cat /home/user/hello.txt)"
+	else
+		echo "mklive-demo: after-eject: the CD is still there after $n s"
+	fi
+fi
+tok=$(sed -n 's/.*mklive-demo\.persist=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$tok" ]; then
+	# tests/boot/persistence.sh: the first boot writes the token, later
+	# boots show what they find
+	if [ -f /root/persist.txt ]; then
+		echo "mklive-demo: persist: found $(cat /root/persist.txt)"
+	else
+		echo "$tok" >/root/persist.txt
+		sync
+		# a clean filesystem for the host's fsck: nothing writes after this
+		if e=$(mount -o remount,ro /run/mklive/persist 2>&1); then
+			ro="read-only now"
+		else
+			ro="still read-write: $e"
+		fi
+		echo "mklive-demo: persist: wrote $tok; persistence filesystem $ro"
+	fi
 fi
 echo "MKLIVE-BOOT-OK $(cat /proc/cmdline)"
 echo "mklive-demo: the live system is up. Type 'poweroff -f' to stop."

@@ -18,6 +18,9 @@ static const struct {
 } entries[] = {
 	{ "live", "", "" },
 	{ "debug", " (debug: verbose init, kernel messages)", "mklive.debug ignore_loglevel" },
+	{ "toram", " (toram: image copied into RAM, the medium may be removed)", "toram" },
+	{ "persistence", " (persistence: changes kept on the filesystem labelled persistence)",
+	  "persistence" },
 };
 
 char *mkl_isolinux_cfg(const char *label, const char *append, int timeout)

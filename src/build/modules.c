@@ -25,6 +25,9 @@ const char *const mkl_boot_modules[] = {
 	"sd_mod", "sr_mod",
 	/* the medium, the image, the root */
 	"isofs", "squashfs", "loop", "overlay",
+	/* The persistence filesystems (ext4, crc32c_generic, vfat, nls_*) are
+	 * not here: the init loads them from the image once it is mounted
+	 * (src/init/persist.c), keeping 0.5 MB out of the initramfs. */
 	NULL,
 };
 

@@ -7,8 +7,9 @@
  * Shared declarations of the init's files: main.c (the sequence, options,
  * rescue), util.c (messages, files, directories), modules.c (modalias and
  * uevents), medium.c (finding the medium), mount.c (loop, overlay and
- * symlink roots), nbd.c (cloop images served to the nbd driver), unpack.c (zlib
- * and lz4 for cloop blocks), copy.c
+ * symlink roots), persist.c (the persistence filesystem, found by its label),
+ * toram.c (the image copied into RAM), nbd.c (cloop images served to the nbd
+ * driver), unpack.c (zlib and lz4 for cloop blocks), copy.c
  * (copying a tree with its metadata) and switch_root.c (leaving the
  * initramfs).
  */
@@ -32,7 +33,10 @@ struct init_cfg {
 	char *modules;		/* modules loaded early, space separated */
 	const char *init;	/* init=, NULL for the default list */
 	unsigned timeout;	/* seconds to wait for the medium */
-	int debug, quiet, shell;
+	const char *persist;	/* persistence: "LABEL", "LABEL:/FILE", or NULL */
+	unsigned ptimeout;	/* seconds to wait for the persistence medium */
+	int ufd;		/* uevent socket, -1 if none */
+	int debug, quiet, shell, toram;
 	int verify;		/* mklive.verify: check the medium's checksums */
 };
 
@@ -42,6 +46,9 @@ struct init_cfg {
 #define MKL_RO		MKL_RUN "/ro"
 #define MKL_RW		MKL_RUN "/rw"
 #define MKL_RWSRC	MKL_RUN "/rwsrc"
+#define MKL_PERSIST	MKL_RUN "/persist"	/* holds mklive/upper, mklive/work */
+#define MKL_PHOST	MKL_RUN "/persist-host"	/* the fs holding a persistence file */
+#define MKL_TORAM	MKL_RUN "/toram"	/* tmpfs with the image copied to RAM */
 #define MKL_NEWROOT	"/newroot"
 
 /* util.c */
@@ -68,12 +75,17 @@ void mod_init(const char *kver);
 void mod_load_name(const char *name);
 void mod_param(const char *word, const char *value);
 void mod_load_list(char *names);
+void mod_add_tree(const char *root);
 void mod_coldplug(void);
 int uevent_open(void);
 int uevent_handle(int fd);
 void mod_close(void);
 
 /* medium.c */
+typedef int probe_fn(int sysdir, const char *name, const void *arg);
+int open_dev(int sysdir, const char *name);
+int dev_wait(probe_fn *fn, const void *arg, int ufd, unsigned long ms,
+	     unsigned long quiet_ms, const char *what, char *dev, size_t size);
 int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size);
 
 /* verify.c: check the mounted medium against its sha256sum.txt; -1 when
@@ -85,10 +97,16 @@ int medium_has_image(const struct init_cfg *cfg, const char *dev);
 int medium_match(const unsigned char *pvd, size_t len, const char *id,
 		 char *what, size_t size);
 
+/* persist.c */
+int persist_setup(const struct init_cfg *cfg, char *desc, size_t size);
+
+/* toram.c */
+int toram_copy(const char *file, char *out, size_t size);
+
 /* mount.c */
 int mount_fs(const char *src, const char *dst, const char *type,
 	     unsigned long flags, const char *data);
-int loop_attach(const char *file, char *dev, size_t size);
+int loop_attach(const char *file, int rw, char *dev, size_t size);
 int build_root(const struct init_cfg *cfg);
 
 /* nbd.c */

@@ -3,9 +3,10 @@
  *
  *   mount /proc /sys /dev /run; read /mklive.conf and /proc/cmdline;
  *   load the drivers the hardware asks for; find the medium by its ID;
- *   mount it; attach the image (loop, or nbd for cloop); build the overlay
- *   or symlink root; switch_root; exec
- *   the real init.
+ *   mount it; attach the image (loop, or nbd for cloop; from a copy in RAM
+ *   with toram); build the overlay root (upper layer on the persistence
+ *   filesystem with persistence) or symlink root; switch_root; exec the
+ *   real init.
  *
  * PID 1 must never exit (the kernel panics): every failure says what was
  * looked for and where, then goes to rescue(), which never returns.
@@ -30,6 +31,8 @@ static struct init_cfg cfg = {
 	.format = "squashfs",
 	.root = "overlay",
 	.timeout = 30,
+	.ptimeout = 5,
+	.ufd = -1,
 };
 
 /*
@@ -116,17 +119,33 @@ static int yes(const char *v)
 	return !v || strcmp(v, "0") != 0;
 }
 
+/* SECONDS (0..86400) of mklive.NAME=v into *t, or a warning. */
+static void seconds(const char *name, const char *v, unsigned *t)
+{
+	unsigned long n;
+	const char *end;
+
+	for (n = 0, end = v; *end >= '0' && *end <= '9' && n <= 86400; end++)
+		n = n * 10 + *end - '0';
+	if (*v && !*end && n <= 86400)
+		*t = n;
+	else
+		err("warning: ignoring mklive.%s=%s (seconds, 0..86400)", name, v);
+}
+
 /* One word of /proc/cmdline: ours, or the kernel's, or the real init's. */
 static void option(char *w)
 {
 	char *v = strchr(w, '=');
-	unsigned long t;
-	char *end;
 
 	if (v)
 		*v++ = 0;
 	if (!strcmp(w, "quiet")) {
 		cfg.quiet = 1;
+	} else if (!strcmp(w, "toram") && !v) {
+		cfg.toram = 1;
+	} else if (!strcmp(w, "persistence")) {
+		cfg.persist = v ? v : "";
 	} else if (!strcmp(w, "init") && v && *v) {
 		cfg.init = v;
 	} else if (!strncmp(w, "mklive.", 7)) {
@@ -146,12 +165,9 @@ static void option(char *w)
 		} else if (!strcmp(w, "rwimage") && v && *v) {
 			cfg.rwimage = v;
 		} else if (!strcmp(w, "timeout") && v) {
-			for (t = 0, end = v; *end >= '0' && *end <= '9' && t <= 86400; end++)
-				t = t * 10 + *end - '0';
-			if (*v && !*end && t <= 86400)
-				cfg.timeout = t;
-			else
-				err("warning: ignoring mklive.timeout=%s (seconds, 0..86400)", v);
+			seconds(w, v, &cfg.timeout);
+		} else if (!strcmp(w, "ptimeout") && v) {
+			seconds(w, v, &cfg.ptimeout);
 		} else {
 			err("warning: unknown option mklive.%s", w);
 		}
@@ -238,7 +254,6 @@ int main(int argc, char **argv)
 	static struct utsname uts;
 	char dev[64], *conf, *cmdline;
 	unsigned long t;
-	int ufd;
 
 	since_start_ms();
 	early_mounts();
@@ -268,10 +283,11 @@ int main(int argc, char **argv)
 		rescue();
 	}
 	cfg.argv = argv;
-	dbg("id=%s image=%s format=%s root=%s rwimage=%s kver=%s timeout=%u init=%s",
-	    cfg.id ? cfg.id : "(none)", cfg.image, cfg.format, cfg.root,
-	    cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver, cfg.timeout,
-	    cfg.init ? cfg.init : "(default)");
+	dbg("id=%s image=%s format=%s root=%s rwimage=%s kver=%s timeout=%u init=%s "
+	    "persistence=%s toram=%d", cfg.id ? cfg.id : "(none)", cfg.image,
+	    cfg.format, cfg.root, cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver,
+	    cfg.timeout, cfg.init ? cfg.init : "(default)",
+	    cfg.persist ? cfg.persist : "(none)", cfg.toram);
 	if (strcmp(cfg.format, "squashfs") && strcmp(cfg.format, "cloop")) {
 		err("error: unknown image format '%s' in /mklive.conf (squashfs or cloop)",
 		    cfg.format);
@@ -295,7 +311,7 @@ int main(int argc, char **argv)
 
 	/* the uevent socket first, so no device added meanwhile is missed */
 	t = now_ms();
-	ufd = uevent_open();
+	cfg.ufd = uevent_open();
 	mod_init(cfg.kver);
 	/* hardware first: its drivers probe in the background (async_probe)
 	 * while the filesystem modules load */
@@ -304,7 +320,7 @@ int main(int argc, char **argv)
 	dbg("modules: %lu ms", now_ms() - t);
 
 	t = now_ms();
-	if (medium_find(&cfg, ufd, dev, sizeof(dev)) < 0)
+	if (medium_find(&cfg, cfg.ufd, dev, sizeof(dev)) < 0)
 		rescue();
 	if (mount_fs(dev, MKL_MEDIUM, "iso9660", MS_RDONLY, NULL) < 0) {
 		err("error: cannot mount %s (medium %s) as iso9660 on " MKL_MEDIUM ": %s",
@@ -313,15 +329,16 @@ int main(int argc, char **argv)
 	}
 	dbg("medium: %lu ms", now_ms() - t);
 	info("found medium %s on %s", cfg.id, dev);
-	if (ufd >= 0)
-		close(ufd);
 	if (cfg.verify && medium_verify(MKL_MEDIUM) < 0)
 		rescue();
 	if (medium_has_image(&cfg, dev) < 0)
 		rescue();
 
+	/* the uevent socket stays open for the persistence medium */
 	if (build_root(&cfg) < 0)
 		rescue();
+	if (cfg.ufd >= 0)
+		close(cfg.ufd);
 	if (cfg.shell) {
 		info("mklive.shell: root ready on " MKL_NEWROOT "; exit the shell "
 		     "to boot it");

@@ -9,6 +9,9 @@
  * first partition.  Devices arrive late (USB settles in seconds), so the
  * search repeats as block uevents arrive, with a 250 ms rescan as a fallback,
  * until the timeout.
+ *
+ * The same walk and wait serve persist.c, which looks for a filesystem
+ * label instead (dev_wait() with another probe).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -64,7 +67,7 @@ static void note(const char *name, const char *what)
 }
 
 /* devtmpfs normally has the node; make it from sysfs "dev" if not (yet) */
-static int open_dev(int sysdir, const char *name)
+int open_dev(int sysdir, const char *name)
 {
 	char path[64], dev[32];
 	unsigned maj = 0, min = 0;
@@ -125,8 +128,9 @@ int medium_match(const unsigned char *pvd, size_t len, const char *id,
 }
 
 /* 1 if /dev/name holds the medium; notes what it holds otherwise */
-static int probe(int sysdir, const char *name, const char *id)
+static int probe(int sysdir, const char *name, const void *arg)
 {
+	const char *id = arg;
 	unsigned char pvd[2048];
 	char what[160], size[32];
 	ssize_t r;
@@ -191,7 +195,7 @@ static void sort_names(char **v, int n)
 }
 
 /* One pass over /sys/class/block: whole disks first, then partitions. */
-static int probe_all(const char *id, char *dev, size_t size)
+static int probe_all(probe_fn *fn, const void *arg, char *dev, size_t size)
 {
 	char *names[MAX_DEVS];
 	struct dirent *e;
@@ -217,7 +221,7 @@ static int probe_all(const char *id, char *dev, size_t size)
 			if (sysdir < 0)
 				continue;
 			if ((faccessat(sysdir, "partition", F_OK, 0) == 0) == pass &&
-			    probe(sysdir, names[i], id)) {
+			    fn(sysdir, names[i], arg)) {
 				sfmt(dev, size, "/dev/%s", names[i]);
 				found = 1;
 			}
@@ -251,13 +255,16 @@ static void report(const struct init_cfg *cfg, unsigned long waited)
 }
 
 /*
- * Wait until the medium appears, loading drivers for new devices meanwhile.
- * Fills dev with "/dev/NAME"; 0 when found, -1 after the report when not.
+ * Probe every block device with fn until it says yes or ms milliseconds have
+ * passed, loading drivers for new devices meanwhile; after quiet_ms without
+ * success, say that we wait for what.  Fills dev with "/dev/NAME"; 0 when
+ * found, -1 when not.
  */
-int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size)
+int dev_wait(probe_fn *fn, const void *arg, int ufd, unsigned long ms,
+	     unsigned long quiet_ms, const char *what, char *dev, size_t size)
 {
 	unsigned long start = now_ms(), now, last = 0;
-	unsigned long deadline = start + cfg->timeout * 1000UL;
+	unsigned long deadline = start + ms;
 	struct pollfd p = { .fd = ufd, .events = POLLIN };
 	int said = 0, first = 1, wait;
 
@@ -272,15 +279,14 @@ int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size)
 		if (first || block || now - last >= 250) {
 			first = 0;
 			last = now;
-			if (probe_all(cfg->id, dev, size))
+			if (probe_all(fn, arg, dev, size))
 				return 0;
 			now = now_ms();
 		}
 		if (now >= deadline)
-			break;
-		if (!said && now - start >= 2000) {
-			info("waiting up to %u s for the medium %s ...",
-			     cfg->timeout, cfg->id);
+			return -1;
+		if (!said && now - start >= quiet_ms) {
+			info("waiting up to %lu s for %s ...", ms / 1000, what);
 			said = 1;
 		}
 		wait = 250 - (int)(now - last < 250 ? now - last : 250);
@@ -291,6 +297,21 @@ int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size)
 		else
 			poll(NULL, 0, wait);
 	}
+}
+
+/*
+ * Wait until the medium appears.  Fills dev with "/dev/NAME"; 0 when found,
+ * -1 after the report when not.
+ */
+int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size)
+{
+	unsigned long start = now_ms();
+	char what[160];
+
+	sfmt(what, sizeof(what), "the medium %s", cfg->id);
+	if (dev_wait(probe, cfg->id, ufd, cfg->timeout * 1000UL, 2000, what,
+		     dev, size) == 0)
+		return 0;
 	report(cfg, now_ms() - start);
 	return -1;
 }

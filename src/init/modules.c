@@ -8,6 +8,10 @@
  * module is loaded with its dependencies through finit_module(2).  Loading a
  * host driver creates new devices (a SCSI disk behind an AHCI port, a USB
  * stick behind xHCI), whose uevents load the next drivers.
+ *
+ * Modules needed only once the image is mounted (the filesystems of a
+ * persistence medium) are not in the initramfs: mod_add_tree() adds the
+ * image's own modules.dep to the table, and they load from there.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -41,6 +45,7 @@ enum { MOD_NEW, MOD_LOADING, MOD_OK, MOD_FAILED };
 
 struct mod {
 	char *path;	/* relative to /lib/modules/<kver> */
+	int dir;	/* that directory: the initramfs's or the image's */
 	char *deps;	/* space separated paths, load right to left */
 	char name[56];	/* basename without .ko*, '-' as '_' */
 	int state;
@@ -53,7 +58,8 @@ struct alias {
 };
 
 static struct mod *mods;
-static size_t nmods;
+static size_t nmods, capmods;
+static const char *modkver;
 static struct alias *aliases;
 static size_t naliases;
 static int moddir = -1;
@@ -70,10 +76,9 @@ static void mod_name(char *out, size_t size, const char *in, size_t len)
 	out[len] = 0;
 }
 
-static void parse_dep(char *buf)
+static void parse_dep(char *buf, int dir)
 {
 	char *line, *next, *colon, *base, *dot;
-	size_t cap = 0;
 
 	for (line = buf; line && *line; line = next) {
 		next = strchr(line, '\n');
@@ -83,18 +88,19 @@ static void parse_dep(char *buf)
 		if (!colon || *line == '#')
 			continue;
 		*colon = 0;
-		if (nmods == cap) {
+		if (nmods == capmods) {
 			struct mod *n;
 
-			cap = cap ? cap * 2 : 64;
-			n = realloc(mods, cap * sizeof(*mods));
+			n = realloc(mods, (capmods ? capmods * 2 : 64) * sizeof(*mods));
 			if (!n)
 				return;
 			mods = n;
+			capmods = capmods ? capmods * 2 : 64;
 		}
 		struct mod *m = &mods[nmods++];
 
 		m->path = line;
+		m->dir = dir;
 		m->deps = colon + 1;
 		m->state = MOD_NEW;
 		base = strrchr(line, '/');
@@ -150,12 +156,13 @@ void mod_init(const char *kver)
 	char path[160];
 	char *dep, *alias;
 
+	modkver = kver;
 	sfmt(path, sizeof(path), "/lib/modules/%s", kver);
 	moddir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	sfmt(path, sizeof(path), "/lib/modules/%s/modules.dep", kver);
 	dep = read_file(path);
 	if (dep)
-		parse_dep(dep);
+		parse_dep(dep, moddir);
 	sfmt(path, sizeof(path), "/lib/modules/%s/modules.alias", kver);
 	alias = read_file(path);
 	if (alias)
@@ -166,9 +173,50 @@ void mod_init(const char *kver)
 	dbg("%zu modules, %zu aliases in /lib/modules/%s", nmods, naliases, kver);
 }
 
+/*
+ * Add the modules of the tree at root (the mounted image): its
+ * lib/modules/<kver>/modules.dep, or usr/lib/... when lib is an absolute
+ * link.  Names found in the initramfs keep their entries there.  Once.
+ */
+void mod_add_tree(const char *root)
+{
+	static const char *const sub[] = { "lib", "usr/lib" };
+	static int done;
+	char path[200], *dep = NULL;
+	size_t before = nmods;
+	int dir = -1, i;
+
+	if (done++ || !modkver)
+		return;
+	for (i = 0; i < 2 && !dep; i++) {
+		sfmt(path, sizeof(path), "%s/%s/modules/%s", root, sub[i], modkver);
+		dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0)
+			continue;
+		sfmt(path, sizeof(path), "%s/%s/modules/%s/modules.dep", root, sub[i],
+		     modkver);
+		dep = read_file(path);
+		if (!dep)
+			close(dir);
+	}
+	if (!dep) {
+		dbg("no lib/modules/%s/modules.dep in %s", modkver, root);
+		return;
+	}
+	parse_dep(dep, dir);
+	dbg("%zu more modules from %s", nmods - before, path);
+}
+
 /* Read buffers stay allocated: the table points into them. */
 void mod_close(void)
 {
+	size_t i;
+
+	for (i = 0; i < nmods; i++)
+		if (mods[i].dir != moddir && mods[i].dir >= 0) {
+			close(mods[i].dir);	/* the image's, one for all */
+			break;
+		}
 	if (moddir >= 0)
 		close(moddir);
 	moddir = -1;
@@ -272,7 +320,7 @@ static void load(struct mod *m)
 		}
 		end = tok;
 	}
-	fd = openat(moddir, m->path, O_RDONLY | O_CLOEXEC);
+	fd = openat(m->dir, m->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		m->state = MOD_FAILED;
 		dbg("cannot open module %s: %s", m->path, strerror(errno));

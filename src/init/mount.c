@@ -7,6 +7,11 @@
  *   /run/mklive/rw       tmpfs; upper/ and work/ of the overlay
  *   /newroot             overlay of ro (lower) and rw/upper
  *
+ * with persistence (persist.c), the overlay's upper and work directories are
+ * mklive/upper and mklive/work on /run/mklive/persist instead; with toram
+ * (toram.c), the image is read from a copy in the tmpfs /run/mklive/toram
+ * and the medium is unmounted once the root is built.
+ *
  * or, in symlink mode:
  *
  *   /run/mklive/rwsrc    the writable part's squashfs, while it is copied
@@ -91,17 +96,17 @@ static int open_loop(int n, char *dev, size_t size)
 }
 
 /*
- * Attach file read-only to a free loop device, with autoclear: the device
- * frees itself when its last user (the squashfs mount) goes.  Returns the
+ * Attach file to a free loop device, read-only unless rw, with autoclear: the
+ * device frees itself when its last user (the mount) goes.  Returns the
  * open loop device, to be closed only after mounting it (closing it before
  * would be that last user); -1 on error with errno set.
  */
-int loop_attach(const char *file, char *dev, size_t size)
+int loop_attach(const char *file, int rw, char *dev, size_t size)
 {
 	struct loop_config c;
 	int ctl, ffd, lfd = -1, n, tries, e;
 
-	ffd = open(file, O_RDONLY | O_CLOEXEC);
+	ffd = open(file, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (ffd < 0)
 		return -1;
 	ctl = open_loop_control();
@@ -113,7 +118,7 @@ int loop_attach(const char *file, char *dev, size_t size)
 	}
 	memset(&c, 0, sizeof(c));
 	c.fd = ffd;
-	c.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+	c.info.lo_flags = (rw ? 0 : LO_FLAGS_READ_ONLY) | LO_FLAGS_AUTOCLEAR;
 	sfmt((char *)c.info.lo_file_name, sizeof(c.info.lo_file_name), "%s", file);
 
 	/* another process may take the same free device: then ask again */
@@ -170,7 +175,7 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 		}
 		return 0;
 	}
-	lfd = loop_attach(file, dev, size);
+	lfd = loop_attach(file, 0, dev, size);
 	if (lfd < 0) {
 		err("error: cannot attach the image %s to a loop device: %s",
 		    file, strerror(errno));
@@ -190,19 +195,26 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 	return 0;
 }
 
-static int overlay_root(void)
+/* The overlay root; upper and work on the persistence fs when base is set. */
+static int overlay_root(const char *base)
 {
-	if (mount_fs("tmpfs", MKL_RW, "tmpfs", 0, "mode=0755") < 0) {
-		err("error: cannot mount tmpfs on " MKL_RW ": %s", strerror(errno));
-		return -1;
+	char opts[256];
+
+	if (!base) {
+		if (mount_fs("tmpfs", MKL_RW, "tmpfs", 0, "mode=0755") < 0) {
+			err("error: cannot mount tmpfs on " MKL_RW ": %s", strerror(errno));
+			return -1;
+		}
+		if (mkdir(MKL_RW "/upper", 0755) < 0 || mkdir(MKL_RW "/work", 0755) < 0) {
+			err("error: cannot create " MKL_RW "/upper and work: %s",
+			    strerror(errno));
+			return -1;
+		}
+		base = MKL_RW;
 	}
-	if (mkdir(MKL_RW "/upper", 0755) < 0 || mkdir(MKL_RW "/work", 0755) < 0) {
-		err("error: cannot create " MKL_RW "/upper and work: %s", strerror(errno));
-		return -1;
-	}
-	if (mount_fs("overlay", MKL_NEWROOT, "overlay", 0,
-		     "lowerdir=" MKL_RO ",upperdir=" MKL_RW "/upper,workdir="
-		     MKL_RW "/work") < 0) {
+	sfmt(opts, sizeof(opts), "lowerdir=" MKL_RO ",upperdir=%s/upper,workdir=%s/work",
+	     base, base);
+	if (mount_fs("overlay", MKL_NEWROOT, "overlay", 0, opts) < 0) {
 		err("error: cannot mount the overlay root on " MKL_NEWROOT ": %s",
 		    strerror(errno));
 		return -1;
@@ -225,7 +237,7 @@ static long symlink_root(const struct init_cfg *cfg)
 
 	sfmt(file, sizeof(file), MKL_MEDIUM "%s%s",
 	     cfg->rwimage[0] == '/' ? "" : "/", cfg->rwimage);
-	lfd = loop_attach(file, loop, sizeof(loop));
+	lfd = loop_attach(file, 0, loop, sizeof(loop));
 	if (lfd < 0) {
 		err("error: cannot attach the writable root image %s to a loop "
 		    "device: %s", file, strerror(errno));
@@ -274,33 +286,69 @@ static const char *base(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* toram: the medium is no longer needed; unmount it so it can be removed. */
+static void release_medium(void)
+{
+	if (umount2(MKL_MEDIUM, 0) < 0) {
+		err("warning: toram: cannot unmount the medium from " MKL_MEDIUM
+		    ": %s; do not remove it", strerror(errno));
+		return;
+	}
+	rmdir(MKL_MEDIUM);
+	info("toram: the medium is unmounted and may be removed");
+}
+
 /*
- * The root on /newroot: the image read-only on MKL_RO, then overlay mode
- * (overlayfs, tmpfs upper) or symlink mode (tmpfs root, image on /ro).
+ * The root on /newroot: the image read-only on MKL_RO (from a copy in RAM
+ * with toram), then overlay mode (overlayfs with a tmpfs upper, or the
+ * persistence fs) or symlink mode (tmpfs root, image on /ro).
  */
 int build_root(const struct init_cfg *cfg)
 {
-	char file[256], dev[32];
+	char file[256], dev[32], desc[160];
 	unsigned long t = now_ms();
+	int toram = 0;
 	long n;
 
 	sfmt(file, sizeof(file), MKL_MEDIUM "%s%s",
 	     cfg->image[0] == '/' ? "" : "/", cfg->image);
+	if (cfg->toram)
+		toram = toram_copy(file, file, sizeof(file)) == 0;
 	if (mount_image(cfg, file, dev, sizeof(dev)) < 0)
 		return -1;
 	dbg("image: %lu ms", now_ms() - t);
 	if (!strcmp(cfg->root, "symlink")) {
+		if (cfg->persist)
+			err("warning: persistence: needs the overlay root mode, this "
+			    "system boots in symlink mode: it is not persistent, "
+			    "changes are lost at power-off (persistence needs an image "
+			    "built for overlay mode)");
 		n = symlink_root(cfg);
 		if (n < 0)
 			return -1;
 		dbg("root: %lu ms", now_ms() - t);
-		info("root ready: tmpfs with %ld entries from %s, /ro from %s on %s",
-		     n, base(cfg->rwimage), base(cfg->image), dev);
+		info("root ready: tmpfs with %ld entries from %s, /ro from %s%s on %s",
+		     n, base(cfg->rwimage), base(cfg->image), toram ? " (in RAM)" : "",
+		     dev);
+		if (toram)
+			release_medium();
 		return 0;
 	}
-	if (overlay_root() < 0)
-		return -1;
+	if (cfg->persist && persist_setup(cfg, desc, sizeof(desc)) == 0) {
+		if (overlay_root(MKL_PERSIST "/mklive") < 0)
+			return -1;
+		info("root ready: %s%s on %s, overlay with %s: changes persist",
+		     cfg->image, toram ? " (in RAM)" : "", dev, desc);
+	} else {
+		if (overlay_root(NULL) < 0)
+			return -1;
+		info("root ready: %s%s on %s, overlay with tmpfs: changes are lost "
+		     "at power-off%s", cfg->image, toram ? " (in RAM)" : "", dev,
+		     cfg->persist ? "" :
+		     " (boot option persistence keeps them)");
+	}
 	dbg("root: %lu ms", now_ms() - t);
-	info("root ready: %s on %s, overlay with tmpfs", cfg->image, dev);
+	if (toram)
+		release_medium();
 	return 0;
 }

@@ -74,3 +74,44 @@ require_qemu() {
 		exit 0
 	fi
 }
+
+# A boot driven step by step, for tests that act on the running machine:
+#   boot_start LOG QEMU-ARGS...   start QEMU (serial console read into LOG;
+#                                 give -monitor/-mon yourself, or none)
+#   boot_expect MARKER            read on until a line holds MARKER (0), or
+#                                 QEMU stops / BOOT_TIMEOUT passes (1)
+#   boot_stop                     stop QEMU
+# The session spans a boot and what the test does after it: QEMU is
+# stopped after twice BOOT_TIMEOUT.
+boot_start() {
+	BOOT_LOG=$1
+	shift
+	: >"$BOOT_LOG"
+	coproc QEMU_PROC { exec timeout "$((2 * BOOT_TIMEOUT))" "$QEMU" -accel tcg -m 1024 -nographic \
+		-no-reboot -serial stdio "$@" 2>&1 </dev/null; }
+	BOOT_PID=$QEMU_PROC_PID
+	BOOT_FD=${QEMU_PROC[0]}
+}
+
+boot_expect() {
+	local line
+	while IFS= read -r line <&"$BOOT_FD"; do
+		printf '%s\n' "$line" >>"$BOOT_LOG"
+		case $line in *"$1"*) return 0 ;; esac
+	done
+	return 1
+}
+
+boot_stop() {
+	kill "$BOOT_PID" 2>/dev/null
+	wait "$BOOT_PID" 2>/dev/null
+	return 0
+}
+
+# The demo ISO's kernel and initramfs into DIR (for -kernel/-initrd/-append
+# boots with options the menu does not have).
+demo_kernel() {
+	xorriso -osirrox on -indev "$1" -extract /live/vmlinuz "$2/vmlinuz" \
+		-extract /live/initrd.img "$2/initrd.img" >/dev/null 2>&1 &&
+		[ -s "$2/vmlinuz" ] && [ -s "$2/initrd.img" ]
+}

@@ -22,7 +22,12 @@ static int t_passed, t_failed, t_skipped;
 	} while (0)
 
 #define T_EQ_INT(a, b) T_OK((long long)(a) == (long long)(b), "%lld != %lld", (long long)(a), (long long)(b))
-#define T_EQ_STR(a, b) T_OK((a) && (b) && strcmp((a), (b)) == 0, "'%s' != '%s'", (a) ? (a) : "(null)", (b) ? (b) : "(null)")
+#define T_EQ_STR(a, b)                                                         \
+	do {                                                                   \
+		const char *t_a_ = (a), *t_b_ = (b);                           \
+		T_OK(t_a_ && t_b_ && strcmp(t_a_, t_b_) == 0, "'%s' != '%s'",  \
+		     t_a_ ? t_a_ : "(null)", t_b_ ? t_b_ : "(null)");          \
+	} while (0)
 #define T_SKIP(why) do { t_skipped++; printf("skip - %s\n", why); } while (0)
 
 static inline int t_done(void)

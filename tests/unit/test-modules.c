@@ -60,6 +60,10 @@ int main(void)
 	T_OK(cfg && strstr(cfg, "LABEL debug\n"), "debug entry");
 	T_OK(cfg && strstr(cfg, "mklive.debug"), "debug entry turns on the init's debug");
 	T_OK(cfg && strstr(cfg, "SERIAL 0 115200\n"), "menu on the serial port too");
+	T_OK(cfg && strstr(cfg, "LABEL toram\n"), "toram entry");
+	T_OK(cfg && strstr(cfg, "console=tty0 toram quiet splash\n"), "toram entry copies the image to RAM");
+	T_OK(cfg && strstr(cfg, "LABEL persistence\n"), "persistence entry");
+	T_OK(cfg && strstr(cfg, "console=tty0 persistence quiet splash\n"), "persistence entry keeps changes");
 	{
 		int n = 0;
 		int m = 0;
@@ -68,8 +72,8 @@ int main(void)
 			n++;
 		for (const char *p = cfg; (p = strstr(p, "initrd.img console=ttyS0,115200 console=tty0 ")); p++)
 			m++;
-		T_EQ_INT(n, 2);	/* the user's arguments end both entries */
-		T_EQ_INT(m, 2);	/* both entries talk on the screen and the serial port */
+		T_EQ_INT(n, 4);	/* the user's arguments end every entry */
+		T_EQ_INT(m, 4);	/* every entry talks on the screen and the serial port */
 	}
 	free(cfg);
 	cfg = mkl_isolinux_cfg("X", NULL, 0);

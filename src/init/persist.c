@@ -1,0 +1,217 @@
+/*
+ * Persistence: the overlay's upper layer on a filesystem found by its label,
+ * so that changes to the live system survive a reboot.
+ *
+ *   persistence              the filesystem labelled "persistence"
+ *   persistence=LABEL        the filesystem labelled LABEL
+ *   persistence=LABEL:/FILE  an ext2/3/4 image file on that filesystem
+ *   persistence=/FILE        the same on the filesystem labelled "persistence"
+ *
+ * The upper and work directories are mklive/upper and mklive/work on the
+ * filesystem (or in the image file), created when missing.
+ *
+ * Labels are read from the devices themselves (a static PID 1 has no blkid):
+ * the ext2/3/4 superblock (magic 0xEF53 at byte 1024 + 56, volume name at
+ * 1024 + 120, 16 bytes) and the FAT boot sector (the label of the extended
+ * BPB: FAT12/16 at byte 43, FAT32 at 71, 11 bytes, after the signature
+ * 0x29).  FAT labels are compared without regard to case: mkfs.fat writes
+ * capitals.  overlayfs needs whiteouts and extended attributes in its upper
+ * layer, which FAT lacks, so a FAT filesystem can only hold an image file.
+ *
+ * The modules for these filesystems (ext4, crc32c_generic, vfat and its code
+ * pages) are loaded from the image, mounted by then (modules.c).
+ *
+ * Whatever goes wrong, the system still boots, with a tmpfs upper layer, and
+ * the console says that it is not persistent.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "init.h"
+
+#define DEFAULT_LABEL	"persistence"
+#define EXT_SB		1024
+#define EXT_MAGIC	(EXT_SB + 56)
+#define EXT_LABEL	(EXT_SB + 120)
+
+static const char *found_type;	/* what probe_label() found: "ext4" or "vfat" */
+
+/* label (max bytes, space or NUL padded) equals want; nocase for FAT */
+static int label_eq(const unsigned char *label, size_t max, const char *want,
+		    int nocase)
+{
+	size_t n = max, i;
+	int a, b;
+
+	while (n && (label[n - 1] == ' ' || label[n - 1] == 0))
+		n--;
+	if (n != strlen(want))
+		return 0;
+	for (i = 0; i < n; i++) {
+		a = label[i];
+		b = (unsigned char)want[i];
+		if (nocase && a >= 'a' && a <= 'z')
+			a -= 'a' - 'A';
+		if (nocase && b >= 'a' && b <= 'z')
+			b -= 'a' - 'A';
+		if (a != b)
+			return 0;
+	}
+	return 1;
+}
+
+/* 1 if /dev/name holds an ext2/3/4 or FAT filesystem labelled arg */
+static int probe_label(int sysdir, const char *name, const void *arg)
+{
+	unsigned char b[2048];
+	char size[32];
+	ssize_t r;
+	int fd, off = 0;
+
+	/* CD drives hold no writable filesystem; empty devices nothing */
+	if (!strncmp(name, "sr", 2) ||
+	    read_attr(sysdir, "size", size, sizeof(size)) || !strcmp(size, "0"))
+		return 0;
+	fd = open_dev(sysdir, name);
+	if (fd < 0)
+		return 0;
+	r = pread(fd, b, sizeof(b), 0);
+	close(fd);
+	if (r != (ssize_t)sizeof(b))
+		return 0;
+	if (b[EXT_MAGIC] == 0x53 && b[EXT_MAGIC + 1] == 0xef) {
+		if (label_eq(b + EXT_LABEL, 16, arg, 0)) {
+			found_type = "ext4";
+			return 1;
+		}
+		dbg("persistence: /dev/%s: ext2/3/4, label '%.*s'", name, 16,
+		    (char *)b + EXT_LABEL);
+		return 0;
+	}
+	if (b[510] != 0x55 || b[511] != 0xaa)
+		return 0;
+	if (!memcmp(b + 54, "FAT1", 4) && b[38] == 0x29)
+		off = 43;
+	else if (!memcmp(b + 82, "FAT32", 5) && b[66] == 0x29)
+		off = 71;
+	if (!off)
+		return 0;
+	if (label_eq(b + off, 11, arg, 1)) {
+		found_type = "vfat";
+		return 1;
+	}
+	dbg("persistence: /dev/%s: FAT, label '%.*s'", name, 11, (char *)b + off);
+	return 0;
+}
+
+static void not_persistent(void)
+{
+	err("warning: this system is not persistent: changes are lost at power-off");
+}
+
+/*
+ * Find and mount the persistence filesystem (and image file), and make
+ * MKL_PERSIST/mklive/{upper,work}.  desc gets what it is, for the console.
+ * 0 on success; -1 after saying why the system is not persistent.
+ */
+int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
+{
+	char label[64], dev[64], what[128], file[256], loop[32];
+	const char *path = NULL, *sep, *type;
+	size_t n;
+	int lfd;
+
+	sep = strchr(cfg->persist, ':');
+	if (cfg->persist[0] == '/') {
+		path = cfg->persist;
+		n = 0;
+	} else {
+		n = sep ? (size_t)(sep - cfg->persist) : strlen(cfg->persist);
+		path = sep ? sep + 1 : NULL;
+	}
+	if (n >= sizeof(label))
+		n = sizeof(label) - 1;
+	memcpy(label, cfg->persist, n);
+	label[n] = 0;
+	if (!*label)
+		sfmt(label, sizeof(label), DEFAULT_LABEL);
+	if (path && !*path)
+		path = NULL;
+
+	sfmt(what, sizeof(what), "the persistence filesystem labelled '%s'", label);
+	if (dev_wait(probe_label, label, cfg->ufd, cfg->ptimeout * 1000UL, 0, what,
+		     dev, sizeof(dev)) < 0) {
+		err("warning: persistence: no ext2/3/4 or FAT filesystem labelled '%s' "
+		    "found (waited %u s, mklive.ptimeout=)", label, cfg->ptimeout);
+		not_persistent();
+		err("to keep changes, attach an ext2/3/4 filesystem labelled '%s' "
+		    "(mke2fs -L %s DEVICE, or an image from mklive ext2 --empty "
+		    "--size 1G --label %s) and boot again", label, label, label);
+		return -1;
+	}
+	type = found_type;
+	dbg("persistence: label '%s' on %s (%s)", label, dev, type);
+	if (!path && !strcmp(type, "vfat")) {
+		err("warning: persistence: %s (label '%s') is FAT, which cannot hold "
+		    "the overlay's upper layer: use ext2/3/4, or an ext2 image file on "
+		    "it (persistence=%s:/FILE)", dev, label, label);
+		not_persistent();
+		return -1;
+	}
+	/* the filesystem modules come from the image (not needed before it, they
+	 * stay out of the initramfs); and what these filesystems ask the kernel
+	 * for at mount time, with no modprobe to answer: ext4 needs crc32c, FAT
+	 * its code pages */
+	mod_add_tree(MKL_RO);
+	mod_load_name("crc32c_generic");
+	if (!strcmp(type, "vfat")) {
+		mod_load_name("nls_cp437");
+		mod_load_name("nls_ascii");
+	}
+	if (mount_fs(dev, path ? MKL_PHOST : MKL_PERSIST, type, MS_NOATIME, NULL) < 0) {
+		err("warning: persistence: cannot mount %s (label '%s') as %s: %s",
+		    dev, label, type, strerror(errno));
+		not_persistent();
+		return -1;
+	}
+	if (path) {
+		sfmt(file, sizeof(file), MKL_PHOST "%s%s", path[0] == '/' ? "" : "/",
+		     path);
+		lfd = loop_attach(file, 1, loop, sizeof(loop));
+		if (lfd < 0) {
+			err("warning: persistence: cannot attach %s on %s (label '%s') to "
+			    "a loop device: %s", path, dev, label, strerror(errno));
+			goto fail_host;
+		}
+		if (mount_fs(loop, MKL_PERSIST, "ext4", MS_NOATIME, NULL) < 0) {
+			err("warning: persistence: cannot mount %s (%s on %s) as "
+			    "ext2/3/4: %s", loop, path, dev, strerror(errno));
+			close(lfd);
+			goto fail_host;
+		}
+		close(lfd);
+	}
+	if (mkdir_p(MKL_PERSIST "/mklive/upper", 0755) < 0 ||
+	    mkdir_p(MKL_PERSIST "/mklive/work", 0755) < 0) {
+		err("warning: persistence: cannot create mklive/upper and mklive/work "
+		    "on %s: %s", dev, strerror(errno));
+		if (path)
+			umount2(MKL_PERSIST, 0);
+		goto fail_host;
+	}
+	if (path)
+		sfmt(desc, size, "%s on %s (label '%s')", path, dev, label);
+	else
+		sfmt(desc, size, "%s (label '%s')", dev, label);
+	return 0;
+
+fail_host:
+	if (path)
+		umount2(MKL_PHOST, 0);
+	else
+		umount2(MKL_PERSIST, 0);
+	not_persistent();
+	return -1;
+}
