@@ -127,6 +127,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 build/mklive $(DESTDIR)$(BINDIR)/mklive
 	install -m 0755 build/mklive-init $(DESTDIR)$(LIBEXECDIR)/mklive-init
+	install -m 0755 build/mklive-media $(DESTDIR)$(LIBEXECDIR)/mklive-media
 	install -m 0644 docs/mklive.1 $(DESTDIR)$(MANDIR)/man1/mklive.1
 	install -m 0644 docs/mklive.conf.5 $(DESTDIR)$(MANDIR)/man5/mklive.conf.5
 	install -m 0644 docs/mklive-init.7 $(DESTDIR)$(MANDIR)/man7/mklive-init.7

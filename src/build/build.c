@@ -243,6 +243,86 @@ static int pass_source(struct build *b, struct mkl_err *err)
 	return r;
 }
 
+/* Files the build adds to the tree come from memory. */
+struct memread {
+	const unsigned char *p;
+	size_t left;
+};
+
+static long mem_read(void *ctx, void *buf, size_t len, struct mkl_err *err)
+{
+	struct memread *m = ctx;
+
+	if (len > m->left)
+		len = m->left;
+	memcpy(buf, m->p, len);
+	m->p += len;
+	m->left -= len;
+	return (long)len;
+}
+
+/* Add a file (target NULL) or a symbolic link to the tree and its data to
+ * the image, as if the source had it; owned by root, time of the build. */
+static int add_own(struct build *b, const char *path, uint32_t mode, const void *data, size_t len,
+		   const char *target, struct mkl_err *err)
+{
+	struct mkl_stat st = { .mode = mode, .mtime = b->o->time, .size = target ? 0 : len,
+			       .target = target };
+	struct memread m = { data, len };
+	struct mkl_node *n;
+	struct part *p = &b->part[part_of(b, path)];
+
+	if (mkl_tree_add(b->tree, path, &st, &n, err))
+		return -1;
+	if (target)
+		return 0;
+	return p->sq ? mkl_sqfs_add_data(p->sq, n, mem_read, &m, err) : store_add(p, n, mem_read, &m, err);
+}
+
+static int read_host(const char *path, struct buf *out, bool optional, struct mkl_err *err);
+
+/* /media/list (src/media): mklive-media as the autofs program map for
+ * /media/.auto, a udev rule that keeps the list of links in
+ * /run/mklive-media in step with the block devices, and /media/list
+ * pointing there. Only where autofs and udev will run them. */
+static int add_media(struct build *b, struct mkl_err *err)
+{
+	static const char master[] =
+		"# mklive: removable media, listed in /media/list (mklive-media)\n"
+		"/media/.auto program:/usr/lib/mklive/mklive-media --timeout=30\n";
+	static const char rule[] =
+		"# mklive: keep /media/list in step with the block devices (mklive-media)\n"
+		"SUBSYSTEM==\"block\", ACTION==\"add|remove|change\", "
+		"RUN+=\"/usr/lib/mklive/mklive-media --sync\"\n";
+	const struct mkl_build_opts *o = b->o;
+	struct buf prog = { 0 };
+	int rc;
+
+	if (!o->media)
+		return 0;
+	if (!mkl_tree_resolve(b->tree, "usr/sbin/automount") || !mkl_tree_resolve(b->tree, "etc/udev")) {
+		if (o->media > 0)
+			return mkl_error(err, 0, "--media yes: the tree has no autofs and udev "
+					 "(/usr/sbin/automount, /etc/udev): install the autofs and udev packages in it");
+		note(b, "/media/list: not set up (no autofs or udev in the tree)");
+		return 0;
+	}
+	if (!o->media_program)
+		return mkl_error(err, EINVAL, "/media/list: no mklive-media program given");
+	if (read_host(o->media_program, &prog, false, err))
+		return mkl_err_prefix(err, "/media/list needs mklive-media (build it with 'make')");
+	rc = add_own(b, "usr/lib/mklive/mklive-media", S_IFREG | 0755, prog.data, prog.len, NULL, err) ||
+	     add_own(b, "etc/auto.master.d/mklive.autofs", S_IFREG | 0644, master, strlen(master), NULL, err) ||
+	     add_own(b, "etc/udev/rules.d/90-mklive-media.rules", S_IFREG | 0644, rule, strlen(rule), NULL, err) ||
+	     add_own(b, "media/list", S_IFLNK | 0777, NULL, 0, "/run/mklive-media", err) ? -1 : 0;
+	buf_free(&prog);
+	if (rc)
+		return mkl_err_prefix(err, "/media/list");
+	note(b, "/media/list: mklive-media, the autofs map for /media/.auto and a udev rule installed");
+	b->res->media = true;
+	return 0;
+}
+
 static int read_node(struct build *b, struct mkl_node *n, const char *what, struct buf *out,
 		     struct mkl_err *err)
 {
@@ -1034,7 +1114,7 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		goto fail;
 
 	note(&b, "reading '%s'", o->source);
-	if (pass_source(&b, err) || mkl_tree_finish(b.tree, err))
+	if (pass_source(&b, err) || add_media(&b, err) || mkl_tree_finish(b.tree, err))
 		goto fail;
 	if (o->root_mode == MKL_ROOT_SYMLINK) {
 		if (mkl_layout_split(&b.layout, b.tree, &b.split, err))

@@ -71,6 +71,11 @@ struct mkl_build_opts {
 	 * stays as a second entry; no isohybrid MBR (CD only). Needs a kernel
 	 * and initramfs that fit, about 1.4 MB together. */
 	bool floppy;
+	/* /media/list: mklive-media (media_program, a host path) installed as
+	 * /usr/lib/mklive/mklive-media with an auto.master.d entry, a udev
+	 * rule and the /media/list link. -1: when the tree has autofs. */
+	int media;
+	const char *media_program;
 	int64_t time;			/* SOURCE_DATE_EPOCH, or now */
 
 	/* Reporting (optional). progress: bytes done/total of a phase.
@@ -89,6 +94,7 @@ struct mkl_build_result {
 	size_t ro_dirs;			/* symlink mode: directories in the image */
 	bool uefi;			/* the image boots with UEFI too */
 	bool floppy;			/* the BIOS boots the floppy entry */
+	bool media;			/* /media/list is set up in the image */
 	uint64_t esp_bytes;
 	size_t entries, modules;
 };

@@ -18,7 +18,7 @@
 
 enum kind { STR, NUM, SIZE, LABEL, CHOICE };
 
-static const char *const sections[] = { "image", "initramfs", "boot", "layout" };
+static const char *const sections[] = { "image", "initramfs", "boot", "layout", "media" };
 /* Each key: its section, kind, field, range (NUM) or names (CHOICE). The
  * level range 1..22 spans every codec; each one's own range is checked by
  * the code that uses it. */
@@ -45,6 +45,7 @@ static const struct key {
 	KEY(2, "floppy", CHOICE, floppy, 0, 0, "yes, no"),
 	KEY(3, "root-mode", CHOICE, root_mode, 0, 0, "overlay, symlink"),
 	KEY(3, "read-only", STR, read_only, 0, 0, NULL),
+	KEY(4, "automount", CHOICE, media, 0, 0, "auto, yes, no"),
 #undef KEY
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -66,6 +67,7 @@ void mkl_config_free(struct mkl_config *cfg)
 	free(cfg->append);
 	free(cfg->floppy);
 	free(cfg->initrd_format);
+	free(cfg->media);
 	free(cfg->image_format);
 	free(cfg->root_mode);
 	free(cfg->read_only);

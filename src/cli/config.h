@@ -38,6 +38,7 @@ struct mkl_config {
 	char *append;			/* extra kernel command line; NULL: none */
 	char *floppy;			/* [boot] floppy: yes, no; NULL: no */
 	char *initrd_format;		/* [initramfs] format: cpio, ext2; NULL: cpio */
+	char *media;			/* [media] automount: auto, yes, no; NULL: auto */
 	int timeout;			/* seconds; -1: default (5) */
 	char *image_format;		/* [image] format: squashfs, cloop; NULL: squashfs */
 	char *root_mode;		/* [layout] root-mode: overlay, symlink; NULL: overlay */

@@ -77,6 +77,9 @@ static void usage(FILE *f)
 "      --efi-root DIR         look for them under DIR (default /): DIR/usr/lib/shim/\n"
 "                             shimx64.efi.signed, DIR/usr/lib/grub/x86_64-efi-signed/\n"
 "                             gcdx64.efi.signed\n"
+"      --media auto|yes|no    /media/list: install mklive-media (the autofs map,\n"
+"                             a udev rule) into the image; auto (default): when\n"
+"                             the tree has autofs\n"
 "      --floppy               legacy: the BIOS boots a 1.44 MB floppy image (El\n"
 "                             Torito floppy emulation) holding the kernel and\n"
 "                             initramfs, as live CDs of old did; both must fit\n"
@@ -178,12 +181,13 @@ static void on_note(void *ctx, const char *msg)
 }
 
 
-/* Where mklive-init is: beside this program (the build tree), then
+/* Where a program of ours that goes into the image is (mklive-init,
+ * mklive-media): beside this program (the build tree), then
  * BINDIR/../lib/mklive (an installed, possibly relocated, PREFIX), then the
  * LIBEXECDIR this was built for. */
-static char *default_init(void)
+static char *default_helper(const char *name)
 {
-	static const char *const rel[] = { "mklive-init", "../lib/mklive/mklive-init" };
+	const char *const rel[] = { "", "../lib/mklive/" };
 	char self[PATH_MAX], *slash, *p = NULL;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
@@ -193,7 +197,7 @@ static char *default_init(void)
 		if (slash) {
 			*slash = '\0';
 			for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-				if (asprintf(&p, "%s/%s", self, rel[i]) < 0)
+				if (asprintf(&p, "%s/%s%s", self, rel[i], name) < 0)
 					return NULL;
 				if (access(p, R_OK) == 0)
 					return p;
@@ -201,14 +205,16 @@ static char *default_init(void)
 			}
 		}
 	}
-	return strdup(MKLIVE_LIBEXECDIR "/mklive-init");
+	if (asprintf(&p, "%s/%s", MKLIVE_LIBEXECDIR, name) < 0)
+		return NULL;
+	return p;
 }
 
 enum {
 	OPT_LABEL = 256, OPT_APPEND, OPT_TIMEOUT, OPT_COMPRESSOR, OPT_LEVEL, OPT_BLOCK_SIZE,
 	OPT_INITRD_COMPRESSOR, OPT_INITRD_LEVEL, OPT_KERNEL, OPT_MODULES, OPT_INIT, OPT_ISOLINUX,
 	OPT_SYSLINUX, OPT_VERSION, OPT_ROOT_MODE, OPT_IMAGE_FORMAT, OPT_READ_ONLY, OPT_UEFI,
-	OPT_EFI_ROOT, OPT_FLOPPY, OPT_INITRD_FORMAT,
+	OPT_EFI_ROOT, OPT_FLOPPY, OPT_INITRD_FORMAT, OPT_MEDIA,
 };
 
 static const struct option build_opts[] = {
@@ -232,6 +238,7 @@ static const struct option build_opts[] = {
 	{ "efi-root", required_argument, NULL, OPT_EFI_ROOT },
 	{ "floppy", no_argument, NULL, OPT_FLOPPY },
 	{ "initrd-format", required_argument, NULL, OPT_INITRD_FORMAT },
+	{ "media", required_argument, NULL, OPT_MEDIA },
 	{ "root-mode", required_argument, NULL, OPT_ROOT_MODE },
 	{ "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
 	{ "read-only", required_argument, NULL, OPT_READ_ONLY },
@@ -253,7 +260,8 @@ int cmd_build(int argc, char **argv)
 	const char *label = NULL, *append = NULL, *comp = NULL, *icomp = NULL;
 	const char *root_mode = NULL, *image_format = NULL, *read_only = NULL;
 	int level = -1, ilevel = -1, timeout = -1, threads = 0, floppy = 0, c;
-	const char *iformat = NULL;
+	const char *iformat = NULL, *media = NULL;
+	char *media_default = NULL;
 	uint64_t bs = 0;
 	char *init_default = NULL;
 	struct timespec t0;
@@ -288,6 +296,11 @@ int cmd_build(int argc, char **argv)
 		case OPT_SYSLINUX: o.syslinux_modules = optarg; break;
 		case OPT_ROOT_MODE: root_mode = optarg; break;
 		case OPT_FLOPPY: floppy = 1; break;
+		case OPT_MEDIA:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "yes") && strcmp(optarg, "no"))
+				die_usage("--media: unknown '%s' (auto, yes or no)", optarg);
+			media = optarg;
+			break;
 		case OPT_INITRD_FORMAT:
 			if (strcmp(optarg, "cpio") && strcmp(optarg, "ext2"))
 				die_usage("--initrd-format: unknown '%s' (cpio or ext2)", optarg);
@@ -325,6 +338,11 @@ int cmd_build(int argc, char **argv)
 	o.append = append ? append : cfg.append;
 	o.timeout = timeout >= 0 ? timeout : cfg.timeout >= 0 ? cfg.timeout : 5;
 	o.floppy = floppy || (cfg.floppy && !strcmp(cfg.floppy, "yes"));
+	if (!media)
+		media = cfg.media ? cfg.media : "auto";
+	o.media = !strcmp(media, "yes") ? 1 : !strcmp(media, "no") ? 0 : -1;
+	if (o.media)
+		o.media_program = media_default = default_helper("mklive-media");
 	o.sqfs.compressor = comp ? comp : cfg.compressor ? cfg.compressor : "zstd";
 	o.sqfs.level = level > 0 ? level : cfg.level;
 	o.sqfs.block_size = bs ? (uint32_t)bs : cfg.block_size;
@@ -376,11 +394,12 @@ int cmd_build(int argc, char **argv)
 		o.sqfs.block_size = 0;
 	}
 	if (!o.init)
-		o.init = init_default = default_init();
+		o.init = init_default = default_helper("mklive-init");
 
 	if (cli_time(&o.time)) {
 		mkl_config_free(&cfg);
 		free(init_default);
+		free(media_default);
 		return 2;
 	}
 	o.sqfs.mkfs_time = o.time;
@@ -399,6 +418,7 @@ int cmd_build(int argc, char **argv)
 			fputs("\r\033[K", stderr);
 		mkl_config_free(&cfg);
 		free(init_default);
+		free(media_default);
 		return cli_report(&err);
 	}
 	if (prog_state.shown)
@@ -417,6 +437,7 @@ int cmd_build(int argc, char **argv)
 	}
 	mkl_config_free(&cfg);
 	free(init_default);
+	free(media_default);
 	return 0;
 }
 

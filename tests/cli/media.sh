@@ -70,4 +70,37 @@ check "and the name that stays points at the mount point, now sdd's" \
 check "the others stay" test -L "$T/list/sdb2" -a -L "$T/list/$hostile"
 check "no temporary links left" test -z "$(ls -A "$T/list" | grep '^\.')"
 check "usage: no mode is an error (exit 2)" bash -c "'$MEDIA' >/dev/null 2>&1; test \$? = 2"
+
+# The build installs it where autofs and udev are (--media auto), and only there.
+command -v unsquashfs >/dev/null || { skip "unsquashfs missing (squashfs-tools): build checks"; t_done; exit 0; }
+cache=$("$TOP/scripts/fetch-boot.sh") || { fail "fetching the boot pieces"; t_done; exit 1; }
+ver=6.1.0-media
+mkdir -p "$T/tree/sbin" "$T/tree/usr/sbin" "$T/tree/etc/udev/rules.d" "$T/mods/$ver"
+printf '#!/bin/sh\n' >"$T/tree/sbin/init"; chmod 755 "$T/tree/sbin/init"
+: >"$T/mods/$ver/modules.dep"; : >"$T/mods/$ver/modules.builtin"; : >"$T/mods/$ver/modules.order"
+cp "$cache/boot/memtest86+x64.bin" "$T/vmlinuz-$ver"
+b() { "$MKLIVE" build -q --uefi no --timeout 1 --kernel "$T/vmlinuz-$ver" --modules "$T/mods/$ver" "$@"; }
+sq() { xorriso -osirrox on -indev "$1" -extract /live/filesystem.squashfs "$T/sq" >/dev/null 2>&1 &&
+	unsquashfs -lls "$T/sq" 2>/dev/null; }
+b "$T/tree" -o "$T/no.iso"
+l=$(sq "$T/no.iso")
+check "no autofs in the tree: nothing added (but the tree is there)" \
+	test "$(grep -c 'mklive-media\|media/list' <<<"$l")" = 0 -a "$(grep -c 'squashfs-root/sbin/init$' <<<"$l")" = 1
+"$MKLIVE" build -q --media yes --uefi no --kernel "$T/vmlinuz-$ver" --modules "$T/mods/$ver" "$T/tree" \
+	-o "$T/yes.iso" 2>"$T/err"; rc=$?
+check "--media yes without autofs: exit 1, says what to install" test $rc = 1 -a -n "$(grep 'install the autofs' "$T/err")"
+check "--media yes without autofs: no output" test ! -e "$T/yes.iso"
+printf '#!/bin/sh\n' >"$T/tree/usr/sbin/automount"; chmod 755 "$T/tree/usr/sbin/automount"
+b "$T/tree" -o "$T/auto.iso"
+l=$(sq "$T/auto.iso")
+check "with autofs and udev: the program, executable" grep -Eq '^-rwxr-xr-x root/root .* squashfs-root/usr/lib/mklive/mklive-media$' <<<"$l"
+check "the auto.master.d entry" grep -q 'squashfs-root/etc/auto.master.d/mklive.autofs$' <<<"$l"
+check "the udev rule" grep -q 'squashfs-root/etc/udev/rules.d/90-mklive-media.rules$' <<<"$l"
+check "/media/list -> /run/mklive-media" grep -q 'squashfs-root/media/list -> /run/mklive-media$' <<<"$l"
+unsquashfs -d "$T/x" "$T/sq" usr/lib/mklive/mklive-media etc/auto.master.d/mklive.autofs >/dev/null 2>&1
+check "the program is the one built, byte for byte" cmp -s "$T/x/usr/lib/mklive/mklive-media" "$MEDIA"
+check "the map: a program map on /media/.auto" grep -q '^/media/.auto program:/usr/lib/mklive/mklive-media' "$T/x/etc/auto.master.d/mklive.autofs"
+b --media no "$T/tree" -o "$T/nomedia.iso"
+l=$(sq "$T/nomedia.iso")
+check "--media no: nothing added" test "$(grep -c 'mklive-media\|media/list' <<<"$l")" = 0 -a -n "$l"
 t_done
