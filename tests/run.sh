@@ -6,6 +6,9 @@
 set -u
 cd "$(dirname "$0")/.."
 export MKLIVE_TOP=$PWD
+# SANITIZE=1 builds: see tests/lib.sh.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 logdir=build/test-logs
 mkdir -p "$logdir"
 tp=0 tf=0 ts=0

@@ -193,7 +193,8 @@ static void hash_bytes(uint64_t *h, const void *data, size_t len)
 	const unsigned char *p = data;
 
 	for (size_t i = 0; i < len; i++) {
-		*h ^= p[i];
+		/* The analyzer loses the bytes of an initialised uint64_t array. */
+		*h ^= p[i];	/* NOLINT(clang-analyzer-core.uninitialized.Assign) */
 		*h *= 1099511628211ull;
 	}
 }
@@ -407,9 +408,18 @@ static int find_kernel(struct build *b, struct buf *kernel, char *version, size_
 
 		base = base ? base + 1 : b->o->kernel;
 		if (b->o->modules) {
-			const char *mb = strrchr(b->o->modules, '/');
+			/* The last component of DIR, trailing slashes aside. */
+			size_t end = strlen(b->o->modules), start;
 
-			snprintf(version, vsize, "%s", mb && mb[1] ? mb + 1 : b->o->modules);
+			while (end > 1 && b->o->modules[end - 1] == '/')
+				end--;
+			for (start = end; start && b->o->modules[start - 1] != '/'; start--)
+				;
+			snprintf(version, vsize, "%.*s", (int)(end - start), b->o->modules + start);
+			if (!strncmp(base, "vmlinuz-", 8) && strcmp(base + 8, version))
+				return mkl_error(err, 0, "kernel '%s' is version %s but modules "
+					"'%s' are for %s (kernel and modules must come from the "
+					"same package)", b->o->kernel, base + 8, b->o->modules, version);
 		} else if (strncmp(base, "vmlinuz-", 8) == 0) {
 			snprintf(version, vsize, "%s", base + 8);
 		} else {
@@ -434,7 +444,7 @@ static int find_kernel(struct build *b, struct buf *kernel, char *version, size_
 			best = c;
 	}
 	if (!best)
-		return mkl_error(err, ENOENT, "no kernel in '%s': looked for /boot/vmlinuz-* "
+		return mkl_error(err, 0, "no kernel in '%s': looked for /boot/vmlinuz-* "
 			"(install a kernel package in the tree, e.g. linux-image-amd64, or pass --kernel)",
 			b->o->source);
 	snprintf(version, vsize, "%s", best->name + 8);
@@ -481,7 +491,8 @@ static int add_module_dirs(struct mkl_cpio *cp, const char *base, const struct m
 		}
 		free(p);
 	}
-	qsort(dirs, n, sizeof(*dirs), cmp_str);
+	if (n)
+		qsort(dirs, n, sizeof(*dirs), cmp_str);
 	for (i = 0; i < n; i++) {
 		char path[PATH_MAX];
 
@@ -613,7 +624,7 @@ static int make_initramfs(struct build *b, const char *kver, struct buf *out, st
 	else
 		snprintf(moddir, sizeof(moddir), "lib/modules/%s", kver);
 	if (!o->modules && !mkl_tree_resolve(b->tree, moddir)) {
-		mkl_error(err, ENOENT, "kernel %s has no modules: '/%s' is not in the tree "
+		mkl_error(err, 0, "kernel %s has no modules: '/%s' is not in the tree "
 			  "(kernel and modules must come from the same package)", kver, moddir);
 		goto out;
 	}
@@ -621,13 +632,13 @@ static int make_initramfs(struct build *b, const char *kver, struct buf *out, st
 	if (r < 0)
 		goto out;
 	if (r > 0) {
-		mkl_error(err, ENOENT, "no modules.dep in '%s' (run 'depmod -b ROOT %s' on the tree)",
+		mkl_error(err, 0, "no modules.dep in '%s' (run 'depmod -b ROOT %s' on the tree)",
 			  moddir, kver);
 		goto out;
 	}
-	if ((r = read_moddir(b, moddir, "modules.alias", true, &alias, err)) < 0)
+	if (read_moddir(b, moddir, "modules.alias", true, &alias, err) < 0)
 		goto out;
-	if ((r = read_moddir(b, moddir, "modules.builtin", true, &builtin, err)) < 0)
+	if (read_moddir(b, moddir, "modules.builtin", true, &builtin, err) < 0)
 		goto out;
 	{
 		/* The boot set, and nbd when a cloop image is served through it. */
@@ -756,7 +767,6 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 	struct mkl_fat_opts fo = { .label = "MKLIVE_EFI", .time = o->time,
 				   .serial = (uint32_t)(b->hash ^ (b->hash >> 32)) };
 	struct stat st;
-	int r;
 
 	u->esp_fd = -1;
 	if (o->uefi == 0)
@@ -768,7 +778,7 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 		     shim, grub);
 		return 0;
 	}
-	if ((r = read_host(shim, &u->shim, false, err)) || (r = read_host(grub, &u->grub, false, err))) {
+	if (read_host(shim, &u->shim, false, err) || read_host(grub, &u->grub, false, err)) {
 		mkl_err_prefix(err, "UEFI boot needs Debian's shim-signed and grub-efi-amd64-signed");
 		return -1;
 	}

@@ -145,7 +145,8 @@ static int create(int argc, char **argv)
 		mkl_error(&err, ENOMEM, "out of memory");
 		goto done;
 	}
-	if (mkl_outfile_open(&out, argv[optind + 1], true, &err))
+	if (mkl_outfile_not_input(argv[optind + 1], in, &err) ||
+	    mkl_outfile_open(&out, argv[optind + 1], true, &err))
 		goto done;
 	if (mkl_cloop_create(out.fd, &o, &w, &err))
 		goto done;
@@ -237,7 +238,8 @@ static int extract(int argc, char **argv)
 	if (argc != 3)
 		die_usage("extract: expected IN and OUT, got %d argument%s", argc - 1, argc == 2 ? "" : "s");
 	cli_catch_signals();
-	if (open_image(argv[1], &fd, &r, &err) || mkl_outfile_open(&out, argv[2], true, &err))
+	if (mkl_outfile_not_input(argv[2], argv[1], &err) || open_image(argv[1], &fd, &r, &err) ||
+	    mkl_outfile_open(&out, argv[2], true, &err))
 		goto done;
 	if (mkl_cloop_extract(r, sink_fd, &out.fd, &err)) {
 		mkl_err_prefix(&err, "'%s'", argv[1]);

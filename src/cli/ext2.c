@@ -133,7 +133,8 @@ int cmd_ext2(int argc, char **argv)
 	cli_catch_signals();
 	if (source && mkl_source_open(source, &src, &err))
 		goto out;
-	if (mkl_outfile_open(&out, output, false, &err))
+	if (mkl_outfile_not_input(output, source, &err) ||
+	    mkl_outfile_open(&out, output, false, &err))
 		goto out;
 	if (mkl_ext2_write(out.fd, &o, src, &st, &err)) {
 		mkl_err_prefix(&err, "'%s'", output);

@@ -136,7 +136,9 @@ int cmd_floppy(int argc, char **argv)
 	if (mkl_floppy_check_kernel(o.kernel, o.kernel_size, argv[optind], &err))
 		goto out;
 	cli_catch_signals();
-	if (mkl_outfile_open(&out, output, false, &err))
+	if (mkl_outfile_not_input(output, argv[optind], &err) ||
+	    mkl_outfile_not_input(output, initrd, &err) ||
+	    mkl_outfile_open(&out, output, false, &err))
 		goto out;
 	if (mkl_floppy_write(out.fd, &o, &err) || mkl_outfile_commit(&out, &err)) {
 		mkl_err_prefix(&err, "%s", output);

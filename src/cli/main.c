@@ -18,6 +18,7 @@
 #include "codec/codec.h"
 #include "fmt/iso.h"
 #include "fmt/squashfs.h"
+#include "tree/outfile.h"
 
 #ifndef MKLIVE_VERSION
 #define MKLIVE_VERSION "0.1"
@@ -410,6 +411,12 @@ int cmd_build(int argc, char **argv)
 	o.note = on_note;
 	o.ctx = &prog_state;
 
+	if (mkl_outfile_not_input(o.output, o.source, &err)) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		mkl_config_free(&cfg);
+		free(init_default);
+		return 1;
+	}
 	cli_catch_signals();
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);

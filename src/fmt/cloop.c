@@ -295,21 +295,21 @@ int mkl_cloop_create(int out_fd, const struct mkl_cloop_opts *o, struct mkl_cloo
 	w->bs = o->block_size ? o->block_size : MKL_CLOOP_DEFAULT_BLOCK;
 	w->level = o->level ? o->level : w->codec == MKL_CODEC_GZIP ? 9 : mkl_codec_default_level(w->codec);
 	if (w->version != 2 && w->version != 4) {
-		mkl_error(err, EINVAL, "cloop format version %d is not supported (2 or 4)", w->version);
+		mkl_error(err, 0, "cloop format version %d is not supported (2 or 4)", w->version);
 		goto fail;
 	}
 	if (cloop_codec_of(w->codec) < 0) {
-		mkl_error(err, EINVAL, "cloop: %s blocks are not supported (zlib, xz, lz4, none)",
+		mkl_error(err, 0, "cloop: %s blocks are not supported (zlib, xz, lz4, none)",
 			  mkl_codec_name(w->codec));
 		goto fail;
 	}
 	if (w->version == 2 && w->codec != MKL_CODEC_GZIP) {
-		mkl_error(err, EINVAL, "cloop V2.0 blocks are zlib only (%s needs V4.0)",
+		mkl_error(err, 0, "cloop V2.0 blocks are zlib only (%s needs V4.0)",
 			  mkl_codec_name(w->codec));
 		goto fail;
 	}
 	if (w->bs % MKL_CLOOP_BLOCK_ALIGN || w->bs > MKL_CLOOP_MAX_BLOCK) {
-		mkl_error(err, EINVAL, "cloop block size %u is not a multiple of 512 from 512 to 64 MiB",
+		mkl_error(err, 0, "cloop block size %u is not a multiple of 512 from 512 to 64 MiB",
 			  w->bs);
 		goto fail;
 	}
@@ -644,27 +644,27 @@ static int check_table(struct mkl_cloop_reader *r, uint64_t lo, uint64_t hi, str
 		unsigned c = MKL_CLOOP_FLAGS(r->off[i]);
 
 		if (r->version == 2 && c != 0)
-			return mkl_error(err, EINVAL, "block %u of %u: offset table is corrupt "
+			return mkl_error(err, 0, "block %u of %u: offset table is corrupt "
 					 "(flags in a V2.0 offset)", i, r->n);
 		if (c > MKL_CLOOP_LZO)
-			return mkl_error(err, EINVAL, "block %u of %u: unknown codec %u", i, r->n, c);
+			return mkl_error(err, 0, "block %u of %u: unknown codec %u", i, r->n, c);
 		if (start < lo)
-			return mkl_error(err, EINVAL, "block %u of %u: offset table is corrupt "
+			return mkl_error(err, 0, "block %u of %u: offset table is corrupt "
 					 "(block starts at %llu, inside the header)", i, r->n,
 					 (unsigned long long)start);
 		if (end < start)
-			return mkl_error(err, EINVAL, "block %u of %u: offset table is corrupt "
+			return mkl_error(err, 0, "block %u of %u: offset table is corrupt "
 					 "(offsets go backwards)", i, r->n);
 		if (start > hi || end > hi)
-			return mkl_error(err, EINVAL, "block %u of %u ends past the end of the file "
+			return mkl_error(err, 0, "block %u of %u ends past the end of the file "
 					 "(at %llu of %llu bytes)", i, r->n, (unsigned long long)end,
 					 (unsigned long long)hi);
 		if (end - start > max_len)
-			return mkl_error(err, EINVAL, "block %u of %u: offset table is corrupt "
+			return mkl_error(err, 0, "block %u of %u: offset table is corrupt "
 					 "(%llu compressed bytes for a %u-byte block)", i, r->n,
 					 (unsigned long long)(end - start), r->bs);
 		if (c == MKL_CLOOP_NONE && end - start != r->bs)
-			return mkl_error(err, EINVAL, "block %u of %u: stored block is %llu bytes, not %u",
+			return mkl_error(err, 0, "block %u of %u: stored block is %llu bytes, not %u",
 					 i, r->n, (unsigned long long)(end - start), r->bs);
 		r->per_codec[c]++;
 	}
@@ -685,7 +685,7 @@ int mkl_cloop_open(int fd, struct mkl_cloop_reader **out, struct mkl_err *err)
 	if (size < 0)
 		return mkl_error(err, errno, "cannot find the size of the cloop file");
 	if (size < MKL_CLOOP_HEADER_SIZE)
-		return mkl_error(err, EINVAL, "not a cloop image: %lld bytes, too short for a header",
+		return mkl_error(err, 0, "not a cloop image: %lld bytes, too short for a header",
 				 (long long)size);
 	r = mkl_calloc(1, sizeof(*r), err);
 	if (!r)
@@ -714,7 +714,7 @@ int mkl_cloop_open(int fd, struct mkl_cloop_reader **out, struct mkl_err *err)
 		goto fail;
 	}
 	if (v != 2 && v != 4) {
-		mkl_error(err, EINVAL, "not a cloop image (no V2.0 or V4.0 signature)");
+		mkl_error(err, 0, "not a cloop image (no V2.0 or V4.0 signature)");
 		goto fail;
 	}
 	r->version = v;
@@ -728,13 +728,13 @@ int mkl_cloop_open(int fd, struct mkl_cloop_reader **out, struct mkl_err *err)
 	r->bs = get_be32(h + MKL_CLOOP_HEADROOM);
 	r->n = get_be32(h + MKL_CLOOP_HEADROOM + 4);
 	if (r->bs == 0 || r->bs % MKL_CLOOP_BLOCK_ALIGN || r->bs > MKL_CLOOP_MAX_BLOCK) {
-		mkl_error(err, EINVAL, "cloop header is corrupt: block size %u is not a multiple of 512 "
+		mkl_error(err, 0, "cloop header is corrupt: block size %u is not a multiple of 512 "
 			  "up to 64 MiB", r->bs);
 		goto fail;
 	}
 	tbytes = ((uint64_t)r->n + 1) * 8;
 	if (tbytes + MKL_CLOOP_HEADER_SIZE > r->file_size) {
-		mkl_error(err, EINVAL, "offset table truncated: %u blocks need %llu bytes, the file has %llu",
+		mkl_error(err, 0, "offset table truncated: %u blocks need %llu bytes, the file has %llu",
 			  r->n, (unsigned long long)(tbytes + MKL_CLOOP_HEADER_SIZE),
 			  (unsigned long long)r->file_size);
 		goto fail;
@@ -803,7 +803,7 @@ int mkl_cloop_read_block(struct mkl_cloop_reader *r, uint32_t i, void *buf, stru
 	ssize_t n;
 
 	if (i >= r->n)
-		return mkl_error(err, EINVAL, "block %u of %u: no such block", i, r->n);
+		return mkl_error(err, 0, "block %u of %u: no such block", i, r->n);
 	start = MKL_CLOOP_OFFSET(r->off[i]);
 	len = MKL_CLOOP_OFFSET(r->off[i + 1]) - start;
 	c = MKL_CLOOP_FLAGS(r->off[i]);
@@ -826,7 +826,7 @@ int mkl_cloop_read_block(struct mkl_cloop_reader *r, uint32_t i, void *buf, stru
 	if (mkl_block_decompress(ids[c], r->cbuf, (size_t)len, buf, r->bs, &got, err))
 		return mkl_err_prefix(err, "block %u of %u", i, r->n);
 	if (got != r->bs)
-		return mkl_error(err, EINVAL, "block %u of %u: compressed data is corrupt "
+		return mkl_error(err, 0, "block %u of %u: compressed data is corrupt "
 				 "(%zu bytes, not %u)", i, r->n, got, r->bs);
 	return 0;
 }

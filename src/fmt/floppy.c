@@ -23,7 +23,8 @@
 
 static size_t loader_size(void)
 {
-	return (size_t)(mkl_floppy_loader_end - mkl_floppy_loader);
+	/* Two symbols of floppy_boot.S, not one C object: compare addresses. */
+	return (size_t)((uintptr_t)mkl_floppy_loader_end - (uintptr_t)mkl_floppy_loader);
 }
 
 uint64_t mkl_floppy_capacity(void)

@@ -418,17 +418,17 @@ int mkl_sqfs_check_opts(const struct mkl_sqfs_opts *opts, struct mkl_err *err)
 	uint32_t bs = opts->block_size;
 
 	if (!c)
-		return mkl_error(err, EINVAL, "unknown compressor '%s' (expected zstd, xz, gzip or lz4)",
+		return mkl_error(err, 0, "unknown compressor '%s' (expected zstd, xz, gzip or lz4)",
 				 opts->compressor);
 	if (opts->level != 0 && (opts->level < c->min || opts->level > c->max))
-		return mkl_error(err, EINVAL, "compression level %d out of range for %s (%d..%d)",
+		return mkl_error(err, 0, "compression level %d out of range for %s (%d..%d)",
 				 opts->level, c->name, c->min, c->max);
 	if (bs != 0 && (bs < SQFS_MIN_BLOCK_SIZE || bs > SQFS_MAX_BLOCK_SIZE || (bs & (bs - 1))))
-		return mkl_error(err, EINVAL,
+		return mkl_error(err, 0,
 				 "block size %" PRIu32 " is not a power of two between 4 KiB and 1 MiB",
 				 bs);
 	if (opts->threads > 1024)
-		return mkl_error(err, EINVAL, "thread count %u out of range (0..1024)",
+		return mkl_error(err, 0, "thread count %u out of range (0..1024)",
 				 opts->threads);
 	return 0;
 }
@@ -608,16 +608,14 @@ int mkl_sqfs_add_data(struct mkl_sqfs *sq, struct mkl_node *node, mkl_read_fn re
 	}
 	while (left > 0) {
 		if (mkl_cancelled()) {
-			ret = mkl_error(err, 0, "cancelled");
+			mkl_error(err, 0, "cancelled");
 			err->code = ECANCELED;
 			goto end_bad;
 		}
 		want = left < sq->block_size ? (size_t)left : sq->block_size;
 		n = read(ctx, sq->buf, want, err);
-		if (n < 0) {
-			ret = -1;
+		if (n < 0)
 			goto end_bad;
-		}
 		if (n == 0) {
 			char *path = mkl_node_path(node);
 

@@ -1,5 +1,8 @@
 #include "tree/err.h"
 
+#undef mkl_error
+#undef mkl_err_prefix
+
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>

@@ -73,6 +73,18 @@ int mkl_outfile_open(struct mkl_outfile *o, const char *path, bool allow_stdout,
 	return 0;
 }
 
+int mkl_outfile_not_input(const char *path, const char *input, struct mkl_err *err)
+{
+	struct stat a, b;
+
+	if (!input || !strcmp(path, "-") || !strcmp(input, "-") || stat(path, &a) || stat(input, &b))
+		return 0;
+	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return mkl_error(err, 0, "output '%s' is the input '%s' (write to another file)",
+				 path, input);
+	return 0;
+}
+
 int mkl_outfile_commit(struct mkl_outfile *o, struct mkl_err *err)
 {
 	char proc[64], *tmp = NULL;

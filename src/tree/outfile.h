@@ -26,6 +26,9 @@ int mkl_outfile_open(struct mkl_outfile *o, const char *path, bool allow_stdout,
 		     struct mkl_err *err);
 /* Give the complete file its name. */
 int mkl_outfile_commit(struct mkl_outfile *o, struct mkl_err *err);
+/* Fail when path names the same file as input (it would be replaced by
+ * the output); 0 when either does not exist or is "-". */
+int mkl_outfile_not_input(const char *path, const char *input, struct mkl_err *err);
 /* Close; an uncommitted file disappears. Accepts a never-opened outfile. */
 void mkl_outfile_close(struct mkl_outfile *o);
 

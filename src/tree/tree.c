@@ -127,10 +127,12 @@ int mkl_path_normalise(const char *in, char *out, size_t outsize, struct mkl_err
 			continue;
 		if (len == 2 && start[0] == '.' && start[1] == '.')
 			return mkl_error(err, 0, "'%s': path leaves the tree ('..')", in);
+		/* The reason first, the path cut short: a message holds 1 KiB. */
 		if (len > 255)
-			return mkl_error(err, ENAMETOOLONG, "'%s': name longer than 255 bytes", in);
+			return mkl_error(err, 0, "name longer than 255 bytes: '%.200s...'", in);
 		if (o + len + 2 > outsize)
-			return mkl_error(err, ENAMETOOLONG, "'%s'", in);
+			return mkl_error(err, 0, "path longer than %zu bytes: '%.200s...'",
+					 outsize - 2, in);
 		if (o)
 			out[o++] = '/';
 		memcpy(out + o, start, len);
@@ -315,7 +317,7 @@ static void drop_name(struct mkl_tree *t, struct mkl_node *n)
 
 		if (f) {
 			/* f becomes the leader: it already shares n's metadata. */
-			for (g = f; (g = find_follower(t->root, n)); )
+			while ((g = find_follower(t->root, n)))
 				g->link = f;
 			f->link = NULL;
 			f->nlink = n->nlink - 1;
@@ -395,7 +397,7 @@ static struct mkl_node *parent_of(struct mkl_tree *t, char *norm, const char **n
 	parent = mkl_tree_lookup(t, norm);
 	if (parent) {
 		if (!mkl_is_dir(parent)) {
-			mkl_error(err, ENOTDIR, "cannot add '%s/%s': '%s' is not a directory",
+			mkl_error(err, 0, "cannot add '%s/%s': '%s' is not a directory",
 				  norm, *name, norm);
 			*slash = '/';
 			return NULL;
@@ -502,7 +504,7 @@ int mkl_tree_add_hardlink(struct mkl_tree *t, const char *path, const char *targ
 	const char *name;
 
 	if (!to)
-		return mkl_error(err, ENOENT, "hard link '%s' points to '%s', which is not there",
+		return mkl_error(err, 0, "hard link '%s' points to '%s', which is not there",
 				 path, target);
 	if (mkl_is_dir(to))
 		return mkl_error(err, EPERM, "hard link '%s' points to directory '%s'", path,
@@ -655,12 +657,13 @@ static int sort_children(struct mkl_node *dir, struct mkl_err *err)
 	for (c = dir->children; c; c = c->next)
 		n++;
 	if (n > 1) {
-		v = mkl_malloc(n * sizeof(*v), err);
+		/* An array of node pointers (sizeof(*v) reads as a mistake to clang-tidy). */
+		v = mkl_malloc(n * sizeof(struct mkl_node *), err);
 		if (!v)
 			return -1;
 		for (i = 0, c = dir->children; c; c = c->next)
 			v[i++] = c;
-		qsort(v, n, sizeof(*v), cmp_node);
+		qsort(v, n, sizeof(struct mkl_node *), cmp_node);
 		for (i = 0; i + 1 < n; i++)
 			v[i]->next = v[i + 1];
 		v[n - 1]->next = NULL;
