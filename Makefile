@@ -140,7 +140,11 @@ install: all
 	install -m 0644 docs/mklive-init.7 $(DESTDIR)$(MANDIR)/man7/mklive-init.7
 
 clean:
-	rm -rf build out
+	rm -rf $(BUILDDIR) out
+
+# The compiler flags, for tools that parse the sources (tests/cli/compilers.sh).
+print-cflags:
+	@echo $(filter-out -MMD -MP,$(ALL_CFLAGS))
 
 .PHONY: all deps unit check check-fast fuzz demo debian-demo install clean print-cflags
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

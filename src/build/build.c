@@ -256,28 +256,35 @@ static long mem_read(void *ctx, void *buf, size_t len, struct mkl_err *err)
 
 	if (len > m->left)
 		len = m->left;
+	if (!len)
+		return 0;
 	memcpy(buf, m->p, len);
 	m->p += len;
 	m->left -= len;
 	return (long)len;
 }
 
-/* Add a file (target NULL) or a symbolic link to the tree and its data to
- * the image, as if the source had it; owned by root, time of the build. */
-static int add_own(struct build *b, const char *path, uint32_t mode, const void *data, size_t len,
-		   const char *target, struct mkl_err *err)
+/* Add a file to the tree and its data to the image, as if the source had
+ * it; owned by root, with the build's time. */
+static int add_own_file(struct build *b, const char *path, uint32_t perm, const void *data, size_t len,
+			struct mkl_err *err)
 {
-	struct mkl_stat st = { .mode = mode, .mtime = b->o->time, .size = target ? 0 : len,
-			       .target = target };
+	struct mkl_stat st = { .mode = S_IFREG | perm, .mtime = b->o->time, .size = len };
 	struct memread m = { data, len };
 	struct mkl_node *n;
 	struct part *p = &b->part[part_of(b, path)];
 
 	if (mkl_tree_add(b->tree, path, &st, &n, err))
 		return -1;
-	if (target)
-		return 0;
 	return p->sq ? mkl_sqfs_add_data(p->sq, n, mem_read, &m, err) : store_add(p, n, mem_read, &m, err);
+}
+
+static int add_own_link(struct build *b, const char *path, const char *target, struct mkl_err *err)
+{
+	struct mkl_stat st = { .mode = S_IFLNK | 0777, .mtime = b->o->time, .target = target };
+	struct mkl_node *n;
+
+	return mkl_tree_add(b->tree, path, &st, &n, err);
 }
 
 static int read_host(const char *path, struct buf *out, bool optional, struct mkl_err *err);
@@ -310,12 +317,14 @@ static int add_media(struct build *b, struct mkl_err *err)
 	}
 	if (!o->media_program)
 		return mkl_error(err, EINVAL, "/media/list: no mklive-media program given");
-	if (read_host(o->media_program, &prog, false, err))
+	if (read_host(o->media_program, &prog, false, err)) {
+		buf_free(&prog);
 		return mkl_err_prefix(err, "/media/list needs mklive-media (build it with 'make')");
-	rc = add_own(b, "usr/lib/mklive/mklive-media", S_IFREG | 0755, prog.data, prog.len, NULL, err) ||
-	     add_own(b, "etc/auto.master.d/mklive.autofs", S_IFREG | 0644, master, strlen(master), NULL, err) ||
-	     add_own(b, "etc/udev/rules.d/90-mklive-media.rules", S_IFREG | 0644, rule, strlen(rule), NULL, err) ||
-	     add_own(b, "media/list", S_IFLNK | 0777, NULL, 0, "/run/mklive-media", err) ? -1 : 0;
+	}
+	rc = add_own_file(b, "usr/lib/mklive/mklive-media", 0755, prog.data, prog.len, err) ||
+	     add_own_file(b, "etc/auto.master.d/mklive.autofs", 0644, master, strlen(master), err) ||
+	     add_own_file(b, "etc/udev/rules.d/90-mklive-media.rules", 0644, rule, strlen(rule), err) ||
+	     add_own_link(b, "media/list", "/run/mklive-media", err) ? -1 : 0;
 	buf_free(&prog);
 	if (rc)
 		return mkl_err_prefix(err, "/media/list");
