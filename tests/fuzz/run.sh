@@ -38,6 +38,7 @@ init-unpack | 65536 | zlib liblz4                   |
 medium      | 4096  |                               | src/init/medium.c src/init/util.c src/init/modules.c
 cmdline     | 4096  |                               | src/init/util.c src/init/medium.c src/init/mount.c src/init/nbd.c src/init/unpack.c src/init/copy.c src/init/switch_root.c
 modules     | 16384 |                               | src/build/modules.c src/tree/err.c
+media       | 69632 |                               | src/media/probe.c
 "
 
 all_names() { echo "$TARGETS" | awk -F'|' 'NF > 1 { gsub(/ /, "", $1); print $1 }'; }
