@@ -80,9 +80,10 @@ $(BUILDDIR)/libmklive.a: $(LIB_OBJ)
 $(BUILDDIR)/mklive: $(CLI_OBJ) $(BUILDDIR)/libmklive.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILDDIR)/libmklive.a $(DEPLIBS)
 
-# The init shares two files with the library: cloop's layout and SHA-256.
-INIT_SHARED := src/fmt/sha256.c
-$(BUILDDIR)/mklive-init: $(INIT_SRC) $(INIT_SHARED) $(wildcard src/init/*.h) src/fmt/cloop_format.h src/fmt/sha256.h
+# The init shares files with the library and mklive-media: cloop's layout,
+# SHA-256, and the superblock reader (persistence labels).
+INIT_SHARED := src/fmt/sha256.c src/media/probe.c
+$(BUILDDIR)/mklive-init: $(INIT_SRC) $(INIT_SHARED) $(wildcard src/init/*.h) src/fmt/cloop_format.h src/fmt/sha256.h src/media/media.h
 	@mkdir -p $(dir $@)
 	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(INIT_SRC) $(INIT_SHARED)
 

@@ -10,12 +10,10 @@
  * The upper and work directories are mklive/upper and mklive/work on the
  * filesystem (or in the image file), created when missing.
  *
- * Labels are read from the devices themselves (a static PID 1 has no blkid):
- * the ext2/3/4 superblock (magic 0xEF53 at byte 1024 + 56, volume name at
- * 1024 + 120, 16 bytes) and the FAT boot sector (the label of the extended
- * BPB: FAT12/16 at byte 43, FAT32 at 71, 11 bytes, after the signature
- * 0x29).  FAT labels are compared without regard to case: mkfs.fat writes
- * capitals.  overlayfs needs whiteouts and extended attributes in its upper
+ * Labels are read from the devices themselves (a static PID 1 has no blkid)
+ * by mklive-media's superblock reader (src/media/probe.c, compiled into the
+ * init too): ext2/3/4 and FAT.  FAT labels are compared without regard to
+ * case: mkfs.fat writes capitals.  overlayfs needs whiteouts and extended attributes in its upper
  * layer, which FAT lacks, so a FAT filesystem can only hold an image file.
  *
  * The modules for these filesystems (ext4, crc32c_generic, vfat and its code
@@ -26,49 +24,27 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include "init.h"
+#include "../media/media.h"
 
 #define DEFAULT_LABEL	"persistence"
-#define EXT_SB		1024
-#define EXT_MAGIC	(EXT_SB + 56)
-#define EXT_LABEL	(EXT_SB + 120)
 
 static const char *found_type;	/* what probe_label() found: "ext4" or "vfat" */
 
-/* label (max bytes, space or NUL padded) equals want; nocase for FAT */
-static int label_eq(const unsigned char *label, size_t max, const char *want,
-		    int nocase)
-{
-	size_t n = max, i;
-	int a, b;
-
-	while (n && (label[n - 1] == ' ' || label[n - 1] == 0))
-		n--;
-	if (n != strlen(want))
-		return 0;
-	for (i = 0; i < n; i++) {
-		a = label[i];
-		b = (unsigned char)want[i];
-		if (nocase && a >= 'a' && a <= 'z')
-			a -= 'a' - 'A';
-		if (nocase && b >= 'a' && b <= 'z')
-			b -= 'a' - 'A';
-		if (a != b)
-			return 0;
-	}
-	return 1;
-}
-
-/* 1 if /dev/name holds an ext2/3/4 or FAT filesystem labelled arg */
+/* 1 if /dev/name holds an ext2/3/4 or FAT filesystem labelled arg (FAT
+ * labels without regard to case); the superblocks are read by the same
+ * code as mklive-media's (src/media/probe.c). */
 static int probe_label(int sysdir, const char *name, const void *arg)
 {
 	unsigned char b[2048];
+	struct media_fs fs;
 	char size[32];
 	ssize_t r;
-	int fd, off = 0;
+	int fd;
 
 	/* CD drives hold no writable filesystem; empty devices nothing */
 	if (!strncmp(name, "sr", 2) ||
@@ -79,30 +55,17 @@ static int probe_label(int sysdir, const char *name, const void *arg)
 		return 0;
 	r = pread(fd, b, sizeof(b), 0);
 	close(fd);
-	if (r != (ssize_t)sizeof(b))
+	if (r != (ssize_t)sizeof(b) || media_probe(b, sizeof(b), &fs) < 0)
 		return 0;
-	if (b[EXT_MAGIC] == 0x53 && b[EXT_MAGIC + 1] == 0xef) {
-		if (label_eq(b + EXT_LABEL, 16, arg, 0)) {
-			found_type = "ext4";
-			return 1;
-		}
-		dbg("persistence: /dev/%s: ext2/3/4, label '%.*s'", name, 16,
-		    (char *)b + EXT_LABEL);
-		return 0;
+	if (!strcmp(fs.type, "ext4") && !strcmp(fs.label, arg)) {
+		found_type = "ext4";
+		return 1;
 	}
-	if (b[510] != 0x55 || b[511] != 0xaa)
-		return 0;
-	if (!memcmp(b + 54, "FAT1", 4) && b[38] == 0x29)
-		off = 43;
-	else if (!memcmp(b + 82, "FAT32", 5) && b[66] == 0x29)
-		off = 71;
-	if (!off)
-		return 0;
-	if (label_eq(b + off, 11, arg, 1)) {
+	if (!strcmp(fs.type, "vfat") && !strcasecmp(fs.label, arg)) {
 		found_type = "vfat";
 		return 1;
 	}
-	dbg("persistence: /dev/%s: FAT, label '%.*s'", name, 11, (char *)b + off);
+	dbg("persistence: /dev/%s: %s, label '%s'", name, fs.type, fs.label);
 	return 0;
 }
 

@@ -1,9 +1,12 @@
 /* Filesystem probing and naming for mklive-media (see media.h). Offsets
  * are the on-disk formats' own: ext2's superblock at 1024 (magic 0xEF53 at
  * +56, volume name at +120), the FAT boot sector's signature at 510 and
- * type at 54 (FAT12/16) or 82 (FAT32) with the label at 43 or 71, exFAT's
+ * type at 54 (FAT12/16) or 82 (FAT32) with the label at 43 or 71 (after the
+ * extended BPB's signature 0x29 at 38 or 66), exFAT's
  * and NTFS's OEM names at 3, ISO 9660's "CD001" at 32769 with the volume
- * identifier at 32808, btrfs's magic at 65600 with the label at 65835. */
+ * identifier at 32808, btrfs's magic at 65600 with the label at 65835.
+ * The init compiles this file too (persistence labels): media_probe uses
+ * no stdio, which would double the static init's size. */
 #include "media.h"
 
 #include <stdio.h>
@@ -28,7 +31,10 @@ static void field(char *out, size_t size, const unsigned char *p, size_t n)
 
 static void set(struct media_fs *fs, const char *type)
 {
-	snprintf(fs->type, sizeof(fs->type), "%s", type);
+	size_t n = strlen(type);	/* our own names, all short */
+
+	memcpy(fs->type, type, n < sizeof(fs->type) ? n + 1 : sizeof(fs->type));
+	fs->type[sizeof(fs->type) - 1] = 0;
 }
 
 int media_probe(const unsigned char *buf, size_t len, struct media_fs *fs)
@@ -59,12 +65,15 @@ int media_probe(const unsigned char *buf, size_t len, struct media_fs *fs)
 		set(fs, "ntfs3");	/* its label is in the MFT: not read */
 		return 0;
 	}
+	/* The label is there only with the extended BPB (signature 0x29). */
 	if (at(buf, len, 82, "FAT32   ", 8)) {
 		set(fs, "vfat");
-		field(fs->label, sizeof(fs->label), buf + 71, 11);
+		if (buf[66] == 0x29)
+			field(fs->label, sizeof(fs->label), buf + 71, 11);
 	} else if (at(buf, len, 54, "FAT1", 4)) {
 		set(fs, "vfat");
-		field(fs->label, sizeof(fs->label), buf + 43, 11);
+		if (buf[38] == 0x29)
+			field(fs->label, sizeof(fs->label), buf + 43, 11);
 	} else {
 		return -1;
 	}
