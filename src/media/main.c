@@ -49,7 +49,9 @@ static int by_kname(const void *a, const void *b)
 
 static int skipped(const char *k)
 {
-	static const char *const virt[] = { "loop", "ram", "nbd", "zram", "dm-", "md", NULL };
+	/* Virtual devices, and the internal floppy drive: reading an empty
+	 * one fills the kernel log with I/O errors (USB floppies are sd*). */
+	static const char *const virt[] = { "loop", "ram", "nbd", "zram", "dm-", "md", "fd", NULL };
 
 	for (int i = 0; virt[i]; i++)
 		if (!strncmp(k, virt[i], strlen(virt[i])))

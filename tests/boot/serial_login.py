@@ -10,9 +10,16 @@ Everything the guest writes goes to stdout, as it comes, for the test to
 grep. Exit status: 0 when every command got back to a prompt, 1 when the
 login prompt or a prompt did not come within $BOOT_TIMEOUT seconds (default
 240) or QEMU stopped first.
+
+A line "#QMP {json}" is not typed: it is sent to QEMU's QMP socket named by
+$QMP_SOCKET (QEMU started with -qmp unix:PATH,server=on,wait=off), for
+device_add and device_del between commands; its answer goes to stdout as
+"QMP-REPLY {json}".
 """
+import json
 import os
 import re
+import socket
 import select
 import subprocess
 import sys
@@ -54,6 +61,37 @@ def main():
         qemu.stdin.write(text.encode() + b"\r")
         qemu.stdin.flush()
 
+    qmp = None
+
+    def qmp_send(text):
+        nonlocal qmp
+        if qmp is None:
+            qmp = socket.socket(socket.AF_UNIX)
+            qmp.connect(os.environ["QMP_SOCKET"])
+            qmp_read()  # the greeting
+            qmp.sendall(b'{"execute": "qmp_capabilities"}\n')
+            qmp_read()
+        qmp.sendall(text.encode() + b"\n")
+        reply = qmp_read()
+        out.write(b"\nQMP-REPLY %s\n" % json.dumps(reply).encode())
+        return "error" not in reply
+
+    def qmp_read():
+        # One answer (or the greeting); events in between are passed over.
+        data = b""
+        while True:
+            chunk = qmp.recv(65536)
+            if not chunk:
+                return {"error": "QMP closed"}
+            data += chunk
+            *lines, data = data.split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                msg = json.loads(line)
+                if "return" in msg or "error" in msg or "QMP" in msg:
+                    return msg
+
     # A shell prompt ends in "# " (root) or "$ ".
     prompt = rb"[#$] $|[#$] \x1b"
     ok = wait_for(rb"login: ")
@@ -63,6 +101,9 @@ def main():
     for cmd in commands:
         if not ok:
             break
+        if cmd.startswith("#QMP "):
+            ok = qmp_send(cmd[5:])
+            continue
         send(cmd)
         ok = wait_for(prompt)
     out.write(b"\nserial_login: %s\n" % (b"done" if ok else b"failed"))
