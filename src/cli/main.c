@@ -361,6 +361,7 @@ int cmd_build(int argc, char **argv)
 	     mkl_codec_check_level(o.initrd_codec, ilevel > 0 ? ilevel : cfg.initrd_level, &err))) {
 		fprintf(stderr, "%s: initramfs: %s\n", prog, err.msg);
 		mkl_config_free(&cfg);
+		free(media_default);
 		return 2;
 	}
 	o.initrd_level = ilevel > 0 ? ilevel : cfg.initrd_level > 0 ? cfg.initrd_level : 0;
@@ -415,6 +416,7 @@ int cmd_build(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		mkl_config_free(&cfg);
 		free(init_default);
+		free(media_default);
 		return 1;
 	}
 	cli_catch_signals();
