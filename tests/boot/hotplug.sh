@@ -3,7 +3,9 @@
 # an ext4 stick are plugged in through QMP (device_add usb-storage); both
 # show in /media/list by label, are read and written through it; one is
 # unmounted and pulled out (device_del): it leaves the list and the other
-# still works. On the host, what the live system wrote is on each image
+# still works. Left alone, the other is unmounted by autofs after its idle
+# timeout (--timeout=30 in the master map) and stays listed; the next access
+# mounts it again. On the host, what the live system wrote is on each image
 # (mcopy, debugfs) and both filesystems are clean (fsck.fat, e2fsck).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -38,10 +40,16 @@ wait_list() {
 	echo 'umount /media/.auto/FATSTICK && echo CHECK fatumount=yes'
 	echo '#QMP {"execute": "device_del", "arguments": {"id": "s1"}}'
 	wait_list FATSTICK absent
-	echo 'echo "CHECK extafter=$(cat /media/list/EXTSTICK/live.txt)"'
+	echo 'echo "CHECK extafter=$(cat /media/list/EXTSTICK/live.txt)"; t0=$(date +%s)'
+	# The idle unmount: /proc/self/mountinfo is read, never the mount point
+	# (a stat there would count as a use). Bounded at 120 s.
+	echo 'm() { grep -c " /media/.auto/EXTSTICK " /proc/self/mountinfo; }; echo "CHECK extmounted=$(m)"'
+	echo 'for i in $(seq 600); do [ "$(m)" = 0 ] && break; sleep 0.2; done; echo "CHECK idle=$(m) after=$(( $(date +%s) - t0 ))s"'
+	echo 'echo "CHECK listed=$(ls /media/list | tr "\n" " ")"'
+	echo 'echo "CHECK again=$(cat /media/list/EXTSTICK/live.txt) mounted=$(m)"'
 	echo 'umount /media/.auto/EXTSTICK && echo CHECK extumount=yes'
 } >"$T/commands"
-QMP_SOCKET=$T/qmp.sock "$TOP/tests/boot/serial_login.py" "$T/commands" "$QEMU" -accel tcg -m 1024 -nographic \
+BOOT_TIMEOUT=480 QMP_SOCKET=$T/qmp.sock "$TOP/tests/boot/serial_login.py" "$T/commands" "$QEMU" -accel tcg -m 1024 -nographic \
 	-no-reboot -monitor none -serial stdio -qmp "unix:$T/qmp.sock,server=on,wait=off" -cdrom "$T/debian.iso" \
 	-boot d -device qemu-xhci -drive if=none,id=fat,format=raw,file="$T/fat.img" \
 	-drive if=none,id=ext,format=raw,file="$T/ext.img" >"$T/boot.log" 2>&1 </dev/null
@@ -59,6 +67,14 @@ check "FAT: unmounted before it is pulled" test "$(val fatumount)" = yes
 check "pulled out (device_del): gone from the list ($(val FATSTICK-absent))" \
 	test -n "$(val FATSTICK-absent)" -a -z "$(grep -w FATSTICK <<<"$(val FATSTICK-absent)")"
 check "the other stick still works" test "$(val extafter)" = "ext from the live system"
+idle=$(val idle)
+secs=${idle#* after=}; secs=${secs%s}
+check "ext4: mounted while in use ($(val extmounted) mount)" test "$(val extmounted)" = 1
+check "ext4: unmounted by autofs when idle ($idle; timeout 30 s)" \
+	test "${idle%% *}" = 0 -a "${secs:-0}" -ge 28 2>/dev/null
+check "ext4: still listed after the idle unmount ($(val listed))" grep -qw EXTSTICK <<<"$(val listed)"
+check "ext4: the next access mounts it again ($(val again))" \
+	test "$(val again)" = "ext from the live system mounted=1"
 check "ext4: unmounted" test "$(val extumount)" = yes
 mcopy -n -i "$T/fat.img" ::live.txt "$T/fat-live.txt" 2>/dev/null
 check "host: the FAT image holds what was written (mcopy)" grep -qx "from the live system" "$T/fat-live.txt"
