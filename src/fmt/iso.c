@@ -21,9 +21,9 @@
  * active, from sector 0 over the whole image) and pads the image to a whole
  * cylinder (1 MiB).
  *
- * Files come from memory (copied) or from an fd, both through the small
- * IsoStream class below; fds are read with pread so libisofs may read a
- * stream more than once (it does for the boot image); nothing is copied to
+ * Files come from memory (copied) or from an fd, both through the stream
+ * class of isolib.c (the source is below); fds are read with pread so
+ * libisofs may read a stream more than once (it does for the boot image); nothing is copied to
  * a temporary file. Memory files use our class too, not
  * iso_memory_stream_new(), so every stream id is fixed (file index + 1)
  * rather than drawn from libisofs's global serial counter. For an fd that
@@ -52,11 +52,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The copy of struct burn_source in libisofs.h (we do not use libburn). */
-#define LIBISOFS_WITHOUT_LIBBURN 1
-#include <libisofs/libisofs.h>
-
-#define CHUNK_BLOCKS 32		/* 64 KiB per read from the burn source */
 #define SYSTEM_AREA 32768
 
 
@@ -98,55 +93,41 @@ static int check_text(const char *what, const char *s, size_t max, struct mkl_er
 	return 0;
 }
 
-/* --- a stream over an open fd, read with pread --- */
+/* --- file content: memory, or an open fd read with pread --- */
 
-struct fd_stream {
+#define FS_ID 0x6d6b6c76u	/* "mklv": our streams' file system id */
+
+struct fd_source {
 	int fd;
 	unsigned char *mem;	/* our copy of a memory file, or NULL: read fd */
-	off_t size;
-	off_t pos;
-	ino_t ino;		/* stable per image: index of the file + 1 */
+	uint64_t size;
 };
 
-static int fds_open(IsoStream *s)
+static int fds_open(void *data)
 {
-	struct fd_stream *f = s->data;
+	struct fd_source *f = data;
 	struct stat st;
 
-	f->pos = 0;
 	if (f->mem)
 		return 1;
 	if (fstat(f->fd, &st) < 0)
 		return (int)ISO_FILE_ERROR;
-	if (S_ISREG(st.st_mode) && st.st_size != f->size)
-		return st.st_size > f->size ? 2 : 3;	/* libisofs pads or truncates */
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size != f->size)
+		return (uint64_t)st.st_size > f->size ? 2 : 3;	/* libisofs pads or truncates */
 	return 1;
 }
 
-static int fds_close(IsoStream *s)
+static int fds_read(void *data, uint64_t pos, void *buf, size_t count)
 {
-	return 1;
-}
-
-static off_t fds_get_size(IsoStream *s)
-{
-	return ((struct fd_stream *)s->data)->size;
-}
-
-static int fds_read(IsoStream *s, void *buf, size_t count)
-{
-	struct fd_stream *f = s->data;
+	struct fd_source *f = data;
 	size_t done = 0;
 
-	if (count > (size_t)(f->size - f->pos))
-		count = (size_t)(f->size - f->pos);
 	if (f->mem) {
-		memcpy(buf, f->mem + f->pos, count);
-		f->pos += (off_t)count;
+		memcpy(buf, f->mem + pos, count);
 		return (int)count;
 	}
 	while (done < count) {
-		ssize_t n = pread(f->fd, (char *)buf + done, count - done, f->pos);
+		ssize_t n = pread(f->fd, (char *)buf + done, count - done, (off_t)(pos + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -155,79 +136,38 @@ static int fds_read(IsoStream *s, void *buf, size_t count)
 		if (n == 0)
 			break;		/* file shrank: libisofs pads with zeros */
 		done += (size_t)n;
-		f->pos += n;
 	}
 	return (int)done;
 }
 
-static int fds_is_repeatable(IsoStream *s)
+static void fds_release(void *data)
 {
-	return 1;
-}
-
-static void fds_get_id(IsoStream *s, unsigned int *fs_id, dev_t *dev_id, ino_t *ino_id)
-{
-	struct fd_stream *f = s->data;
-
-	/* Made-up but stable ids: an fs id of our own, the file's index. */
-	*fs_id = 0x6d6b6c76;	/* "mklv" */
-	*dev_id = 0;
-	*ino_id = f->ino;
-}
-
-static void fds_free(IsoStream *s)
-{
-	struct fd_stream *f = s->data;
+	struct fd_source *f = data;
 
 	free(f->mem);
 	free(f);
 }
 
-static int fds_update_size(IsoStream *s)
-{
-	return 1;
-}
-
-static IsoStreamIface fd_stream_class = {
-	.version = 1,
-	.type = "user",
+static const struct mkl_isolib_source fd_source = {
 	.open = fds_open,
-	.close = fds_close,
-	.get_size = fds_get_size,
 	.read = fds_read,
-	.is_repeatable = fds_is_repeatable,
-	.get_id = fds_get_id,
-	.free = fds_free,
-	.update_size = fds_update_size,
+	.release = fds_release,
 };
 
 /* A stream over fd, or over mem (taken over: freed with the stream). */
-static int fd_stream_new(int fd, unsigned char *mem, uint64_t size, ino_t ino, IsoStream **out,
-			 struct mkl_err *err)
+static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t size, ino_t ino,
+				struct mkl_err *err)
 {
-	struct fd_stream *f;
-	IsoStream *s;
+	struct fd_source *f = mkl_calloc(1, sizeof(*f), err);
 
-	f = mkl_calloc(1, sizeof(*f), err);
 	if (!f) {
 		free(mem);
-		return -1;
-	}
-	s = mkl_calloc(1, sizeof(*s), err);
-	if (!s) {
-		free(f);
-		free(mem);
-		return -1;
+		return NULL;
 	}
 	f->fd = fd;
 	f->mem = mem;
-	f->size = (off_t)size;
-	f->ino = ino;
-	s->class = &fd_stream_class;
-	s->refcount = 1;
-	s->data = f;
-	*out = s;
-	return 0;
+	f->size = size;
+	return mkl_isolib_stream(&fd_source, f, size, FS_ID, ino, err);
 }
 
 /* --- the tree --- */
@@ -315,7 +255,8 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 		if (!copy)
 			goto fail;
 		memcpy(copy, f->mem, (size_t)f->size);
-		if (fd_stream_new(-1, copy, f->size, (ino_t)index + 1, &stream, err) < 0)
+		stream = fd_stream_new(-1, copy, f->size, (ino_t)index + 1, err);
+		if (!stream)
 			goto fail;
 	} else {
 		struct stat st;
@@ -333,7 +274,8 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 				  "a regular file", f->path, f->fd);
 			goto fail;
 		}
-		if (fd_stream_new(f->fd, NULL, size, (ino_t)index + 1, &stream, err) < 0)
+		stream = fd_stream_new(f->fd, NULL, size, (ino_t)index + 1, err);
+		if (!stream)
 			goto fail;
 	}
 	/* The new file takes our reference to the stream. */
@@ -531,66 +473,32 @@ static void fix_disk_signature(unsigned char *mbr, int64_t t)
 	mbr[443] = (id >> 24) & 0xff;
 }
 
-static int pump(struct burn_source *bs, int out_fd, const struct mkl_iso_opts *o,
-		mkl_progress_fn progress, void *pctx, uint64_t total, struct mkl_err *err)
+/* Where the image goes: out_fd, with progress. */
+struct dest {
+	int fd;
+	const struct mkl_iso_opts *o;
+	mkl_progress_fn progress;
+	void *pctx;
+	uint64_t total;
+};
+
+static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
+		     struct mkl_err *err)
 {
-	size_t cap = (size_t)CHUNK_BLOCKS * 2048;
-	unsigned char *buf = mkl_malloc(cap, err);
-	uint64_t done = 0;
-	int ret = -1;
+	struct dest *d = ctx;
 
-	if (!buf)
+	if (done == 0 && len >= 512 && d->o->mbr_template)
+		fix_disk_signature(buf, d->o->time);
+	if (write_all(d->fd, buf, len, err) < 0)
 		return -1;
-	if (progress)
-		progress(pctx, 0, total);
-	for (;;) {
-		size_t fill = 0;
-		int n = 0;
-
-		if (mkl_cancelled()) {
-			mkl_error(err, ECANCELED, "writing the ISO image: cancelled");
-			goto out;
-		}
-		/* The burn source hands out whole 2 KiB blocks. */
-		while (fill < cap) {
-			n = bs->read_xt(bs, buf + fill, 2048);
-			if (n <= 0)
-				break;
-			fill += (size_t)n;
-		}
-		if (n < 0) {
-			char last[ISO_MSGS_MESSAGE_LEN] = "";
-
-			mkl_isolib_drain(last, sizeof(last));
-			mkl_error(err, EIO, "writing the ISO image: %s",
-				  last[0] ? last : "libisofs failed");
-			goto out;
-		}
-		if (done == 0 && fill >= 512 && o->mbr_template)
-			fix_disk_signature(buf, o->time);
-		if (write_all(out_fd, buf, fill, err) < 0)
-			goto out;
-		done += fill;
-		if (progress && fill)
-			progress(pctx, done, total);
-		if (n == 0)
-			break;
-	}
-	if (done != total) {
-		mkl_error(err, EIO, "writing the ISO image: libisofs gave %llu bytes, not %llu",
-			  (unsigned long long)done, (unsigned long long)total);
-		goto out;
-	}
-	ret = 0;
-out:
-	free(buf);
-	return ret;
+	if (d->progress && len)
+		d->progress(d->pctx, done + len, d->total);
+	return 0;
 }
 
 int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso_file *files,
 		  size_t nfiles, mkl_progress_fn progress, void *progress_ctx, struct mkl_err *err)
 {
-	char last[ISO_MSGS_MESSAGE_LEN] = "";
 	struct burn_source *bs = NULL;
 	IsoWriteOpts *wopts = NULL;
 	IsoImage *image = NULL;
@@ -647,17 +555,16 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	if (make_opts(o, &wopts, err) < 0)
 		goto out;
 
-	ret = iso_image_create_burn_source(image, wopts, &bs);
-	if (ret < 0) {
-		mkl_isolib_drain(last, sizeof(last));
-		mkl_error(err, 0, "cannot start writing the ISO image: %s",
-			  last[0] ? last : iso_error_to_msg(ret));
-		bs = NULL;
+	if (mkl_isolib_start(image, wopts, &bs, &total, err) < 0)
 		goto out;
+	{
+		struct dest d = { out_fd, o, progress, progress_ctx, total };
+
+		if (progress)
+			progress(progress_ctx, 0, total);
+		if (mkl_isolib_pump(bs, total, out_chunk, &d, err) < 0)
+			goto out;
 	}
-	total = (uint64_t)bs->get_size(bs);
-	if (pump(bs, out_fd, o, progress, progress_ctx, total, err) < 0)
-		goto out;
 	if (fstat(out_fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    ftruncate(out_fd, (off_t)total) < 0) {
 		mkl_error(err, errno, "writing the ISO image: cannot truncate it to %llu bytes",
@@ -666,13 +573,7 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	}
 	rc = 0;
 out:
-	if (bs) {
-		/* Stops and joins libisofs's writer thread if it still runs. */
-		if (rc < 0 && bs->cancel)
-			bs->cancel(bs);
-		bs->free_data(bs);
-		free(bs);
-	}
+	mkl_isolib_stop(bs, rc < 0);
 	iso_write_opts_free(wopts);
 	if (image)
 		iso_image_unref(image);

@@ -2,7 +2,7 @@
  *
  * The libisofs tree is built from ours node by node: no file is read and
  * nothing is copied until libisofs's writer thread asks for the bytes,
- * through the small IsoStream class below, which calls the content
+ * through the stream class of isolib.c, whose source below calls the content
  * callback at the offset libisofs is at (a stream can be opened and read
  * again from the start). The burn source is then read in 64 KiB pieces and
  * each one is handed to the sink: no seek, no temporary file.
@@ -42,7 +42,6 @@
 #include "fmt/isotree.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,10 +54,6 @@
 
 #include "fmt/iso.h"
 
-#define LIBISOFS_WITHOUT_LIBBURN 1
-#include <libisofs/libisofs.h>
-
-#define CHUNK_BLOCKS 32		/* 64 KiB per sink call */
 #define FS_ID 0x6d6b7472u	/* "mktr": our streams' file system id */
 
 
@@ -73,11 +68,9 @@ struct shared {
 	struct mkl_err err;
 };
 
-struct tstream {
+struct tsource {
 	struct shared *sh;
 	const struct mkl_node *node;	/* the inode (hard-link leader) */
-	uint64_t size, pos;
-	ino_t ino;
 };
 
 static void shared_fail(struct shared *sh, const struct mkl_err *e)
@@ -102,33 +95,11 @@ static int shared_failed(struct shared *sh, struct mkl_err *out)
 	return failed;
 }
 
-static int ts_open(IsoStream *s)
+static int ts_read(void *data, uint64_t pos, void *buf, size_t count)
 {
-	((struct tstream *)s->data)->pos = 0;
-	return 1;
-}
-
-static int ts_close(IsoStream *s)
-{
-	return 1;
-}
-
-static off_t ts_get_size(IsoStream *s)
-{
-	return (off_t)((struct tstream *)s->data)->size;
-}
-
-static int ts_read(IsoStream *s, void *buf, size_t count)
-{
-	struct tstream *t = s->data;
+	struct tsource *t = data;
 	struct mkl_err e = {0};
 
-	if (count > t->size - t->pos)
-		count = (size_t)(t->size - t->pos);
-	if (count > INT_MAX)
-		count = INT_MAX & ~(size_t)2047;
-	if (count == 0)
-		return 0;
 	if (shared_failed(t->sh, NULL))
 		return (int)ISO_FILE_READ_ERROR;
 	if (mkl_cancelled()) {
@@ -136,77 +107,35 @@ static int ts_read(IsoStream *s, void *buf, size_t count)
 		shared_fail(t->sh, &e);
 		return (int)ISO_FILE_READ_ERROR;
 	}
-	if (t->sh->content(t->sh->ctx, t->node, t->pos, buf, count, &e) < 0) {
+	if (t->sh->content(t->sh->ctx, t->node, pos, buf, count, &e) < 0) {
 		char *path = mkl_node_path(t->node);
 
 		if (!e.msg[0])
 			mkl_error(&e, EIO, "cannot read the content");
 		mkl_err_prefix(&e, "reading '%s' at %llu", path ? path : "?",
-			       (unsigned long long)t->pos);
+			       (unsigned long long)pos);
 		free(path);
 		shared_fail(t->sh, &e);
 		return (int)ISO_FILE_READ_ERROR;
 	}
-	t->pos += count;
 	return (int)count;
 }
 
-static int ts_is_repeatable(IsoStream *s)
-{
-	return 1;
-}
-
-static void ts_get_id(IsoStream *s, unsigned int *fs_id, dev_t *dev_id, ino_t *ino_id)
-{
-	*fs_id = FS_ID;
-	*dev_id = 0;
-	*ino_id = ((struct tstream *)s->data)->ino;
-}
-
-static void ts_free(IsoStream *s)
-{
-	free(s->data);
-}
-
-static int ts_update_size(IsoStream *s)
-{
-	return 1;
-}
-
-static IsoStreamIface tstream_class = {
-	.version = 1,
-	.type = "user",
-	.open = ts_open,
-	.close = ts_close,
-	.get_size = ts_get_size,
+static const struct mkl_isolib_source tsource = {
 	.read = ts_read,
-	.is_repeatable = ts_is_repeatable,
-	.get_id = ts_get_id,
-	.free = ts_free,
-	.update_size = ts_update_size,
+	.release = free,
 };
 
 static IsoStream *tstream_new(struct shared *sh, const struct mkl_node *inode, ino_t ino,
 			      struct mkl_err *err)
 {
-	struct tstream *t = mkl_calloc(1, sizeof(*t), err);
-	IsoStream *s;
+	struct tsource *t = mkl_calloc(1, sizeof(*t), err);
 
 	if (!t)
 		return NULL;
-	s = mkl_calloc(1, sizeof(*s), err);
-	if (!s) {
-		free(t);
-		return NULL;
-	}
 	t->sh = sh;
 	t->node = inode;
-	t->size = inode->size;
-	t->ino = ino;
-	s->class = &tstream_class;
-	s->refcount = 1;
-	s->data = t;
-	return s;
+	return mkl_isolib_stream(&tsource, t, inode->size, FS_ID, ino, err);
 }
 
 /* --- building the libisofs tree --- */
@@ -484,62 +413,27 @@ static int make_opts(const struct mkl_isotree_opts *o, int aaip, IsoWriteOpts **
 
 /* --- streaming out --- */
 
-static int pump(struct burn_source *bs, struct shared *sh, mkl_sink_fn sink, void *sink_ctx,
-		uint64_t total, struct mkl_err *err)
+/* Where the image goes: the sink, unless a stream failed. */
+struct dest {
+	struct shared *sh;
+	mkl_sink_fn sink;
+	void *ctx;
+};
+
+static int sink_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
+		      struct mkl_err *err)
 {
-	size_t cap = (size_t)CHUNK_BLOCKS * 2048;
-	unsigned char *buf = mkl_malloc(cap, err);
-	uint64_t done = 0;
-	int ret = -1;
+	struct dest *d = ctx;
 
-	if (!buf)
+	if (shared_failed(d->sh, err))
 		return -1;
-	for (;;) {
-		size_t fill = 0;
-		int n = 0;
-
-		if (mkl_cancelled()) {
-			mkl_error(err, ECANCELED, "writing the ISO image: cancelled");
-			goto out;
-		}
-		while (fill < cap) {
-			n = bs->read_xt(bs, buf + fill, 2048);
-			if (n <= 0)
-				break;
-			fill += (size_t)n;
-		}
-		if (shared_failed(sh, err))
-			goto out;
-		if (n < 0) {
-			char last[ISO_MSGS_MESSAGE_LEN] = "";
-
-			mkl_isolib_drain(last, sizeof(last));
-			mkl_error(err, EIO, "writing the ISO image: %s",
-				  last[0] ? last : "libisofs failed");
-			goto out;
-		}
-		if (fill && sink(sink_ctx, buf, fill, err) < 0)
-			goto out;
-		done += fill;
-		if (n == 0)
-			break;
-	}
-	if (done != total) {
-		mkl_error(err, EIO, "writing the ISO image: libisofs gave %llu bytes, not %llu",
-			  (unsigned long long)done, (unsigned long long)total);
-		goto out;
-	}
-	ret = 0;
-out:
-	free(buf);
-	return ret;
+	return len ? d->sink(d->ctx, buf, len, err) : 0;
 }
 
 int mkl_isotree_write(struct mkl_tree *tree, const struct mkl_isotree_opts *opts,
 		      mkl_content_fn content, void *content_ctx, mkl_sink_fn sink, void *sink_ctx,
 		      uint64_t *size_out, struct mkl_err *err)
 {
-	char last[ISO_MSGS_MESSAGE_LEN] = "";
 	struct build b = {0};
 	struct shared *sh = NULL;
 	struct burn_source *bs = NULL;
@@ -596,28 +490,19 @@ int mkl_isotree_write(struct mkl_tree *tree, const struct mkl_isotree_opts *opts
 	if (make_opts(opts, b.xattrs, &wopts, err) < 0)
 		goto out;
 
-	ret = iso_image_create_burn_source(b.image, wopts, &bs);
-	if (ret < 0) {
-		mkl_isolib_drain(last, sizeof(last));
-		mkl_error(err, 0, "cannot start writing the ISO image: %s",
-			  last[0] ? last : iso_error_to_msg(ret));
-		bs = NULL;
+	if (mkl_isolib_start(b.image, wopts, &bs, &total, err) < 0)
 		goto out;
+	{
+		struct dest d = { sh, sink, sink_ctx };
+
+		if (mkl_isolib_pump(bs, total, sink_chunk, &d, err) < 0)
+			goto out;
 	}
-	total = (uint64_t)bs->get_size(bs);
-	if (pump(bs, sh, sink, sink_ctx, total, err) < 0)
-		goto out;
 	if (size_out)
 		*size_out = total;
 	rc = 0;
 out:
-	if (bs) {
-		/* Stops and joins libisofs's writer thread if it still runs. */
-		if (rc < 0 && bs->cancel)
-			bs->cancel(bs);
-		bs->free_data(bs);
-		free(bs);
-	}
+	mkl_isolib_stop(bs, rc < 0);
 	iso_write_opts_free(wopts);
 	for (i = 0; i < b.nlinks; i++)
 		if (b.links[i].stream)
