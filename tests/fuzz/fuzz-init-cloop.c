@@ -22,7 +22,7 @@
 
 #include "init/unpack.c"
 #include "init/nbd.c"
-#include "init-stubs.h"
+#include "../init-stubs.h"
 
 #define READ_BYTES	(16u << 20)	/* decompressed bytes per input, at most */
 

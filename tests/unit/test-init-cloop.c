@@ -24,41 +24,7 @@
 #include "init/nbd.c"
 #include "init/copy.c"
 
-int log_level = MKL_ERR;
-static int quiet_msgs;
-
-void msg(int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (quiet_msgs)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "init: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
-
-size_t sfmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	return n < 0 ? 0 : (size_t)n;
-}
-
-int read_attr(int dfd, const char *name, char *buf, size_t size)
-{
-	return -1;
-}
-
-void mod_load_name(const char *name)
-{
-}
+#include "../init-stubs.h"
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -221,7 +187,7 @@ static void test_cloop(const char *dir)
 	write_cloop(path, data, bs, n, 4, 1);
 	T_EQ_INT(read_all(path, data, (size_t)bs * n), 0);
 
-	quiet_msgs = 1;
+	stub_quiet = 1;
 	/* truncated: the table points past the end */
 	snprintf(path, sizeof(path), "%s/v2.cloop", dir);
 	stat(path, &st);
@@ -260,7 +226,7 @@ static void test_cloop(const char *dir)
 		free(buf);
 	}
 	close(fd);
-	quiet_msgs = 0;
+	stub_quiet = 0;
 	free(data);
 }
 
@@ -360,9 +326,9 @@ static void test_copy(const char *dir)
 			mkdir(deep, 0755);
 		}
 		snprintf(deep, sizeof(deep), "%s/deep", dir);
-		quiet_msgs = 1;
+		stub_quiet = 1;
 		T_EQ_INT(copy_tree(deep, p), -1);
-		quiet_msgs = 0;
+		stub_quiet = 0;
 	}
 }
 
@@ -371,6 +337,7 @@ int main(void)
 	char dir[] = "/tmp/mklive-init-test.XXXXXX";
 	char cmd[128];
 
+	stub_quiet = 0;		/* the init's messages go to the log */
 	if (!mkdtemp(dir))
 		return 1;
 	test_zlib_lz4();
