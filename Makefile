@@ -132,13 +132,14 @@ demo:
 	@scripts/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILDDIR)/mklive $(DESTDIR)$(BINDIR)/mklive
 	install -m 0755 $(BUILDDIR)/mklive-init $(DESTDIR)$(LIBEXECDIR)/mklive-init
 	install -m 0755 $(BUILDDIR)/mklive-media $(DESTDIR)$(LIBEXECDIR)/mklive-media
 	install -m 0644 docs/mklive.1 $(DESTDIR)$(MANDIR)/man1/mklive.1
 	install -m 0644 docs/mklive.conf.5 $(DESTDIR)$(MANDIR)/man5/mklive.conf.5
 	install -m 0644 docs/mklive-init.7 $(DESTDIR)$(MANDIR)/man7/mklive-init.7
+	install -m 0644 docs/mklive-media.8 $(DESTDIR)$(MANDIR)/man8/mklive-media.8
 
 clean:
 	rm -rf $(BUILDDIR) out

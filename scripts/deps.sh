@@ -10,7 +10,7 @@ liblzma-dev liblz4-dev zlib1g-dev musl-tools libext2fs-dev"
 check_pkgs="squashfs-tools xorriso cpio libarchive-tools qemu-system-x86 isolinux
 syslinux-common zstd xz-utils kmod file attr genisoimage bc time fdisk
 dosfstools mtools cloop-utils qemu-utils e2fsprogs genext2fs gdb
-clang libclang-rt-14-dev clang-tidy cppcheck valgrind mmdebstrap python3"
+clang libclang-rt-14-dev clang-tidy cppcheck valgrind mmdebstrap python3 groff-base"
 
 want=$build_pkgs
 case "${1:-build}" in

@@ -266,8 +266,22 @@ static int show(void)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: mklive-media [OPTIONS] KEY | --sync | --show\n"
-		   "The program map behind /media/list (see mklive-init(7)).\n"
-		   "Options: --sysfs DIR, --dev DIR, --list DIR, --mounts DIR, --passwd FILE\n");
+		   "/media/list on a live system: one link per attached device with a\n"
+		   "filesystem, named by its label, mounted by autofs on first access.\n"
+		   "\n"
+		   "  KEY        the autofs program map: print the entry that mounts KEY\n"
+		   "             (exit 1 and nothing for an unknown key)\n"
+		   "  --sync     make the list match the devices attached now (udev runs it)\n"
+		   "  --show     the devices: name, device, filesystem type, label\n"
+		   "\n"
+		   "Options (before the mode; the defaults are the live system's):\n"
+		   "  --sysfs DIR    block devices (/sys/class/block)\n"
+		   "  --dev DIR      device nodes (/dev)\n"
+		   "  --list DIR     the list that --sync keeps (/run/mklive-media)\n"
+		   "  --mounts DIR   the autofs mount point (/media/.auto)\n"
+		   "  --passwd FILE  where the owner of FAT files is looked up (/etc/passwd)\n"
+		   "\n"
+		   "See mklive-media(8).\n");
 }
 
 int main(int argc, char **argv)

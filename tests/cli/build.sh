@@ -276,7 +276,8 @@ check "SIGINT: no output and no scratch files left" test -z "$(ls -A "$T/e")"
 if make -C "$TOP" -s install DESTDIR="$T/dest" PREFIX=/opt/mk >"$T/inst.log" 2>&1; then
 	check "make install: mklive in PREFIX/bin" test -x "$T/dest/opt/mk/bin/mklive"
 	check "make install: mklive-init in PREFIX/lib/mklive" test -x "$T/dest/opt/mk/lib/mklive/mklive-init"
-	check "make install: man pages" test -f "$T/dest/opt/mk/share/man/man1/mklive.1" -a -f "$T/dest/opt/mk/share/man/man5/mklive.conf.5"
+	check "make install: man pages" test -f "$T/dest/opt/mk/share/man/man1/mklive.1" -a -f "$T/dest/opt/mk/share/man/man5/mklive.conf.5" \
+		-a -f "$T/dest/opt/mk/share/man/man7/mklive-init.7" -a -f "$T/dest/opt/mk/share/man/man8/mklive-media.8"
 	check "installed mklive finds its installed init" "$T/dest/opt/mk/bin/mklive" build -q --level 1 "$src" -o "$T/inst.iso"
 else
 	fail "make install: $(tail -n 3 "$T/inst.log")"
