@@ -151,7 +151,7 @@ static int create(int argc, char **argv)
 	if (mkl_cloop_create(out.fd, &o, &w, &err))
 		goto done;
 	for (;;) {
-		ssize_t n = read(in_fd, buf, 1 << 20);
+		ssize_t n = mkl_wait_fd(in_fd, 0) < 0 ? -1 : read(in_fd, buf, 1 << 20);
 
 		if (n < 0 && errno == EINTR && !mkl_cancelled())
 			continue;
@@ -212,7 +212,7 @@ static int sink_fd(void *ctx, const void *buf, size_t len, struct mkl_err *err)
 	int fd = *(int *)ctx;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = mkl_wait_fd(fd, 1) < 0 ? -1 : write(fd, p, len);
 
 		if (n < 0 && errno == EINTR && !mkl_cancelled())
 			continue;

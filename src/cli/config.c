@@ -43,6 +43,7 @@ static const struct key {
 	KEY(2, "append", STR, append, 0, 0, NULL),
 	KEY(2, "timeout", NUM, timeout, 0, 600, NULL),
 	KEY(2, "floppy", CHOICE, floppy, 0, 0, "yes, no"),
+	KEY(2, "uefi", CHOICE, uefi, 0, 0, "auto, yes, no"),
 	KEY(3, "root-mode", CHOICE, root_mode, 0, 0, "overlay, symlink"),
 	KEY(3, "read-only", STR, read_only, 0, 0, NULL),
 	KEY(4, "automount", CHOICE, media, 0, 0, "auto, yes, no"),
@@ -66,6 +67,7 @@ void mkl_config_free(struct mkl_config *cfg)
 	free(cfg->initrd_compressor);
 	free(cfg->append);
 	free(cfg->floppy);
+	free(cfg->uefi);
 	free(cfg->initrd_format);
 	free(cfg->media);
 	free(cfg->image_format);

@@ -37,6 +37,7 @@ struct mkl_config {
 	int initrd_level;		/* 0: default */
 	char *append;			/* extra kernel command line; NULL: none */
 	char *floppy;			/* [boot] floppy: yes, no; NULL: no */
+	char *uefi;			/* [boot] uefi: auto, yes, no; NULL: auto */
 	char *initrd_format;		/* [initramfs] format: cpio, ext2; NULL: cpio */
 	char *media;			/* [media] automount: auto, yes, no; NULL: auto */
 	int timeout;			/* seconds; -1: default (5) */

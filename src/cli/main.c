@@ -261,14 +261,13 @@ int cmd_build(int argc, char **argv)
 	const char *label = NULL, *append = NULL, *comp = NULL, *icomp = NULL;
 	const char *root_mode = NULL, *image_format = NULL, *read_only = NULL;
 	int level = -1, ilevel = -1, timeout = -1, threads = 0, floppy = 0, c;
-	const char *iformat = NULL, *media = NULL;
+	const char *iformat = NULL, *media = NULL, *uefi = NULL;
 	char *media_default = NULL;
 	uint64_t bs = 0;
 	char *init_default = NULL;
 	struct timespec t0;
 
 	o.isolinux_dir = "/usr/lib/ISOLINUX";
-	o.uefi = -1;
 	o.syslinux_modules = "/usr/lib/syslinux/modules/bios";
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:c:j:qvh", build_opts, NULL)) != -1) {
@@ -308,14 +307,9 @@ int cmd_build(int argc, char **argv)
 			iformat = optarg;
 			break;
 		case OPT_UEFI:
-			if (!strcmp(optarg, "auto"))
-				o.uefi = -1;
-			else if (!strcmp(optarg, "yes"))
-				o.uefi = 1;
-			else if (!strcmp(optarg, "no"))
-				o.uefi = 0;
-			else
+			if (strcmp(optarg, "auto") && strcmp(optarg, "yes") && strcmp(optarg, "no"))
 				die_usage("--uefi: unknown '%s' (auto, yes or no)", optarg);
+			uefi = optarg;
 			break;
 		case OPT_EFI_ROOT: o.efi_root = optarg; break;
 		case OPT_IMAGE_FORMAT: image_format = optarg; break;
@@ -339,6 +333,9 @@ int cmd_build(int argc, char **argv)
 	o.append = append ? append : cfg.append;
 	o.timeout = timeout >= 0 ? timeout : cfg.timeout >= 0 ? cfg.timeout : 5;
 	o.floppy = floppy || (cfg.floppy && !strcmp(cfg.floppy, "yes"));
+	if (!uefi)
+		uefi = cfg.uefi ? cfg.uefi : "auto";
+	o.uefi = !strcmp(uefi, "yes") ? 1 : !strcmp(uefi, "no") ? 0 : -1;
 	if (!media)
 		media = cfg.media ? cfg.media : "auto";
 	o.media = !strcmp(media, "yes") ? 1 : !strcmp(media, "no") ? 0 : -1;

@@ -41,10 +41,10 @@ struct tar_source {
 	unsigned char buf[64 * 1024];	/* what libarchive reads from the fd */
 };
 
-/* libarchive's read callback. Our own (not archive_read_open_fd) so that a
- * read interrupted by SIGINT/SIGTERM ends the build even when the input is
- * a pipe whose writer has stalled: the signal handler sets the cancel flag
- * and read() returns EINTR (the handler has no SA_RESTART). */
+/* libarchive's read callback. Our own (not archive_read_open_fd) so that
+ * SIGINT/SIGTERM ends the build even when the input is a pipe whose writer
+ * has stalled: read() is entered only when mkl_wait_fd() says it will not
+ * block, and that wait ends on cancellation. */
 static la_ssize_t tar_fd_read(struct archive *a, void *ctx, const void **out)
 {
 	struct tar_source *t = ctx;
@@ -52,6 +52,10 @@ static la_ssize_t tar_fd_read(struct archive *a, void *ctx, const void **out)
 
 	*out = t->buf;
 	for (;;) {
+		if (mkl_wait_fd(t->fd, 0) < 0) {
+			archive_set_error(a, ECANCELED, "cancelled");
+			return -1;
+		}
 		r = read(t->fd, t->buf, sizeof(t->buf));
 		if (r >= 0)
 			return r;

@@ -4,11 +4,14 @@
 #undef mkl_err_prefix
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int mkl_error(struct mkl_err *err, int errnum, const char *fmt, ...)
 {
@@ -91,10 +94,48 @@ char *mkl_strdup(const char *s, struct mkl_err *err)
 }
 
 static volatile sig_atomic_t cancelled;
+static int cancel_pipe[2] = { -1, -1 };
+
+int mkl_cancel_init(void)
+{
+	if (cancel_pipe[0] >= 0)
+		return 0;
+	return pipe2(cancel_pipe, O_CLOEXEC | O_NONBLOCK);
+}
 
 void mkl_cancel(void)
 {
+	int fd = cancel_pipe[1];
+
 	cancelled = 1;
+	if (fd >= 0) {
+		/* Stays readable from now on; a full pipe is as good. */
+		ssize_t r = write(fd, "x", 1);
+
+		(void)r;
+	}
+}
+
+int mkl_wait_fd(int fd, int for_write)
+{
+	struct pollfd p[2] = {
+		{ .fd = fd, .events = for_write ? POLLOUT : POLLIN },
+		{ .fd = cancel_pipe[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		if (cancelled) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (poll(p, cancel_pipe[0] >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;	/* let the read or write report */
+		}
+		if (p[0].revents)
+			return 0;
+	}
 }
 
 int mkl_cancelled(void)

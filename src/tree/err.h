@@ -40,9 +40,24 @@ void *mkl_calloc(size_t n, size_t size, struct mkl_err *err);
 char *mkl_strdup(const char *s, struct mkl_err *err);
 
 /* Cancellation: set from a signal handler by the command (SIGINT/SIGTERM);
- * long-running library loops poll mkl_cancelled() and fail with ECANCELED. */
+ * long-running library loops poll mkl_cancelled() and fail with ECANCELED.
+ * mkl_cancel() is async-signal-safe. */
 void mkl_cancel(void);
 int mkl_cancelled(void);
+
+/* Make the wake-up of mkl_wait_fd(): a pipe that mkl_cancel() writes to.
+ * Call it before the handler may run; 0, or -1 with errno. Without it
+ * mkl_wait_fd() waits for fd alone. */
+int mkl_cancel_init(void);
+
+/* Wait until fd can be read (for_write 0) or written (1) without blocking,
+ * or until mkl_cancel(), whichever thread's signal handler calls it and
+ * whenever: before the wait began too. Input that stalls (a pipe whose
+ * writer stopped) can then still be cancelled; a check of mkl_cancelled()
+ * followed by a blocking read() misses a signal that comes between them.
+ * 0 (fd ready, or at end or in error: the read or write says which), or -1
+ * with errno ECANCELED. */
+int mkl_wait_fd(int fd, int for_write);
 
 /* Byte streams shared by the formats: a reader returns the number of bytes
  * read, 0 at end, -1 on error (err set); a sink returns 0 or -1. */

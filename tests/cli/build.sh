@@ -129,6 +129,17 @@ $MKLIVE build -v --timeout 1 --level 1 "$src" -o "$T/p4.iso" >"$T/v.out" 2>&1
 check "-v explains the kernel, modules and medium id" grep -q 'medium id MKLIVE-' "$T/v.out"
 rm -f "$T"/p*.iso
 
+# --- [boot] uefi in a config file; the command line wins ----------------------
+printf '[boot]\nuefi = no\n' >"$T/nouefi.conf"
+eltorito() { xorriso -indev "$1" -report_el_torito plain 2>/dev/null; }
+$MKLIVE build -q --timeout 1 --level 1 --efi-root "$EFI_ROOT" -c "$T/nouefi.conf" "$src" -o "$T/c1.iso"
+check "[boot] uefi = no: BIOS only, no UEFI El Torito entry" \
+	test -n "$(eltorito "$T/c1.iso" | grep 'BIOS')" -a -z "$(eltorito "$T/c1.iso" | grep UEFI)"
+$MKLIVE build -q --timeout 1 --level 1 --efi-root "$EFI_ROOT" -c "$T/nouefi.conf" --uefi yes "$src" -o "$T/c2.iso"
+check "--uefi yes over the config's no: the UEFI entry is there" \
+	grep -Eq 'El Torito boot img : +2 +UEFI' <<<"$(eltorito "$T/c2.iso")"
+rm -f "$T"/c[12].iso
+
 # --- reproducible --------------------------------------------------------
 SOURCE_DATE_EPOCH=1700000000 $B "$src" -o "$T/r1.iso" && SOURCE_DATE_EPOCH=1700000000 $B -j 1 "$src" -o "$T/r2.iso"
 check "two builds with SOURCE_DATE_EPOCH are byte-identical, UEFI and GPT included (and thread count does not matter)" cmp -s "$T/r1.iso" "$T/r2.iso"

@@ -47,6 +47,7 @@ static void test_full(void)
 		"append = console=ttyS0,115200 quiet # not a comment\n"
 		"timeout = 0\n"
 		"floppy = yes\n"
+		"uefi = no\n"
 		"\t# indented comment";
 	struct mkl_config cfg;
 	struct mkl_err err;
@@ -61,8 +62,10 @@ static void test_full(void)
 	T_EQ_STR(cfg.append, "console=ttyS0,115200 quiet # not a comment");
 	T_EQ_INT(cfg.timeout, 0);
 	T_EQ_STR(cfg.floppy, "yes");
+	T_EQ_STR(cfg.uefi, "no");
 	mkl_config_free(&cfg);
-	T_OK(cfg.label == NULL && cfg.timeout == -1 && cfg.floppy == NULL, "free resets");
+	T_OK(cfg.label == NULL && cfg.timeout == -1 && cfg.floppy == NULL && cfg.uefi == NULL,
+	     "free resets");
 	mkl_config_free(NULL);
 }
 
@@ -130,7 +133,7 @@ static void test_errors(void)
 	    "t.conf:2: unknown key 'size' in [image] (keys: label, compressor, level, block-size, format)");
 	bad("[initramfs]\nlabel = X\n",
 	    "t.conf:2: unknown key 'label' in [initramfs] (keys: compressor, level, format)");
-	bad("[boot]\nlevel = 3\n", "t.conf:2: unknown key 'level' in [boot] (keys: append, timeout, floppy)");
+	bad("[boot]\nlevel = 3\n", "t.conf:2: unknown key 'level' in [boot] (keys: append, timeout, floppy, uefi)");
 	bad("# top\nlabel = X\n", "t.conf:2: key 'label' outside a section");
 	bad("[image]\n\nlabel X\n", "t.conf:3: missing '=' in 'label X'");
 	bad("[image]\n = X\n", "t.conf:2: missing key before '='");
@@ -141,6 +144,7 @@ static void test_errors(void)
 	bad("[initramfs]\nlevel = 23\n", "t.conf:2: level: 23 is out of range (1..22)");
 	bad("[image]\nlevel = 99999999999999999999\n",
 	    "t.conf:2: level: 99999999999999999999 is out of range (1..22)");
+	bad("[boot]\nuefi = maybe\n", "t.conf:2: uefi: unknown 'maybe' (auto, yes, no)");
 	bad("[boot]\ntimeout = 601\n", "t.conf:2: timeout: 601 is out of range (0..600)");
 	bad("[boot]\ntimeout = -1\n", "t.conf:2: timeout: -1 is out of range (0..600)");
 	bad("[image]\ncompressor = lzo\n", "t.conf:2: compressor: unknown 'lzo' (zstd, xz, gzip, lz4)");
