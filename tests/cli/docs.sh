@@ -3,7 +3,8 @@
 # each .TH names its own file, make install installs each, every mklive
 # page one refers to exists, and every option a command's --help lists is
 # described in its page (mklive's commands in mklive.1, mklive-media's in
-# mklive-media.8), so a new option cannot land undocumented.
+# mklive-media.8), and every mklive.conf key in mklive.conf.5, so a new
+# option cannot land undocumented.
 . "$(dirname "$0")/../lib.sh"
 MEDIA=${MEDIA:-$TOP/build/mklive-media}
 command -v groff >/dev/null || { skip "groff missing (package groff-base; scripts/deps.sh check installs it)"; t_done; exit 0; }
@@ -44,6 +45,18 @@ opts=$("$MEDIA" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u)
 miss=$(documented "$TOP/docs/mklive-media.8" $opts)
 check "mklive-media: all $(wc -w <<<"$opts") options and modes of --help are in mklive-media.8${miss:+ (missing:$miss)}" \
 	test -n "$opts" -a -z "$miss"
+# Every key mklive.conf takes (the KEY table in src/cli/config.c), in
+# mklive.conf.5 under its own section.
+read -r -a sections <<<"$(sed -n 's/.*sections\[\] = { \(.*\) };/\1/p' "$TOP/src/cli/config.c" | tr -d '",')"
+keys=$(sed -n 's/^\tKEY(\([0-9]\), "\([a-z-]*\)".*/\1 \2/p' "$TOP/src/cli/config.c")
+check "config.c: sections (${sections[*]}) and keys ($(wc -l <<<"$keys")) found" test "${#sections[@]}" -ge 5 -a "$(wc -l <<<"$keys")" -ge 10
+miss=
+while read -r i key; do
+	sec=${sections[$i]}
+	awk -v s=".SS [$sec]" '$0 == s { on = 1; next } /^\.S[SH]/ { on = 0 } on' "$TOP/docs/mklive.conf.5" |
+		grep -qF ".BI $(sed 's/-/\\-/g' <<<"$key") \" = \"" || miss="$miss [$sec] $key"
+done <<<"$keys"
+check "mklive.conf.5 describes every key in its section${miss:+ (missing:$miss)}" test -z "$miss"
 help=$("$MEDIA" --help); rc=$?
 check "mklive-media --help: exit 0, and it points to its page" test $rc = 0 -a -n "$(grep 'mklive-media(8)' <<<"$help")"
 t_done
