@@ -48,12 +48,11 @@ void cli_catch_signals(void)
 {
 	struct sigaction sa = { 0 };
 
-	/* No SA_RESTART: a blocked read of the input returns EINTR and the
-	 * command unwinds. SA_RESETHAND: a second Ctrl-C stops at once (the
-	 * output is an unnamed file until complete, so nothing is left). */
-	/* A stalled pipe then still ends in time, whichever thread takes the
-	 * signal (mkl_wait_fd); without the pipe, only a read in the thread
-	 * that takes it is interrupted. */
+	/* The wake-up pipe first: reads of input that can stall wait in
+	 * mkl_wait_fd(), which then ends whichever thread takes the signal and
+	 * whenever it comes. No SA_RESTART: other blocked calls return EINTR
+	 * and the command unwinds. SA_RESETHAND: a second Ctrl-C stops at once
+	 * (the output is an unnamed file until complete, so nothing is left). */
 	(void)mkl_cancel_init();
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESETHAND;
