@@ -60,11 +60,7 @@ static la_ssize_t tar_fd_read(struct archive *a, void *ctx, const void **out)
 		if (r >= 0)
 			return r;
 		if (errno != EINTR)
-			break;
-		if (mkl_cancelled()) {
-			archive_set_error(a, ECANCELED, "cancelled");
-			return -1;
-		}
+			break;	/* on EINTR, the wait above says whether it was a cancel */
 	}
 	archive_set_error(a, errno, "read error");
 	return -1;
