@@ -40,7 +40,7 @@ DEPLIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
              -DMKLIVE_LIBEXECDIR='"$(LIBEXECDIR)"' -Isrc $(DEPCFLAGS) -MMD -MP
 
-LIB_SRC   := $(sort $(wildcard src/tree/*.c src/codec/*.c src/source/*.c src/fmt/*.c src/build/*.c))
+LIB_SRC   := $(sort $(wildcard src/tree/*.c src/codec/*.c src/source/*.c src/fmt/*.c src/pipeline/*.c))
 # Real-mode boot code (the boot floppy's loader), assembled into the library as data.
 LIB_ASM   := $(sort $(wildcard src/fmt/*.S))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))

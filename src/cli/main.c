@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "build/build.h"
+#include "pipeline/build.h"
 #include "cli/cli.h"
 #include "cli/config.h"
 #include "codec/codec.h"

@@ -1,11 +1,11 @@
 /* mklive verify: check a medium (an ISO image, or the device it was
  * written to) against the checksums its build recorded; see
- * src/build/verify.h. */
+ * src/pipeline/verify.h. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "build/verify.h"
+#include "pipeline/verify.h"
 #include "cli/cli.h"
 
 static void verify_usage(FILE *f)

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 t_tmpdir
 
-lib_src=$(cd "$TOP" && ls src/tree/*.c src/codec/*.c src/source/*.c src/fmt/*.c src/build/*.c src/cli/*.c)
+lib_src=$(cd "$TOP" && ls src/tree/*.c src/codec/*.c src/source/*.c src/fmt/*.c src/pipeline/*.c src/cli/*.c)
 
 # --- gcc and clang, -Werror -----------------------------------------------------------------
 for cc in gcc clang; do

@@ -1,5 +1,5 @@
 /* libFuzzer harness: the builder's reading of the input tree's module
- * lists (mkl_modules_select in src/build/modules.c): modules.dep,
+ * lists (mkl_modules_select in src/pipeline/modules.c): modules.dep,
  * modules.alias and modules.builtin as depmod wrote them in the tree we are
  * given, filtered for the initramfs.
  *
@@ -9,7 +9,7 @@
  * filtered texts must be whole lines of the inputs. */
 #include <string.h>
 
-#include "build/modules.h"
+#include "pipeline/modules.h"
 #include "fuzz.h"
 
 static const char *part(const char **p, const char *end, size_t *len)

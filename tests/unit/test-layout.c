@@ -2,7 +2,7 @@
 #include <sys/stat.h>
 
 #include "t.h"
-#include "build/layout.h"
+#include "pipeline/layout.h"
 
 static struct mkl_tree *t;
 static struct mkl_err err;

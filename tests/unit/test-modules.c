@@ -2,8 +2,8 @@
  * filtered modules.dep and modules.alias, built-ins and missing names;
  * and the boot menu text. */
 #include "t.h"
-#include "build/build.h"
-#include "build/modules.h"
+#include "pipeline/build.h"
+#include "pipeline/modules.h"
 
 static const char dep[] =
 	"kernel/drivers/ata/ahci.ko: kernel/drivers/ata/libahci.ko kernel/drivers/ata/libata.ko kernel/drivers/scsi/scsi_mod.ko\n"

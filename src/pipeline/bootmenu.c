@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build/build.h"
+#include "pipeline/build.h"
 
 /* Every entry: the kernel and the init talk on the screen and on the first
  * serial port (tty0 last, so /dev/console is the screen for the real init;

@@ -7,7 +7,7 @@
  * and every symbolic link that resolved in the input still resolves, to the
  * same file, when the image is mounted on /ro under the writable root.
  */
-#include "build/layout.h"
+#include "pipeline/layout.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* The pipeline from a root tree to a bootable ISO (see build.h). */
-#include "build/build.h"
+#include "pipeline/build.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,9 +15,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "build/layout.h"
-#include "build/modules.h"
-#include "build/verify.h"
+#include "pipeline/layout.h"
+#include "pipeline/modules.h"
+#include "pipeline/verify.h"
 #include "codec/codec.h"
 #include "fmt/cloop.h"
 #include "fmt/cpio.h"

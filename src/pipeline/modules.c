@@ -8,7 +8,7 @@
  * modules.alias filtered to the selection, so the init can match the
  * hardware's modaliases without the full 1 MB index.
  */
-#include "build/modules.h"
+#include "pipeline/modules.h"
 
 #include <errno.h>
 #include <stdlib.h>

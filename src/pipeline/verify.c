@@ -6,7 +6,7 @@
  * and the two are compared at the end. A read error inside a file marks
  * that file unreadable and ends the pass (libarchive cannot go on), so
  * files after it count as unreadable too rather than missing. */
-#include "build/verify.h"
+#include "pipeline/verify.h"
 #include "fmt/sha256.h"
 
 #include <archive.h>
