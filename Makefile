@@ -21,7 +21,7 @@ BUILDDIR  ?= build
 CC        ?= cc
 MUSLCC    ?= musl-gcc
 PKG_CONFIG ?= pkg-config
-PKGS      := libsquashfs1 libisofs-1 libarchive libzstd liblzma liblz4 zlib ext2fs
+PKGS      := libsquashfs1 libisofs-1 libarchive libzstd liblzma liblz4 zlib ext2fs libcrypto
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 # gcc only (clang has no such warning, and -Werror makes the unknown option fatal).

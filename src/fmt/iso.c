@@ -39,6 +39,7 @@
  * write, the last serious one kept for our error message.
  */
 #include "fmt/iso.h"
+#include "fmt/digest.h"
 #include "fmt/isolib.h"
 
 #include <errno.h>
@@ -97,10 +98,134 @@ static int check_text(const char *what, const char *s, size_t max, struct mkl_er
 
 #define FS_ID 0x6d6b6c76u	/* "mklv": our streams' file system id */
 
+/* One file's checksum, made as libisofs reads the file: reads that go on
+ * from where the last one ended are hashed; a read from 0 starts over
+ * (libisofs reads the boot images more than once). A file that was not
+ * read through in order by the time the list is made is hashed then from
+ * its source (a fallback: libisofs writes file data in order, and the
+ * list comes last). */
+struct sumrec {
+	const char *path;
+	uint64_t size;
+	struct mkl_digest *d;
+	uint64_t hashed;	/* bytes hashed in order so far */
+	int done, broken;
+	unsigned char sum[MKL_SHA256_LEN];
+	/* the source, for the fallback: the stream's memory copy or the fd */
+	const unsigned char *mem;
+	int fd;
+};
+
+struct sums {
+	struct sumrec *recs;
+	size_t n;
+	uint64_t text_size;
+	char *text;		/* made at open */
+	uint64_t late;		/* bytes hashed by the fallback (0 expected) */
+};
+
+static void sum_feed(struct sumrec *r, uint64_t pos, const void *buf, size_t len)
+{
+	if (r->broken)
+		return;
+	if (pos == 0 && r->hashed) {	/* read again from the start */
+		r->done = 0;
+		r->hashed = 0;
+		if (mkl_digest_reset(r->d)) {
+			r->broken = 1;
+			return;
+		}
+	}
+	if (pos != r->hashed || r->done)
+		return;		/* out of order: the fallback hashes it */
+	if (mkl_digest_update(r->d, buf, len)) {
+		r->broken = 1;
+		return;
+	}
+	r->hashed += len;
+	if (r->hashed == r->size) {
+		if (mkl_digest_final(r->d, r->sum))
+			r->broken = 1;
+		else
+			r->done = 1;
+	}
+}
+
+/* A file that was not streamed through in order: hash it now. */
+static int sum_late(struct sums *s, struct sumrec *r)
+{
+	unsigned char buf[1 << 16];
+
+	if (mkl_digest_reset(r->d))
+		return -1;
+	for (uint64_t off = 0; off < r->size;) {
+		size_t want = r->size - off < sizeof(buf) ? (size_t)(r->size - off) : sizeof(buf);
+		const void *p = buf;
+
+		if (r->mem) {
+			p = r->mem + off;
+		} else {
+			ssize_t n = pread(r->fd, buf, want, (off_t)off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return -1;
+			want = (size_t)n;
+		}
+		if (mkl_digest_update(r->d, p, want))
+			return -1;
+		off += want;
+	}
+	if (mkl_digest_final(r->d, r->sum))
+		return -1;
+	s->late += r->size;
+	r->done = 1;
+	r->broken = 0;
+	return 0;
+}
+
+static int sums_open(void *data)
+{
+	struct sums *s = data;
+	char hex[2 * MKL_SHA256_LEN + 1];
+	size_t len = 0;
+
+	if (!s->text) {
+		s->text = malloc((size_t)s->text_size + 1);
+		if (!s->text)
+			return (int)ISO_OUT_OF_MEM;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct sumrec *r = &s->recs[i];
+
+		if (!r->done && sum_late(s, r))
+			return (int)ISO_FILE_READ_ERROR;
+		mkl_sha256_hex(r->sum, hex);
+		len += (size_t)snprintf(s->text + len, (size_t)s->text_size + 1 - len, "%s  ./%s\n",
+					hex, r->path);
+	}
+	return len == s->text_size ? 1 : (int)ISO_ERROR;
+}
+
+static int sums_read(void *data, uint64_t pos, void *buf, size_t count)
+{
+	struct sums *s = data;
+
+	memcpy(buf, s->text + pos, count);
+	return (int)count;
+}
+
+static const struct mkl_isolib_source sums_source = {
+	.open = sums_open,
+	.read = sums_read,
+};
+
 struct fd_source {
 	int fd;
 	unsigned char *mem;	/* our copy of a memory file, or NULL: read fd */
 	uint64_t size;
+	struct sumrec *sum;	/* NULL: not in the checksums */
 };
 
 static int fds_open(void *data)
@@ -124,19 +249,22 @@ static int fds_read(void *data, uint64_t pos, void *buf, size_t count)
 
 	if (f->mem) {
 		memcpy(buf, f->mem + pos, count);
-		return (int)count;
-	}
-	while (done < count) {
-		ssize_t n = pread(f->fd, (char *)buf + done, count - done, (off_t)(pos + done));
+		done = count;
+	} else {
+		while (done < count) {
+			ssize_t n = pread(f->fd, (char *)buf + done, count - done, (off_t)(pos + done));
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return (int)ISO_FILE_READ_ERROR;
-		if (n == 0)
-			break;		/* file shrank: libisofs pads with zeros */
-		done += (size_t)n;
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return (int)ISO_FILE_READ_ERROR;
+			if (n == 0)
+				break;		/* file shrank: libisofs pads with zeros */
+			done += (size_t)n;
+		}
 	}
+	if (f->sum)
+		sum_feed(f->sum, pos, buf, done);
 	return (int)done;
 }
 
@@ -156,7 +284,7 @@ static const struct mkl_isolib_source fd_source = {
 
 /* A stream over fd, or over mem (taken over: freed with the stream). */
 static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t size, ino_t ino,
-				struct mkl_err *err)
+				struct sumrec *sum, struct mkl_err *err)
 {
 	struct fd_source *f = mkl_calloc(1, sizeof(*f), err);
 
@@ -167,6 +295,12 @@ static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t size, ino_t
 	f->fd = fd;
 	f->mem = mem;
 	f->size = size;
+	f->sum = sum;
+	if (sum) {
+		sum->mem = mem;
+		sum->fd = fd;
+		sum->size = size;
+	}
 	return mkl_isolib_stream(&fd_source, f, size, FS_ID, ino, err);
 }
 
@@ -182,22 +316,30 @@ static void set_node(IsoNode *node, mode_t perm, time_t t)
 	iso_node_set_ctime(node, t);
 }
 
-/* Add one file, making the directories on its path. */
+/* Add one file, making the directories on its path. Its content is f's,
+ * hashed into sum (may be NULL), or given's (the checksum list: taken
+ * over, last on the medium). */
 static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index, time_t t,
-		    struct mkl_err *err)
+		    struct sumrec *sum, IsoStream *given, struct mkl_err *err)
 {
 	char *path, *name, *slash;
 	IsoDir *dir = iso_image_get_root(image);
-	IsoStream *stream = NULL;
+	IsoStream *stream = given;
 	IsoFile *file;
 	IsoNode *node;
 	int ret;
 
-	if (!f->path || !f->path[0])
+	if (!f->path || !f->path[0]) {
+		if (given)
+			iso_stream_unref(given);
 		return mkl_error(err, EINVAL, "file %zu of the ISO image has no path", index);
+	}
 	path = mkl_strdup(f->path, err);
-	if (!path)
+	if (!path) {
+		if (given)
+			iso_stream_unref(given);
 		return -1;
+	}
 	name = path;
 	for (;;) {
 		while (*name == '/')
@@ -243,7 +385,9 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 		goto fail;
 	}
 
-	if (f->mem) {
+	if (given) {
+		/* the checksum list: made when libisofs opens it */
+	} else if (f->mem) {
 		unsigned char *copy;
 
 		if ((uint64_t)(size_t)f->size != f->size) {
@@ -255,7 +399,7 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 		if (!copy)
 			goto fail;
 		memcpy(copy, f->mem, (size_t)f->size);
-		stream = fd_stream_new(-1, copy, f->size, (ino_t)index + 1, err);
+		stream = fd_stream_new(-1, copy, f->size, (ino_t)index + 1, sum, err);
 		if (!stream)
 			goto fail;
 	} else {
@@ -274,7 +418,7 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 				  "a regular file", f->path, f->fd);
 			goto fail;
 		}
-		stream = fd_stream_new(f->fd, NULL, size, (ino_t)index + 1, err);
+		stream = fd_stream_new(f->fd, NULL, size, (ino_t)index + 1, sum, err);
 		if (!stream)
 			goto fail;
 	}
@@ -282,15 +426,21 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 	ret = iso_image_add_new_file(image, dir, name, stream, &file);
 	if (ret < 0) {
 		iso_stream_unref(stream);
+		stream = NULL;
 		mkl_isolib_fail(err, ret, "cannot add a file to the ISO image");
 		goto fail;
 	}
+	stream = NULL;
 	set_node((IsoNode *)file, f->mode ? (f->mode & 07777) : 0444, t);
 	if (f->first)	/* data of higher weights comes first */
 		iso_node_set_sort_weight((IsoNode *)file, 1000);
+	if (given)	/* the checksum list: after every file it lists */
+		iso_node_set_sort_weight((IsoNode *)file, -1000);
 	free(path);
 	return 0;
 fail:
+	if (given && stream == given)
+		iso_stream_unref(given);
 	free(path);
 	return mkl_err_prefix(err, "adding '%s'", f->path);
 }
@@ -502,6 +652,7 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	struct burn_source *bs = NULL;
 	IsoWriteOpts *wopts = NULL;
 	IsoImage *image = NULL;
+	struct sums sums = { 0 };
 	uint64_t total;
 	struct stat st;
 	size_t i;
@@ -534,8 +685,32 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	iso_image_set_system_id(image, "LINUX");
 	set_node((IsoNode *)iso_image_get_root(image), 0555, (time_t)o->time);
 
+	if (o->sums_path) {
+		sums.recs = mkl_calloc(nfiles ? nfiles : 1, sizeof(*sums.recs), err);
+		if (!sums.recs)
+			goto out;
+	}
 	for (i = 0; i < nfiles; i++) {
-		if (add_file(image, &files[i], i, (time_t)o->time, err) < 0)
+		struct sumrec *r = NULL;
+
+		if (o->sums_path && !files[i].nosum) {
+			r = &sums.recs[sums.n++];
+			r->path = files[i].path;
+			r->fd = -1;
+			r->d = mkl_digest_new(err);
+			if (!r->d)
+				goto out;
+			sums.text_size += 2 * MKL_SHA256_LEN + 5 + strlen(files[i].path);
+		}
+		if (add_file(image, &files[i], i, (time_t)o->time, r, NULL, err) < 0)
+			goto out;
+	}
+	if (o->sums_path) {
+		struct mkl_iso_file f = { .path = o->sums_path, .size = sums.text_size, .fd = -1 };
+		IsoStream *ss = mkl_isolib_stream(&sums_source, &sums, sums.text_size, FS_ID,
+						  (ino_t)nfiles + 1, err);
+
+		if (!ss || add_file(image, &f, nfiles, (time_t)o->time, NULL, ss, err) < 0)
 			goto out;
 	}
 	if (o->boot_image) {
@@ -578,5 +753,9 @@ out:
 	if (image)
 		iso_image_unref(image);
 	mkl_isolib_drain(NULL, 0);
+	for (i = 0; i < sums.n; i++)
+		mkl_digest_free(sums.recs[i].d);
+	free(sums.recs);
+	free(sums.text);
 	return rc;
 }

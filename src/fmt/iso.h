@@ -23,6 +23,7 @@ struct mkl_iso_file {
 	int fd;
 	uint32_t mode;		/* permission bits; 0 means 0444 */
 	int first;		/* 1: its data goes before the others' on the medium */
+	int nosum;		/* 1: not in opts->sums_path (libisofs changes it) */
 };
 
 struct mkl_iso_opts {
@@ -49,6 +50,12 @@ struct mkl_iso_opts {
 	/* isohybrid MBR template (syslinux's isohdpfx.bin, 432 bytes); NULL: none. */
 	const void *mbr_template;
 	size_t mbr_template_size;
+	/* The medium's checksums: a file at this path ("sha256sum.txt") in
+	 * sha256sum(1)'s format ("HASH  ./path"), one line per file in the
+	 * order given, files with .nosum left out. Each file is hashed while
+	 * libisofs streams it into the image; the list is the last file data
+	 * on the medium, made when libisofs asks for it. NULL: none. */
+	const char *sums_path;
 };
 
 /* Check a volume label without writing anything (for early errors). */

@@ -25,7 +25,6 @@
 #include "fmt/fat.h"
 #include "fmt/floppy.h"
 #include "fmt/iso.h"
-#include "fmt/sha256.h"
 #include "fmt/isotree.h"
 #include "fmt/squashfs.h"
 #include "source/source.h"
@@ -815,70 +814,6 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 	return 1;
 }
 
-/* The medium's checksums, as sha256sum(1) writes them ("HASH  ./path"),
- * so `sha256sum -c sha256sum.txt` on the mounted medium checks it too; read
- * by `mklive verify` and by the init with mklive.verify. Every file but the
- * ones libisofs changes or makes: isolinux.bin (boot info table patched
- * in) and the boot catalog. fd contents are read back with pread. */
-static char *make_sums(const struct mkl_iso_file *files, size_t n, const char *skip, uint64_t *bytes,
-		       struct mkl_err *err)
-{
-	char *text = NULL, hex[2 * MKL_SHA256_LEN + 1];
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
-	unsigned char *buf = malloc(1 << 20), sum[MKL_SHA256_LEN];
-	int rc = -1;
-
-	*bytes = 0;
-	if (!f || !buf) {
-		mkl_error(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct mkl_sha256 s;
-
-		if (!strcmp(files[i].path, skip))
-			continue;
-		mkl_sha256_init(&s);
-		if (files[i].mem) {
-			mkl_sha256_update(&s, files[i].mem, files[i].size);
-		} else {
-			for (uint64_t off = 0; off < files[i].size;) {
-				size_t want = files[i].size - off < (1 << 20) ? (size_t)(files[i].size - off) : 1 << 20;
-				ssize_t r = pread(files[i].fd, buf, want, (off_t)off);
-
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r <= 0) {
-					mkl_error(err, r ? errno : EIO, "reading '%s' back for its checksum",
-						  files[i].path);
-					goto out;
-				}
-				if (mkl_cancelled()) {
-					mkl_error(err, ECANCELED, "checksums");
-					goto out;
-				}
-				mkl_sha256_update(&s, buf, (size_t)r);
-				off += (uint64_t)r;
-			}
-		}
-		mkl_sha256_final(&s, sum);
-		mkl_sha256_hex(sum, hex);
-		fprintf(f, "%s  ./%s\n", hex, files[i].path);
-		*bytes += files[i].size;
-	}
-	rc = 0;
-out:
-	if (f && fclose(f) && !rc)
-		rc = mkl_error(err, ENOMEM, "out of memory");
-	free(buf);
-	if (rc) {
-		free(text);
-		return NULL;
-	}
-	return text;
-}
-
 /* The legacy boot floppy: the kernel and initramfs of the live entry. */
 static int make_floppy(struct build *b, const struct buf *kernel, const struct buf *initrd, int *fd,
 		       struct mkl_err *err)
@@ -913,7 +848,7 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 	struct buf loader[5] = { { 0 } }, mbr = { 0 };
 	struct mkl_iso_file files[24];
 	struct mkl_iso_opts io = { 0 };
-	char path[PATH_MAX], appid[128], idfile[96], *cfg, *sums = NULL;
+	char path[PATH_MAX], appid[128], idfile[96], *cfg;
 	struct uefi u = { .esp_fd = -1 };
 	size_t n = 0, i;
 	int ret = -1, efi, floppy_fd = -1;
@@ -932,8 +867,9 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 	snprintf(path, sizeof(path), "%s/isohdpfx.bin", o->isolinux_dir);
 	if (read_host(path, &mbr, false, err))
 		goto out;
+	/* Not in the checksums: libisofs patches the boot info table in. */
 	files[n++] = (struct mkl_iso_file){ .path = "isolinux/isolinux.bin", .mem = loader[0].data,
-					    .size = loader[0].len };
+					    .size = loader[0].len, .nosum = 1 };
 	for (i = 0; i < 4; i++) {
 		static char names[4][64];
 
@@ -984,15 +920,17 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 		io.floppy_image = "boot/floppy.img";
 	}
 	{
-		uint64_t bytes;
+		/* The medium's checksums, as sha256sum(1) writes them ("HASH
+		 * ./path"), so `sha256sum -c sha256sum.txt` on the mounted medium
+		 * checks it too; read by `mklive verify` and by the init with
+		 * mklive.verify. libisofs hashes each file as it writes it. */
+		uint64_t bytes = 0;
 
-		sums = make_sums(files, n, "isolinux/isolinux.bin", &bytes, err);
-		if (!sums)
-			goto out;
-		/* First on the medium: a truncated copy still says what is missing. */
-		files[n++] = (struct mkl_iso_file){ .path = SUMS_PATH, .mem = sums, .size = strlen(sums),
-						    .first = 1 };
-		note(b, "checksums: SHA-256 of %zu files, %" PRIu64 " bytes, in /%s", n - 2, bytes, SUMS_PATH);
+		for (i = 1; i < n; i++)
+			bytes += files[i].size;
+		io.sums_path = SUMS_PATH;
+		note(b, "checksums: SHA-256 of %zu files, %" PRIu64 " bytes, in /%s, made while "
+		     "the ISO is written", n - 1, bytes, SUMS_PATH);
 	}
 	snprintf(appid, sizeof(appid), "MKLIVE %s", b->res->kernel_version);
 	io.volume_id = label;
@@ -1014,7 +952,6 @@ out:
 		buf_free(&loader[i]);
 	buf_free(&mbr);
 	free(cfg);
-	free(sums);
 	uefi_free(&u);
 	if (floppy_fd >= 0)
 		close(floppy_fd);

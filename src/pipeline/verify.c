@@ -7,6 +7,7 @@
  * that file unreadable and ends the pass (libarchive cannot go on), so
  * files after it count as unreadable too rather than missing. */
 #include "pipeline/verify.h"
+#include "fmt/digest.h"
 #include "fmt/sha256.h"
 
 #include <archive.h>
@@ -71,12 +72,13 @@ static int read_all(const char *iso, struct pass *ps, uint64_t *bytes, struct mk
 	struct archive_entry *e;
 	size_t bufsize = 1 << 16;
 	unsigned char *buf = malloc(bufsize);
+	struct mkl_digest *s = NULL;
 	int r, rc = -1;
 
-	if (!a || !buf) {
+	if (!a || !buf || !(s = mkl_digest_new(err))) {
 		archive_read_free(a);
 		free(buf);
-		return mkl_error(err, ENOMEM, "out of memory");
+		return a && buf ? -1 : mkl_error(err, ENOMEM, "out of memory");
 	}
 	archive_read_support_format_iso9660(a);
 	if (archive_read_open_filename(a, iso, bufsize) != ARCHIVE_OK) {
@@ -87,7 +89,6 @@ static int read_all(const char *iso, struct pass *ps, uint64_t *bytes, struct mk
 		goto out;
 	}
 	for (int first = 1;; first = 0) {
-		struct mkl_sha256 s;
 		unsigned char sum[MKL_SHA256_LEN];
 		char hex[2 * MKL_SHA256_LEN + 1];
 		const char *name;
@@ -111,7 +112,10 @@ static int read_all(const char *iso, struct pass *ps, uint64_t *bytes, struct mk
 			continue;
 		name = plain(archive_entry_pathname(e));
 		is_sums = !strcmp(name, MKL_SUMS_PATH);
-		mkl_sha256_init(&s);
+		if (mkl_digest_reset(s)) {
+			mkl_error(err, 0, "SHA-256 (libcrypto) failed");
+			goto out;
+		}
 		for (;;) {
 			la_ssize_t n = archive_read_data(a, buf, bufsize);
 
@@ -127,7 +131,11 @@ static int read_all(const char *iso, struct pass *ps, uint64_t *bytes, struct mk
 				mkl_error(err, ECANCELED, "checking '%s'", iso);
 				goto out;
 			}
-			mkl_sha256_update(&s, buf, (size_t)n);
+			if (mkl_digest_update(s, buf, (size_t)n)) {
+				free(text);
+				mkl_error(err, 0, "SHA-256 (libcrypto) failed");
+				goto out;
+			}
 			*bytes += (uint64_t)n;
 			if (is_sums && len + (size_t)n < (1 << 20)) {
 				if (len + (size_t)n + 1 > cap) {
@@ -153,7 +161,10 @@ static int read_all(const char *iso, struct pass *ps, uint64_t *bytes, struct mk
 			}
 			continue;
 		}
-		mkl_sha256_final(&s, sum);
+		if (mkl_digest_final(s, sum)) {
+			mkl_error(err, 0, "SHA-256 (libcrypto) failed");
+			goto out;
+		}
 		mkl_sha256_hex(sum, hex);
 		if (keep(ps, name, hex, err))
 			goto out;
@@ -163,6 +174,7 @@ done:
 out:
 	archive_read_free(a);
 	free(buf);
+	mkl_digest_free(s);
 	return rc;
 }
 
