@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -101,9 +102,16 @@ static int check_text(const char *what, const char *s, size_t max, struct mkl_er
 /* One file's checksum, made as libisofs reads the file: reads that go on
  * from where the last one ended are hashed; a read from 0 starts over
  * (libisofs reads the boot images more than once). A file that was not
- * read through in order by the time the list is made is hashed then from
- * its source (a fallback: libisofs writes file data in order, and the
- * list comes last). */
+ * read through in order by the end of the write is hashed then from its
+ * source (a fallback: libisofs reads every file once, in order).
+ *
+ * The list itself is the first file data on the medium (a truncated copy
+ * still says what is missing), but its content is known only when every
+ * other file has gone through: libisofs writes a placeholder of the
+ * list's exact size (its size is known up front: 64 + 2 + 2 + path + 1
+ * bytes a line), which starts with 32 random bytes; out_chunk finds the
+ * one block that starts with them as the image goes by, and the list is
+ * written over the placeholder when the image is complete. */
 struct sumrec {
 	const char *path;
 	uint64_t size;
@@ -116,11 +124,15 @@ struct sumrec {
 	int fd;
 };
 
+#define NONCE_LEN 32
+
 struct sums {
 	struct sumrec *recs;
 	size_t n;
 	uint64_t text_size;
-	char *text;		/* made at open */
+	unsigned char nonce[NONCE_LEN];	/* the placeholder starts with it */
+	uint64_t at;		/* where the placeholder is in the image */
+	unsigned found;		/* blocks seen that start with the nonce */
 	uint64_t late;		/* bytes hashed by the fallback (0 expected) */
 };
 
@@ -185,39 +197,48 @@ static int sum_late(struct sums *s, struct sumrec *r)
 	return 0;
 }
 
-static int sums_open(void *data)
-{
-	struct sums *s = data;
-	char hex[2 * MKL_SHA256_LEN + 1];
-	size_t len = 0;
-
-	if (!s->text) {
-		s->text = malloc((size_t)s->text_size + 1);
-		if (!s->text)
-			return (int)ISO_OUT_OF_MEM;
-	}
-	for (size_t i = 0; i < s->n; i++) {
-		struct sumrec *r = &s->recs[i];
-
-		if (!r->done && sum_late(s, r))
-			return (int)ISO_FILE_READ_ERROR;
-		mkl_sha256_hex(r->sum, hex);
-		len += (size_t)snprintf(s->text + len, (size_t)s->text_size + 1 - len, "%s  ./%s\n",
-					hex, r->path);
-	}
-	return len == s->text_size ? 1 : (int)ISO_ERROR;
-}
-
+/* The placeholder: the nonce, then newlines. */
 static int sums_read(void *data, uint64_t pos, void *buf, size_t count)
 {
 	struct sums *s = data;
+	unsigned char *p = buf;
 
-	memcpy(buf, s->text + pos, count);
+	for (size_t i = 0; i < count; i++)
+		p[i] = pos + i < NONCE_LEN ? s->nonce[pos + i] : '\n';
 	return (int)count;
 }
 
+/* The list, once the image is written: NULL when out of memory or when a
+ * file cannot be read for the fallback (err says which). */
+static char *sums_text(struct sums *s, struct mkl_err *err)
+{
+	char hex[2 * MKL_SHA256_LEN + 1], *text = mkl_malloc((size_t)s->text_size + 1, err);
+	size_t len = 0;
+
+	if (!text)
+		return NULL;
+	for (size_t i = 0; i < s->n; i++) {
+		struct sumrec *r = &s->recs[i];
+
+		if (!r->done && sum_late(s, r)) {
+			free(text);
+			mkl_error(err, EIO, "cannot read '%s' for its checksum", r->path);
+			return NULL;
+		}
+		mkl_sha256_hex(r->sum, hex);
+		len += (size_t)snprintf(text + len, (size_t)s->text_size + 1 - len, "%s  ./%s\n",
+					hex, r->path);
+	}
+	if (len != s->text_size) {
+		free(text);
+		mkl_error(err, EINVAL, "checksum list of %zu bytes, not %llu", len,
+			  (unsigned long long)s->text_size);
+		return NULL;
+	}
+	return text;
+}
+
 static const struct mkl_isolib_source sums_source = {
-	.open = sums_open,
 	.read = sums_read,
 };
 
@@ -434,8 +455,8 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 	set_node((IsoNode *)file, f->mode ? (f->mode & 07777) : 0444, t);
 	if (f->first)	/* data of higher weights comes first */
 		iso_node_set_sort_weight((IsoNode *)file, 1000);
-	if (given)	/* the checksum list: after every file it lists */
-		iso_node_set_sort_weight((IsoNode *)file, -1000);
+	if (given)	/* the checksum list: first of all */
+		iso_node_set_sort_weight((IsoNode *)file, 2000);
 	free(path);
 	return 0;
 fail:
@@ -630,6 +651,7 @@ struct dest {
 	mkl_progress_fn progress;
 	void *pctx;
 	uint64_t total;
+	struct sums *sums;	/* NULL: no checksum list */
 };
 
 static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
@@ -639,6 +661,13 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 
 	if (done == 0 && len >= 512 && d->o->mbr_template)
 		fix_disk_signature(buf, d->o->time);
+	/* Chunks start on 2 KiB blocks, as does every file's data. */
+	for (size_t off = 0; d->sums && off + NONCE_LEN <= len; off += 2048) {
+		if (memcmp(buf + off, d->sums->nonce, NONCE_LEN) == 0) {
+			d->sums->at = done + off;
+			d->sums->found++;
+		}
+	}
 	if (write_all(d->fd, buf, len, err) < 0)
 		return -1;
 	if (d->progress && len)
@@ -689,6 +718,10 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 		sums.recs = mkl_calloc(nfiles ? nfiles : 1, sizeof(*sums.recs), err);
 		if (!sums.recs)
 			goto out;
+		if (getrandom(sums.nonce, NONCE_LEN, 0) != NONCE_LEN) {
+			mkl_error(err, errno, "cannot get random bytes for the checksum list");
+			goto out;
+		}
 	}
 	for (i = 0; i < nfiles; i++) {
 		struct sumrec *r = NULL;
@@ -733,12 +766,32 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	if (mkl_isolib_start(image, wopts, &bs, &total, err) < 0)
 		goto out;
 	{
-		struct dest d = { out_fd, o, progress, progress_ctx, total };
+		struct dest d = { out_fd, o, progress, progress_ctx, total,
+				  sums.text_size ? &sums : NULL };
 
 		if (progress)
 			progress(progress_ctx, 0, total);
 		if (mkl_isolib_pump(bs, total, out_chunk, &d, err) < 0)
 			goto out;
+	}
+	if (sums.text_size) {
+		char *text;
+		ssize_t w;
+
+		if (sums.found != 1) {
+			mkl_error(err, EIO, "writing the ISO image: the checksum list's place was "
+				  "found %u times", sums.found);
+			goto out;
+		}
+		text = sums_text(&sums, err);
+		if (!text)
+			goto out;
+		w = pwrite(out_fd, text, (size_t)sums.text_size, (off_t)sums.at);
+		free(text);
+		if (w != (ssize_t)sums.text_size) {
+			mkl_error(err, w < 0 ? errno : ENOSPC, "writing the checksum list into the ISO image");
+			goto out;
+		}
 	}
 	if (fstat(out_fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    ftruncate(out_fd, (off_t)total) < 0) {
@@ -756,6 +809,5 @@ out:
 	for (i = 0; i < sums.n; i++)
 		mkl_digest_free(sums.recs[i].d);
 	free(sums.recs);
-	free(sums.text);
 	return rc;
 }
