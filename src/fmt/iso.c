@@ -43,6 +43,7 @@
 #include "fmt/isolib.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -122,6 +123,7 @@ struct sumrec {
 	/* the source, for the fallback: the stream's memory copy or the fd */
 	const unsigned char *mem;
 	int fd;
+	uint64_t at;
 };
 
 #define NONCE_LEN 32
@@ -177,7 +179,7 @@ static int sum_late(struct sums *s, struct sumrec *r)
 		if (r->mem) {
 			p = r->mem + off;
 		} else {
-			ssize_t n = pread(r->fd, buf, want, (off_t)off);
+			ssize_t n = pread(r->fd, buf, want, (off_t)(r->at + off));
 
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -242,9 +244,39 @@ static const struct mkl_isolib_source sums_source = {
 	.read = sums_read,
 };
 
+/* The placed file while its place is looked for: the nonce inverted,
+ * then zeros. */
+static int probe_read(void *data, uint64_t pos, void *buf, size_t count)
+{
+	struct sums *s = data;
+	unsigned char *p = buf;
+
+	for (size_t i = 0; i < count; i++)
+		p[i] = pos + i < NONCE_LEN ? (unsigned char)~s->nonce[pos + i] : 0;
+	return (int)count;
+}
+
+static const struct mkl_isolib_source probe_source = {
+	.read = probe_read,
+};
+
+/* The padding before a placed file. */
+static int zero_read(void *data, uint64_t pos, void *buf, size_t count)
+{
+	memset(buf, 0, count);
+	return (int)count;
+}
+
+static const struct mkl_isolib_source zero_source = {
+	.read = zero_read,
+};
+
+#define PAD_NAME "MKLIVE.PAD"
+
 struct fd_source {
 	int fd;
 	unsigned char *mem;	/* our copy of a memory file, or NULL: read fd */
+	uint64_t at;		/* a placed file: where it starts in fd (0: fd is the file) */
 	uint64_t size;
 	struct sumrec *sum;	/* NULL: not in the checksums */
 };
@@ -254,7 +286,7 @@ static int fds_open(void *data)
 	struct fd_source *f = data;
 	struct stat st;
 
-	if (f->mem)
+	if (f->mem || f->at)
 		return 1;
 	if (fstat(f->fd, &st) < 0)
 		return (int)ISO_FILE_ERROR;
@@ -273,7 +305,8 @@ static int fds_read(void *data, uint64_t pos, void *buf, size_t count)
 		done = count;
 	} else {
 		while (done < count) {
-			ssize_t n = pread(f->fd, (char *)buf + done, count - done, (off_t)(pos + done));
+			ssize_t n = pread(f->fd, (char *)buf + done, count - done,
+					  (off_t)(f->at + pos + done));
 
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -304,7 +337,7 @@ static const struct mkl_isolib_source fd_source = {
 };
 
 /* A stream over fd, or over mem (taken over: freed with the stream). */
-static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t size, ino_t ino,
+static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t at, uint64_t size, ino_t ino,
 				struct sumrec *sum, struct mkl_err *err)
 {
 	struct fd_source *f = mkl_calloc(1, sizeof(*f), err);
@@ -315,11 +348,13 @@ static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t size, ino_t
 	}
 	f->fd = fd;
 	f->mem = mem;
+	f->at = at;
 	f->size = size;
 	f->sum = sum;
 	if (sum) {
 		sum->mem = mem;
 		sum->fd = fd;
+		sum->at = at;
 		sum->size = size;
 	}
 	return mkl_isolib_stream(&fd_source, f, size, FS_ID, ino, err);
@@ -420,7 +455,12 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 		if (!copy)
 			goto fail;
 		memcpy(copy, f->mem, (size_t)f->size);
-		stream = fd_stream_new(-1, copy, f->size, (ino_t)index + 1, sum, err);
+		stream = fd_stream_new(-1, copy, 0, f->size, (ino_t)index + 1, sum, err);
+		if (!stream)
+			goto fail;
+	} else if (f->placed) {
+		/* already in the output, where libisofs will put it */
+		stream = fd_stream_new(f->fd, NULL, f->placed, f->size, (ino_t)index + 1, sum, err);
 		if (!stream)
 			goto fail;
 	} else {
@@ -439,7 +479,7 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 				  "a regular file", f->path, f->fd);
 			goto fail;
 		}
-		stream = fd_stream_new(f->fd, NULL, size, (ino_t)index + 1, sum, err);
+		stream = fd_stream_new(f->fd, NULL, 0, size, (ino_t)index + 1, sum, err);
 		if (!stream)
 			goto fail;
 	}
@@ -455,7 +495,9 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 	set_node((IsoNode *)file, f->mode ? (f->mode & 07777) : 0444, t);
 	if (f->first)	/* data of higher weights comes first */
 		iso_node_set_sort_weight((IsoNode *)file, 1000);
-	if (given)	/* the checksum list: first of all */
+	if (f->placed)	/* after the checksum list and the padding */
+		iso_node_set_sort_weight((IsoNode *)file, 1500);
+	else if (given)	/* the checksum list: first of all */
 		iso_node_set_sort_weight((IsoNode *)file, 2000);
 	free(path);
 	return 0;
@@ -652,7 +694,33 @@ struct dest {
 	void *pctx;
 	uint64_t total;
 	struct sums *sums;	/* NULL: no checksum list */
+	/* A placed file: its bytes are in fd already and are not written
+	 * again; its first block as libisofs hands it out must be the one in
+	 * fd at placed_at (checked), or it was laid out elsewhere. */
+	uint64_t placed_at, placed_end;
+	const unsigned char *head;
+	size_t head_len;
+	int checked;
 };
+
+static int pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t at,
+		      struct mkl_err *err)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return mkl_error(err, errno, "writing the ISO image");
+		if (n == 0)
+			return mkl_error(err, ENOSPC, "writing the ISO image");
+		buf += n;
+		len -= (size_t)n;
+		at += (uint64_t)n;
+	}
+	return 0;
+}
 
 static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 		     struct mkl_err *err)
@@ -668,11 +736,175 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 			d->sums->found++;
 		}
 	}
-	if (write_all(d->fd, buf, len, err) < 0)
-		return -1;
+	if (!d->head) {
+		if (write_all(d->fd, buf, len, err) < 0)
+			return -1;
+	} else {
+		uint64_t end = done + len;
+
+		if (d->placed_at >= done && d->placed_at < end) {
+			if (end - d->placed_at < d->head_len ||
+			    memcmp(buf + (d->placed_at - done), d->head, d->head_len) != 0)
+				return mkl_error(err, EIO, "writing the ISO image: libisofs laid "
+						 "out a file elsewhere than where it was written");
+			d->checked = 1;
+		}
+		/* what lies before and after the placed bytes */
+		if (done < d->placed_at &&
+		    pwrite_all(d->fd, buf, (size_t)((end < d->placed_at ? end : d->placed_at) - done),
+			       done, err) < 0)
+			return -1;
+		if (end > d->placed_end) {
+			uint64_t from = done > d->placed_end ? done : d->placed_end;
+
+			if (pwrite_all(d->fd, buf + (from - done), (size_t)(end - from), from, err) < 0)
+				return -1;
+		}
+	}
 	if (d->progress && len)
 		d->progress(d->pctx, done + len, d->total);
 	return 0;
+}
+
+/* The image with its files: the checksum list (if any) first, then the
+ * padding (pad bytes, hidden in every tree: it only moves what follows),
+ * then the placed file, then the others. probe: the placed file's stream
+ * is only a marker (see find_place) and nothing is hashed. */
+static int make_image(const struct mkl_iso_opts *o, const struct mkl_iso_file *files, size_t nfiles,
+		      struct sums *sums, struct sumrec **rec_of, uint64_t pad, int probe,
+		      IsoImage **out, struct mkl_err *err)
+{
+	IsoImage *image = NULL;
+	size_t i;
+	int ret;
+
+	*out = NULL;
+	ret = iso_image_new(o->volume_id, &image);
+	if (ret < 0)
+		return mkl_isolib_fail(err, ret, "cannot make an ISO image");
+	iso_image_set_volume_id(image, o->volume_id);
+	iso_image_set_volset_id(image, o->volume_set_id ? o->volume_set_id : "");
+	iso_image_set_application_id(image, o->application_id ? o->application_id : "MKLIVE");
+	iso_image_set_publisher_id(image, "MKLIVE");
+	iso_image_set_data_preparer_id(image, "MKLIVE");
+	iso_image_set_system_id(image, "LINUX");
+	set_node((IsoNode *)iso_image_get_root(image), 0555, (time_t)o->time);
+
+	for (i = 0; i < nfiles; i++) {
+		IsoStream *given = NULL;
+
+		if (files[i].placed && probe) {
+			given = mkl_isolib_stream(&probe_source, sums, files[i].size, FS_ID,
+						  (ino_t)i + 1, err);
+			if (!given)
+				goto fail;
+		}
+		if (add_file(image, &files[i], i, (time_t)o->time, probe ? NULL : rec_of[i], given,
+			     err) < 0)
+			goto fail;
+	}
+	if (o->sums_path) {
+		struct mkl_iso_file f = { .path = o->sums_path, .size = sums->text_size, .fd = -1 };
+		IsoStream *ss = mkl_isolib_stream(&sums_source, sums, sums->text_size, FS_ID,
+						  (ino_t)nfiles + 1, err);
+
+		if (!ss || add_file(image, &f, nfiles, (time_t)o->time, NULL, ss, err) < 0)
+			goto fail;
+	}
+	if (pad) {
+		IsoStream *ps = mkl_isolib_stream(&zero_source, NULL, pad, FS_ID, (ino_t)nfiles + 2, err);
+		IsoFile *file;
+
+		if (!ps)
+			goto fail;
+		ret = iso_image_add_new_file(image, iso_image_get_root(image), PAD_NAME, ps, &file);
+		if (ret < 0) {
+			iso_stream_unref(ps);
+			mkl_isolib_fail(err, ret, "cannot add the padding to the ISO image");
+			goto fail;
+		}
+		set_node((IsoNode *)file, 0444, (time_t)o->time);
+		iso_node_set_hidden((IsoNode *)file, LIBISO_HIDE_ON_RR | LIBISO_HIDE_ON_JOLIET |
+				    LIBISO_HIDE_ON_1999 | LIBISO_HIDE_ON_HFSPLUS | LIBISO_HIDE_ON_FAT |
+				    LIBISO_HIDE_BUT_WRITE);
+		iso_node_set_sort_weight((IsoNode *)file, 1600);
+	}
+	if (o->boot_image) {
+		IsoNode *cat;
+		char *p;
+
+		if (setup_boot(image, o, err) < 0)
+			goto fail;
+		/* The catalog node is made by libisofs; give it our times too. */
+		p = abs_path(o->boot_catalog, err);
+		if (!p)
+			goto fail;
+		if (iso_tree_path_to_node(image, p, &cat) == 1)
+			set_node(cat, 0444, (time_t)o->time);
+		free(p);
+	}
+	*out = image;
+	return 0;
+fail:
+	iso_image_unref(image);
+	return -1;
+}
+
+/* Where libisofs puts the placed file's data with no padding: a write of
+ * the image whose placed stream starts with a marker (the nonce, inverted),
+ * stopped as soon as the marker goes by. The placed file comes right after
+ * the metadata and the checksum list, so this reads some 100 KB. */
+struct probe {
+	const unsigned char *marker;
+	uint64_t at;
+	int found;
+};
+
+static int probe_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
+		       struct mkl_err *err)
+{
+	struct probe *p = ctx;
+
+	for (size_t off = 0; off + NONCE_LEN <= len; off += 2048) {
+		if (memcmp(buf + off, p->marker, NONCE_LEN) == 0) {
+			p->at = done + off;
+			p->found = 1;
+			return mkl_error(err, 0, "found");	/* stops the pump */
+		}
+	}
+	return 0;
+}
+
+static int find_place(const struct mkl_iso_opts *o, const struct mkl_iso_file *files, size_t nfiles,
+		      struct sums *sums, uint64_t *at, struct mkl_err *err)
+{
+	struct burn_source *bs = NULL;
+	IsoWriteOpts *wopts = NULL;
+	IsoImage *image = NULL;
+	unsigned char marker[NONCE_LEN];
+	struct probe p = { marker, 0, 0 };
+	uint64_t total;
+	int rc = -1;
+
+	for (int i = 0; i < NONCE_LEN; i++)
+		marker[i] = (unsigned char)~sums->nonce[i];
+	if (make_image(o, files, nfiles, sums, NULL, 0, 1, &image, err) < 0 ||
+	    make_opts(o, &wopts, err) < 0 || mkl_isolib_start(image, wopts, &bs, &total, err) < 0)
+		goto out;
+	if (mkl_isolib_pump(bs, total, probe_chunk, &p, err) == 0 || !p.found) {
+		if (!p.found)
+			mkl_err_prefix(err, "finding where the ISO image puts its first file");
+		goto out;
+	}
+	*at = p.at;
+	rc = 0;
+out:
+	mkl_isolib_stop(bs, 1);
+	iso_write_opts_free(wopts);
+	if (image)
+		iso_image_unref(image);
+	mkl_isolib_drain(NULL, 0);
+	return rc;
 }
 
 int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso_file *files,
@@ -682,10 +914,13 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	IsoWriteOpts *wopts = NULL;
 	IsoImage *image = NULL;
 	struct sums sums = { 0 };
-	uint64_t total;
+	struct sumrec **rec_of = NULL;
+	const struct mkl_iso_file *placed = NULL;
+	unsigned char head[2048];
+	uint64_t total, pad = 0;
 	struct stat st;
 	size_t i;
-	int ret, rc = -1;
+	int rc = -1;
 
 	if (mkl_iso_check_label(o->volume_id, err) < 0 ||
 	    check_text("volume set id", o->volume_set_id, 128, err) < 0 ||
@@ -698,81 +933,83 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 		return mkl_error(err, EINVAL, "an isohybrid MBR needs an El Torito boot image");
 	if (o->floppy_image && (!o->boot_image || o->mbr_template))
 		return mkl_error(err, EINVAL, "a boot floppy needs the isolinux entry and no isohybrid MBR");
+	for (i = 0; i < nfiles; i++) {
+		if (!files[i].placed)
+			continue;
+		if (placed || files[i].mem || files[i].first || files[i].placed % 2048 ||
+		    files[i].fd != out_fd || files[i].size == 0)
+			return mkl_error(err, EINVAL, "cannot place '%s' in the ISO image: one file, "
+					 "from the output, at a 2 KiB block, not first", files[i].path);
+		placed = &files[i];
+	}
 	if (mkl_isolib_setup(err))
 		return -1;
 
-	ret = iso_image_new(o->volume_id, &image);
-	if (ret < 0) {
-		mkl_isolib_fail(err, ret, "cannot make an ISO image");
+	rec_of = mkl_calloc(nfiles ? nfiles : 1, sizeof(*rec_of), err);
+	sums.recs = rec_of ? mkl_calloc(nfiles ? nfiles : 1, sizeof(*sums.recs), err) : NULL;
+	if (!sums.recs)
+		goto out;
+	if (getrandom(sums.nonce, NONCE_LEN, 0) != NONCE_LEN) {
+		mkl_error(err, errno, "cannot get random bytes for the ISO image");
 		goto out;
 	}
-	iso_image_set_volume_id(image, o->volume_id);
-	iso_image_set_volset_id(image, o->volume_set_id ? o->volume_set_id : "");
-	iso_image_set_application_id(image, o->application_id ? o->application_id : "MKLIVE");
-	iso_image_set_publisher_id(image, "MKLIVE");
-	iso_image_set_data_preparer_id(image, "MKLIVE");
-	iso_image_set_system_id(image, "LINUX");
-	set_node((IsoNode *)iso_image_get_root(image), 0555, (time_t)o->time);
+	for (i = 0; o->sums_path && i < nfiles; i++) {
+		struct sumrec *r;
 
-	if (o->sums_path) {
-		sums.recs = mkl_calloc(nfiles ? nfiles : 1, sizeof(*sums.recs), err);
-		if (!sums.recs)
+		if (files[i].nosum)
+			continue;
+		r = rec_of[i] = &sums.recs[sums.n++];
+		r->path = files[i].path;
+		r->fd = -1;
+		r->d = mkl_digest_new(err);
+		if (!r->d)
 			goto out;
-		if (getrandom(sums.nonce, NONCE_LEN, 0) != NONCE_LEN) {
-			mkl_error(err, errno, "cannot get random bytes for the checksum list");
+		sums.text_size += 2 * MKL_SHA256_LEN + 5 + strlen(files[i].path);
+	}
+	if (placed) {
+		uint64_t at;
+		ssize_t n;
+
+		if (find_place(o, files, nfiles, &sums, &at, err) < 0)
+			goto out;
+		if (at > placed->placed) {
+			mkl_error(err, ENOSPC, "cannot place '%s' at byte %" PRIu64 " of the ISO "
+				  "image: what comes before it ends at %" PRIu64, placed->path,
+				  placed->placed, at);
+			goto out;
+		}
+		pad = placed->placed - at;
+		n = pread(out_fd, head, sizeof(head), (off_t)placed->placed);
+		if (n != (ssize_t)sizeof(head) && (n < 0 || (uint64_t)n != placed->size)) {
+			mkl_error(err, n < 0 ? errno : EIO, "cannot read '%s' back", placed->path);
 			goto out;
 		}
 	}
-	for (i = 0; i < nfiles; i++) {
-		struct sumrec *r = NULL;
-
-		if (o->sums_path && !files[i].nosum) {
-			r = &sums.recs[sums.n++];
-			r->path = files[i].path;
-			r->fd = -1;
-			r->d = mkl_digest_new(err);
-			if (!r->d)
-				goto out;
-			sums.text_size += 2 * MKL_SHA256_LEN + 5 + strlen(files[i].path);
-		}
-		if (add_file(image, &files[i], i, (time_t)o->time, r, NULL, err) < 0)
-			goto out;
-	}
-	if (o->sums_path) {
-		struct mkl_iso_file f = { .path = o->sums_path, .size = sums.text_size, .fd = -1 };
-		IsoStream *ss = mkl_isolib_stream(&sums_source, &sums, sums.text_size, FS_ID,
-						  (ino_t)nfiles + 1, err);
-
-		if (!ss || add_file(image, &f, nfiles, (time_t)o->time, NULL, ss, err) < 0)
-			goto out;
-	}
-	if (o->boot_image) {
-		IsoNode *cat;
-		char *p;
-
-		if (setup_boot(image, o, err) < 0)
-			goto out;
-		/* The catalog node is made by libisofs; give it our times too. */
-		p = abs_path(o->boot_catalog, err);
-		if (!p)
-			goto out;
-		if (iso_tree_path_to_node(image, p, &cat) == 1)
-			set_node(cat, 0444, (time_t)o->time);
-		free(p);
-	}
-	if (make_opts(o, &wopts, err) < 0)
+	if (make_image(o, files, nfiles, &sums, rec_of, pad, 0, &image, err) < 0 ||
+	    make_opts(o, &wopts, err) < 0)
 		goto out;
 
 	if (mkl_isolib_start(image, wopts, &bs, &total, err) < 0)
 		goto out;
 	{
-		struct dest d = { out_fd, o, progress, progress_ctx, total,
-				  sums.text_size ? &sums : NULL };
+		struct dest d = { .fd = out_fd, .o = o, .progress = progress, .pctx = progress_ctx,
+				  .total = total, .sums = sums.text_size ? &sums : NULL };
 
+		if (placed) {
+			d.placed_at = placed->placed;
+			d.placed_end = placed->placed + placed->size;
+			d.head = head;
+			d.head_len = placed->size < sizeof(head) ? (size_t)placed->size : sizeof(head);
+		}
 		if (progress)
 			progress(progress_ctx, 0, total);
 		if (mkl_isolib_pump(bs, total, out_chunk, &d, err) < 0)
 			goto out;
+		if (placed && !d.checked) {
+			mkl_error(err, EIO, "writing the ISO image: '%s' is not where it was written",
+				  placed->path);
+			goto out;
+		}
 	}
 	if (sums.text_size) {
 		char *text;
@@ -809,5 +1046,6 @@ out:
 	for (i = 0; i < sums.n; i++)
 		mkl_digest_free(sums.recs[i].d);
 	free(sums.recs);
+	free(rec_of);
 	return rc;
 }

@@ -24,6 +24,12 @@ struct mkl_iso_file {
 	uint32_t mode;		/* permission bits; 0 means 0444 */
 	int first;		/* 1: its data goes before the others' on the medium */
 	int nosum;		/* 1: not in opts->sums_path (libisofs changes it) */
+	/* >0: the content (size bytes) lies in out_fd already, from this byte
+	 * (a multiple of 2048, past the image's metadata); fd is out_fd. The
+	 * file is laid out there (libisofs is given padding before it) and
+	 * its bytes are read (for the checksum) but not written again. One
+	 * file at most. */
+	uint64_t placed;
 };
 
 struct mkl_iso_opts {

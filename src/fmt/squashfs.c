@@ -75,6 +75,7 @@
 struct fd_file {
 	sqfs_file_t base;
 	int fd;
+	uint64_t at;		/* where the image starts in fd */
 	uint64_t size;
 	int error;		/* errno of the last failed system call */
 };
@@ -93,7 +94,7 @@ static int fd_file_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, siz
 	if (offset > f->size || size > f->size - offset)
 		return SQFS_ERROR_OUT_OF_BOUNDS;
 	while (size > 0) {
-		n = pread(f->fd, p, size, (off_t)offset);
+		n = pread(f->fd, p, size, (off_t)(f->at + offset));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -116,10 +117,10 @@ static int fd_file_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buff
 	uint64_t end = offset + size;
 	ssize_t n;
 
-	if (offset > (uint64_t)INT64_MAX - size)
+	if (offset > (uint64_t)INT64_MAX - f->at - size)
 		return SQFS_ERROR_OUT_OF_BOUNDS;
 	while (size > 0) {
-		n = pwrite(f->fd, p, size, (off_t)offset);
+		n = pwrite(f->fd, p, size, (off_t)(f->at + offset));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -148,9 +149,9 @@ static int fd_file_truncate(sqfs_file_t *base, sqfs_u64 size)
 {
 	struct fd_file *f = (struct fd_file *)base;
 
-	if (size > (uint64_t)INT64_MAX)
+	if (size > (uint64_t)INT64_MAX - f->at)
 		return SQFS_ERROR_OUT_OF_BOUNDS;
-	if (ftruncate(f->fd, (off_t)size) != 0) {
+	if (ftruncate(f->fd, (off_t)(f->at + size)) != 0) {
 		f->error = errno;
 		return SQFS_ERROR_IO;
 	}
@@ -158,7 +159,7 @@ static int fd_file_truncate(sqfs_file_t *base, sqfs_u64 size)
 	return 0;
 }
 
-static struct fd_file *fd_file_create(int fd)
+static struct fd_file *fd_file_create(int fd, uint64_t at)
 {
 	struct fd_file *f = calloc(1, sizeof(*f));
 
@@ -171,6 +172,7 @@ static struct fd_file *fd_file_create(int fd)
 	f->base.get_size = fd_file_get_size;
 	f->base.truncate = fd_file_truncate;
 	f->fd = fd;
+	f->at = at;
 	return f;
 }
 
@@ -445,6 +447,12 @@ static unsigned online_cpus(void)
 int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **out,
 		    struct mkl_err *err)
 {
+	return mkl_sqfs_create_at(fd, 0, opts, out, err);
+}
+
+int mkl_sqfs_create_at(int fd, uint64_t at, const struct mkl_sqfs_opts *opts,
+		       struct mkl_sqfs **out, struct mkl_err *err)
+{
 	sqfs_block_processor_desc_t desc;
 	const struct comp_desc *c;
 	struct mkl_sqfs *sq;
@@ -467,9 +475,11 @@ int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **
 				 "squashfs image fd %d must be open for reading and writing", fd);
 	if (fstat(fd, &st) != 0)
 		return mkl_error(err, errno, "cannot stat squashfs image fd %d", fd);
-	if (S_ISREG(st.st_mode) && st.st_size != 0)
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > at)
 		return mkl_error(err, EEXIST, "squashfs image file is not empty (%lld bytes)",
 				 (long long)st.st_size);
+	if (at > (uint64_t)INT64_MAX / 2)
+		return mkl_error(err, EINVAL, "squashfs image offset %" PRIu64 " out of range", at);
 
 	sq = mkl_calloc(1, sizeof(*sq), err);
 	if (!sq)
@@ -478,7 +488,7 @@ int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **
 	sq->block_size = opts->block_size ? opts->block_size : DEFAULT_BLOCK_SIZE;
 	sq->state = SQ_OPEN;
 
-	sq->file = fd_file_create(fd);
+	sq->file = fd_file_create(fd, at);
 	sq->buf = malloc(sq->block_size);
 	if (!sq->file || !sq->buf) {
 		mkl_error(err, ENOMEM, "out of memory");

@@ -33,6 +33,11 @@ int mkl_sqfs_check_opts(const struct mkl_sqfs_opts *opts, struct mkl_err *err);
 
 int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **out,
 		    struct mkl_err *err);
+/* Same, with the image starting at byte `at` of fd (the build writes it
+ * straight into the ISO, where libisofs will place it); fd must hold no
+ * more than `at` bytes. */
+int mkl_sqfs_create_at(int fd, uint64_t at, const struct mkl_sqfs_opts *opts,
+		       struct mkl_sqfs **out, struct mkl_err *err);
 
 /* Stream one regular file's content (node->size bytes) through read(ctx).
  * Records where the data went in node->data. */

@@ -82,6 +82,8 @@ struct store_rec {
 
 struct part {
 	int fd;				/* scratch file: squashfs, or raw store */
+	uint64_t placed;		/* >0: fd is the output ISO, the squashfs
+					 * starts here (see open_parts) */
 	struct mkl_sqfs *sq;		/* NULL: a store */
 	uint64_t store_len;
 	struct store_rec *recs;		/* node->data of stored files */
@@ -167,7 +169,7 @@ static void part_close(struct part *p)
 		free(p->recs);
 		p->recs = r;
 	}
-	if (p->fd >= 0)
+	if (p->fd >= 0 && !p->placed)
 		close(p->fd);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
@@ -889,7 +891,8 @@ static int write_iso(struct build *b, int fd, const struct buf *kernel, const st
 	else
 		files[n++] = (struct mkl_iso_file){ .path = IMAGE_SQUASHFS, .mem = NULL,
 						    .fd = b->part[PART_IMAGE].fd,
-						    .size = b->res->squashfs_bytes };
+						    .size = b->res->squashfs_bytes,
+						    .placed = b->part[PART_IMAGE].placed };
 	if (o->root_mode == MKL_ROOT_SYMLINK)
 		files[n++] = (struct mkl_iso_file){ .path = RWIMAGE_PATH, .mem = NULL,
 						    .fd = b->part[PART_RW].fd, .size = b->res->rw_bytes };
@@ -1023,17 +1026,28 @@ static int finish_image(struct build *b, struct mkl_tree *tree, struct mkl_err *
 	return 0;
 }
 
-static int open_parts(struct build *b, struct mkl_err *err)
+/* The squashfs image is written straight into the output ISO, from
+ * PLACE_AT on, where the ISO writer then lays it out (src/fmt/iso.c,
+ * .placed): the 200 MB are written once, not to a scratch file and then
+ * again into the ISO. PLACE_AT is past the ISO's metadata and checksum
+ * list (about 90 KB with every boot option; the writer fails, and a test
+ * would, if they ever grew past it); the gap is padding on the medium. */
+#define PLACE_AT (256u << 10)
+
+static int open_parts(struct build *b, int out_fd, struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;
 
 	for (int i = 0; i < NPARTS; i++)
 		b->part[i].fd = -1;
-	if (mkl_scratch_open(o->output, &b->part[PART_IMAGE].fd, err))
+	if (o->image_format == MKL_IMAGE_SQUASHFS) {
+		b->part[PART_IMAGE].fd = out_fd;
+		b->part[PART_IMAGE].placed = PLACE_AT;
+		if (mkl_sqfs_create_at(out_fd, PLACE_AT, &o->sqfs, &b->part[PART_IMAGE].sq, err))
+			return -1;
+	} else if (mkl_scratch_open(o->output, &b->part[PART_IMAGE].fd, err)) {
 		return -1;
-	if (o->image_format == MKL_IMAGE_SQUASHFS &&
-	    mkl_sqfs_create(b->part[PART_IMAGE].fd, &o->sqfs, &b->part[PART_IMAGE].sq, err))
-		return -1;
+	}
 	if (o->root_mode == MKL_ROOT_SYMLINK &&
 	    (mkl_scratch_open(o->output, &b->part[PART_RW].fd, err) ||
 	     mkl_sqfs_create(b->part[PART_RW].fd, &o->sqfs, &b->part[PART_RW].sq, err)))
@@ -1066,7 +1080,7 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		goto fail;
 	}
 	if (mkl_source_open(o->source, &b.src, err) || mkl_outfile_open(&out, o->output, false, err) ||
-	    !(b.tree = mkl_tree_create(err)) || open_parts(&b, err))
+	    !(b.tree = mkl_tree_create(err)) || open_parts(&b, out.fd, err))
 		goto fail;
 
 	note(&b, "reading '%s'", o->source);
