@@ -1,25 +1,31 @@
-/* mklive.conf: an INI-style file (see docs/mklive.conf.5).
+/* mklive.conf: an INI-style file (see docs/mklive.conf.5). Its sections and
+ * keys are the rows of the option table (cli/options.h) that name one; the
+ * same struct holds the command line's settings.
  *
  *   # comment            ; comment
  *   [image]
  *   label = MKLIVE
  *   compressor = zstd    (zstd, xz, gzip, lz4)
  *   level = 15
- *   block-size = 128K    (bytes; K and M suffixes)
+ *   block-size = 128K    (bytes; K, M, G or KiB, MiB, GiB)
+ *   format = squashfs    (a format of the registry: squashfs, cloop)
  *   [initramfs]
- *   compressor = zstd    (zstd, gzip, xz, none)
+ *   compressor = zstd    (zstd, gzip, xz, lz4, none)
  *   level = 19
- *   format = squashfs    (squashfs, cloop)
+ *   format = cpio        (cpio, ext2)
  *   [boot]
  *   append = console=ttyS0
  *   timeout = 5          (seconds the menu waits before booting the default)
+ *   floppy = no          uefi = auto
  *   [layout]
  *   root-mode = overlay  (overlay, symlink)
  *   read-only = /usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt
+ *   [media]
+ *   automount = auto
  *
  * Unknown sections or keys and bad values are errors "FILE:LINE: ...".
- * Command-line options override the file: the CLI parses the file first,
- * then applies its options on top.
+ * Command-line options override the file: the CLI parses the file and its
+ * options each into a struct mkl_config and merges them (options.c).
  */
 #ifndef MKL_CONFIG_H
 #define MKL_CONFIG_H
@@ -29,11 +35,12 @@
 #include "tree/err.h"
 
 struct mkl_config {
+	uint64_t set;			/* bit i: mkl_options[i] was given */
 	char *label;			/* NULL: default "MKLIVE" */
-	char *compressor;		/* squashfs compressor; NULL: "zstd" */
+	char *compressor;		/* the image's compressor; NULL: the format's default */
 	int level;			/* 0: default */
 	uint32_t block_size;		/* 0: default */
-	char *initrd_compressor;	/* NULL: "zstd" */
+	char *initrd_compressor;	/* NULL: zstd (gzip for an ext2 initrd) */
 	int initrd_level;		/* 0: default */
 	char *append;			/* extra kernel command line; NULL: none */
 	char *floppy;			/* [boot] floppy: yes, no; NULL: no */
@@ -41,9 +48,14 @@ struct mkl_config {
 	char *initrd_format;		/* [initramfs] format: cpio, ext2; NULL: cpio */
 	char *media;			/* [media] automount: auto, yes, no; NULL: auto */
 	int timeout;			/* seconds; -1: default (5) */
-	char *image_format;		/* [image] format: squashfs, cloop; NULL: squashfs */
+	char *image_format;		/* [image] format: a registry row's name; NULL: squashfs */
 	char *root_mode;		/* [layout] root-mode: overlay, symlink; NULL: overlay */
 	char *read_only;		/* [layout] read-only: "/usr /bin ..."; NULL: default */
+	/* The command line's only. */
+	char *output, *config, *kernel, *modules, *init, *isolinux_dir, *syslinux_modules, *efi_root;
+	int threads;			/* 0: all cores */
+	int verbosity;			/* 0 -q, 1 normal, 2 -v */
+	int help;
 };
 
 void mkl_config_init(struct mkl_config *cfg);
@@ -54,7 +66,7 @@ int mkl_config_parse(struct mkl_config *cfg, const char *name, const char *text,
 		     struct mkl_err *err);
 void mkl_config_free(struct mkl_config *cfg);
 
-/* "131072", "128K", "1M" -> bytes; errors name the text. */
+/* "131072", "128K", "128KiB", "1M" -> bytes; errors name the text. */
 int mkl_parse_size(const char *text, uint64_t *out, struct mkl_err *err);
 
 #endif

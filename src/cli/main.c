@@ -15,9 +15,10 @@
 #include "pipeline/build.h"
 #include "cli/cli.h"
 #include "cli/config.h"
+#include "cli/options.h"
 #include "codec/codec.h"
 #include "fmt/iso.h"
-#include "fmt/squashfs.h"
+#include "pipeline/image.h"
 #include "tree/outfile.h"
 
 #ifndef MKLIVE_VERSION
@@ -41,6 +42,8 @@ static void usage(FILE *f)
 "       mklive test IMAGE.iso                  boot it in QEMU: BIOS/UEFI/Secure Boot,\n"
 "                                              CD and USB (see mklive test --help)\n"
 "       mklive verify IMAGE                    check a medium against its checksums\n"
+"       mklive options                         the build's options, their mklive.conf\n"
+"                                              keys, kinds, choices and defaults\n"
 "       mklive --help | --version\n"
 "\n"
 "Turn a Linux root tree into a bootable live CD/USB image. SOURCE is a\n"
@@ -48,52 +51,9 @@ static void usage(FILE *f)
 "modes, device nodes, links and xattrs come from it, so no root is needed.\n"
 "The ISO boots from a CD and, written to a USB stick (dd), from the stick.\n"
 "\n"
-"Options for build:\n"
-"  -o, --output FILE          the ISO to write (replaced only when complete)\n"
-"  -c, --config FILE          read settings from FILE (see mklive.conf(5));\n"
-"                             options given here override it\n"
-"      --label NAME           volume label, 1-32 of A-Z 0-9 _ - (default MKLIVE)\n"
-"      --append ARGS          extra kernel arguments for every boot entry,\n"
-"                             e.g. --append 'console=ttyS0'\n"
-"      --timeout SECONDS      boot menu waits this long, then boots (default 5)\n"
-"      --compressor NAME      squashfs: zstd (default), xz, gzip, lz4\n"
-"      --level N              compression level (default: the compressor's)\n"
-"      --block-size BYTES     squashfs block size, 4K..1M (default 128K)\n"
-"  -j, --threads N            compression threads (default: all cores)\n"
-"      --initrd-compressor NAME  initramfs: zstd (default), gzip, xz, lz4, none\n"
-"      --initrd-level N       initramfs compression level (zstd default 9)\n"
-"      --initrd-format FORMAT cpio (default): an initramfs; ext2: the article's\n"
-"                             initrd, a gzip'd ext2 image with /linuxrc, booted\n"
-"                             with root=/dev/ram0; needs a kernel with the RAM\n"
-"                             disk driver built in (Debian's has it as a module)\n"
-"      --root-mode MODE       overlay (default): the image under a tmpfs overlay;\n"
-"                             symlink: a tmpfs root with links to the read-only\n"
-"                             directories in the image on /ro (the article's)\n"
-"      --read-only DIRS       symlink mode: the read-only directories\n"
-"                             (default '/usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt')\n"
-"      --image-format FORMAT  squashfs (default) or cloop (ISO 9660 payload in\n"
-"                             cloop blocks; --compressor gzip (V2.0), xz, lz4, none)\n"
-"      --uefi auto|yes|no     UEFI boot (and Secure Boot) with Debian's signed shim\n"
-"                             and GRUB; auto (default): when they are installed\n"
-"      --efi-root DIR         look for them under DIR (default /): DIR/usr/lib/shim/\n"
-"                             shimx64.efi.signed, DIR/usr/lib/grub/x86_64-efi-signed/\n"
-"                             gcdx64.efi.signed\n"
-"      --media auto|yes|no    /media/list: install mklive-media (the autofs map,\n"
-"                             a udev rule) into the image; auto (default): when\n"
-"                             the tree has autofs\n"
-"      --floppy               legacy: the BIOS boots a 1.44 MB floppy image (El\n"
-"                             Torito floppy emulation) holding the kernel and\n"
-"                             initramfs, as live CDs of old did; both must fit\n"
-"                             in 1.45 MB; the image then boots from CD only\n"
-"      --kernel FILE          kernel to boot (default: the tree's /boot/vmlinuz-*)\n"
-"      --modules DIR          its modules, DIR = .../lib/modules/VERSION\n"
-"                             (default: the tree's /lib/modules/VERSION)\n"
-"      --init FILE            the mklive-init program (default: installed one)\n"
-"      --isolinux-dir DIR     isolinux.bin, isohdpfx.bin (default /usr/lib/ISOLINUX)\n"
-"      --syslinux-modules DIR ldlinux.c32, menu.c32, ... (default\n"
-"                             /usr/lib/syslinux/modules/bios)\n"
-"  -q, --quiet                print errors only\n"
-"  -v, --verbose              explain each step\n"
+"Options for build (mklive options lists them with their mklive.conf keys):\n");
+	mkl_options_help(f);
+	fprintf(f,
 "\n"
 "With SOURCE_DATE_EPOCH set, two builds of the same input are byte-identical.\n"
 "Try an image in QEMU before writing it to a stick:\n"
@@ -211,239 +171,175 @@ static char *default_helper(const char *name)
 	return p;
 }
 
-enum {
-	OPT_LABEL = 256, OPT_APPEND, OPT_TIMEOUT, OPT_COMPRESSOR, OPT_LEVEL, OPT_BLOCK_SIZE,
-	OPT_INITRD_COMPRESSOR, OPT_INITRD_LEVEL, OPT_KERNEL, OPT_MODULES, OPT_INIT, OPT_ISOLINUX,
-	OPT_SYSLINUX, OPT_VERSION, OPT_ROOT_MODE, OPT_IMAGE_FORMAT, OPT_READ_ONLY, OPT_UEFI,
-	OPT_EFI_ROOT, OPT_FLOPPY, OPT_INITRD_FORMAT, OPT_MEDIA,
-};
+/* The command line's options, from the table: long options get 256 + the
+ * row's index, short ones their letter. */
+static void getopt_tables(struct option *longopts, char *shortopts)
+{
+	size_t n = 0;
 
-static const struct option build_opts[] = {
-	{ "output", required_argument, NULL, 'o' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "label", required_argument, NULL, OPT_LABEL },
-	{ "append", required_argument, NULL, OPT_APPEND },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "compressor", required_argument, NULL, OPT_COMPRESSOR },
-	{ "level", required_argument, NULL, OPT_LEVEL },
-	{ "block-size", required_argument, NULL, OPT_BLOCK_SIZE },
-	{ "threads", required_argument, NULL, 'j' },
-	{ "initrd-compressor", required_argument, NULL, OPT_INITRD_COMPRESSOR },
-	{ "initrd-level", required_argument, NULL, OPT_INITRD_LEVEL },
-	{ "kernel", required_argument, NULL, OPT_KERNEL },
-	{ "modules", required_argument, NULL, OPT_MODULES },
-	{ "init", required_argument, NULL, OPT_INIT },
-	{ "isolinux-dir", required_argument, NULL, OPT_ISOLINUX },
-	{ "syslinux-modules", required_argument, NULL, OPT_SYSLINUX },
-	{ "uefi", required_argument, NULL, OPT_UEFI },
-	{ "efi-root", required_argument, NULL, OPT_EFI_ROOT },
-	{ "floppy", no_argument, NULL, OPT_FLOPPY },
-	{ "initrd-format", required_argument, NULL, OPT_INITRD_FORMAT },
-	{ "media", required_argument, NULL, OPT_MEDIA },
-	{ "root-mode", required_argument, NULL, OPT_ROOT_MODE },
-	{ "image-format", required_argument, NULL, OPT_IMAGE_FORMAT },
-	{ "read-only", required_argument, NULL, OPT_READ_ONLY },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
+	for (size_t i = 0; i < mkl_noptions; i++) {
+		const struct mkl_option *o = &mkl_options[i];
+		int arg = o->kind == MKL_OPT_VERBOSITY || o->kind == MKL_OPT_HELP || o->set ?
+			no_argument : required_argument;
+
+		if (!o->name)
+			continue;
+		longopts[n++] = (struct option){ o->name, arg, NULL, 256 + (int)i };
+		if (o->short_name) {
+			*shortopts++ = o->short_name;
+			if (arg == required_argument)
+				*shortopts++ = ':';
+		}
+	}
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+	*shortopts = '\0';
+}
+
+static const struct mkl_option *option_of(int c)
+{
+	if (c >= 256 && (size_t)(c - 256) < mkl_noptions)
+		return &mkl_options[c - 256];
+	for (size_t i = 0; c > 0 && c < 256 && i < mkl_noptions; i++)
+		if (mkl_options[i].short_name == c)
+			return &mkl_options[i];
+	return NULL;
+}
+
+/* The settings (command line over mklive.conf over the defaults) as the
+ * build's options; helpers found here are left in *init, *media for the
+ * caller to free. 0, or an exit status with the message printed. */
+static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char **init,
+		      char **media, struct mkl_err *err)
+{
+	bool ext2 = !strcmp(s->initrd_format, "ext2");
+
+	o->output = s->output;
+	o->label = s->label;
+	o->append = s->append;
+	o->timeout = s->timeout;
+	o->floppy = !strcmp(s->floppy, "yes");
+	o->uefi = !strcmp(s->uefi, "yes") ? 1 : !strcmp(s->uefi, "no") ? 0 : -1;
+	o->media = !strcmp(s->media, "yes") ? 1 : !strcmp(s->media, "no") ? 0 : -1;
+	o->image_format = mkl_image_format_find(s->image_format);
+	o->image = (struct mkl_image_opts){ .compressor = s->compressor, .level = s->level,
+					    .block_size = s->block_size,
+					    .threads = (unsigned)s->threads };
+	o->root_mode = !strcmp(s->root_mode, "symlink") ? MKL_ROOT_SYMLINK : MKL_ROOT_OVERLAY;
+	o->read_only = s->read_only;
+	o->initrd_format = ext2 ? MKL_INITRD_EXT2 : MKL_INITRD_CPIO;
+	/* The article's initrd was gzip'd; an initramfs defaults to zstd. */
+	if (mkl_codec_parse(s->initrd_compressor ? s->initrd_compressor : ext2 ? "gzip" : "zstd",
+			    &o->initrd_codec, err) ||
+	    (s->initrd_level > 0 && mkl_codec_check_level(o->initrd_codec, s->initrd_level, err))) {
+		fprintf(stderr, "%s: initramfs: %s\n", prog, err->msg);
+		return 2;
+	}
+	o->initrd_level = s->initrd_level;
+	o->kernel = s->kernel;
+	o->modules = s->modules;
+	o->isolinux_dir = s->isolinux_dir;
+	o->syslinux_modules = s->syslinux_modules;
+	o->efi_root = s->efi_root;
+	o->init = s->init ? s->init : (*init = default_helper("mklive-init"));
+	if (o->media)
+		o->media_program = *media = default_helper("mklive-media");
+	if (cli_time(&o->time))
+		return 2;
+	return 0;
+}
+
+static void report_done(const struct mkl_build_opts *o, const struct mkl_build_result *res,
+			double seconds)
+{
+	char iso[32], sq[32], in[32], ird[32];
+
+	human(iso, sizeof(iso), (double)res->iso_bytes);
+	human(sq, sizeof(sq), (double)res->squashfs_bytes);
+	human(in, sizeof(in), (double)res->input_bytes);
+	human(ird, sizeof(ird), (double)res->initrd_bytes);
+	fprintf(stderr, "%s: wrote %s (%s, boots BIOS%s) in %.1f s: image %s from %s in %zu "
+		"entries, initramfs %s with %zu modules, kernel %s\n", prog, o->output, iso,
+		res->uefi ? " and UEFI" : "", seconds, sq, in, res->entries, ird, res->modules,
+		res->kernel_version);
+}
 
 int cmd_build(int argc, char **argv)
 {
-	struct mkl_config cfg;
+	struct mkl_config cli, file;
 	struct mkl_build_opts o = { 0 };
 	struct mkl_build_result res;
 	struct mkl_err err = { 0 };
 	struct progress prog_state = { 0 };
-	const char *config = NULL;
-	/* Command-line values; NULL / -1 means "not given". */
-	const char *label = NULL, *append = NULL, *comp = NULL, *icomp = NULL;
-	const char *root_mode = NULL, *image_format = NULL, *read_only = NULL;
-	int level = -1, ilevel = -1, timeout = -1, threads = 0, floppy = 0, c;
-	const char *iformat = NULL, *media = NULL, *uefi = NULL;
-	char *media_default = NULL;
-	uint64_t bs = 0;
-	char *init_default = NULL;
+	struct option longopts[64];
+	char shortopts[64], *init = NULL, *media = NULL;
 	struct timespec t0;
+	int c, rc = 2;
 
-	o.isolinux_dir = "/usr/lib/ISOLINUX";
-	o.syslinux_modules = "/usr/lib/syslinux/modules/bios";
+	mkl_config_init(&cli);
+	mkl_config_init(&file);
+	getopt_tables(longopts, shortopts);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:c:j:qvh", build_opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': o.output = optarg; break;
-		case 'c': config = optarg; break;
-		case 'j': threads = (int)cli_number("--threads", optarg, 1, 1024); break;
-		case 'q': verbosity = 0; break;
-		case 'v': verbosity = 2; break;
-		case 'h': usage(stdout); return 0;
-		case OPT_LABEL: label = optarg; break;
-		case OPT_APPEND: append = optarg; break;
-		case OPT_TIMEOUT: timeout = (int)cli_number("--timeout", optarg, 0, 600); break;
-		case OPT_COMPRESSOR: comp = optarg; break;
-		case OPT_LEVEL: level = (int)cli_number("--level", optarg, 1, 22); break;
-		case OPT_BLOCK_SIZE:
-			if (mkl_parse_size(optarg, &bs, &err))
-				die_usage("--block-size: %s", err.msg);
-			break;
-		case OPT_INITRD_COMPRESSOR: icomp = optarg; break;
-		case OPT_INITRD_LEVEL: ilevel = (int)cli_number("--initrd-level", optarg, 0, 22); break;
-		case OPT_KERNEL: o.kernel = optarg; break;
-		case OPT_MODULES: o.modules = optarg; break;
-		case OPT_INIT: o.init = optarg; break;
-		case OPT_ISOLINUX: o.isolinux_dir = optarg; break;
-		case OPT_SYSLINUX: o.syslinux_modules = optarg; break;
-		case OPT_ROOT_MODE: root_mode = optarg; break;
-		case OPT_FLOPPY: floppy = 1; break;
-		case OPT_MEDIA:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "yes") && strcmp(optarg, "no"))
-				die_usage("--media: unknown '%s' (auto, yes or no)", optarg);
-			media = optarg;
-			break;
-		case OPT_INITRD_FORMAT:
-			if (strcmp(optarg, "cpio") && strcmp(optarg, "ext2"))
-				die_usage("--initrd-format: unknown '%s' (cpio or ext2)", optarg);
-			iformat = optarg;
-			break;
-		case OPT_UEFI:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "yes") && strcmp(optarg, "no"))
-				die_usage("--uefi: unknown '%s' (auto, yes or no)", optarg);
-			uefi = optarg;
-			break;
-		case OPT_EFI_ROOT: o.efi_root = optarg; break;
-		case OPT_IMAGE_FORMAT: image_format = optarg; break;
-		case OPT_READ_ONLY: read_only = optarg; break;
-		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		const struct mkl_option *opt = option_of(c);
+
+		if (!opt) {
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+			goto out;
 		}
+		if (mkl_option_set(&cli, opt, optarg ? optarg : opt->set ? opt->set : "", 1, &err))
+			die_usage("%s", err.msg);
+	}
+	verbosity = cli.verbosity;
+	if (cli.help) {
+		usage(stdout);
+		rc = 0;
+		goto out;
 	}
 	if (optind + 1 != argc)
 		die_usage(optind >= argc ? "build: no SOURCE given" : "build: more than one SOURCE given");
-	if (!o.output)
+	if (!cli.output)
 		die_usage("build: no output given (-o FILE.iso)");
 	o.source = argv[optind];
-
-	mkl_config_init(&cfg);
-	if (config && mkl_config_load(&cfg, config, &err)) {
+	rc = 1;
+	if ((cli.config && mkl_config_load(&file, cli.config, &err)) ||
+	    mkl_options_merge(&cli, &file, &err)) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
-		mkl_config_free(&cfg);
-		return 1;
+		goto out;
 	}
-	o.label = label ? label : cfg.label;
-	o.append = append ? append : cfg.append;
-	o.timeout = timeout >= 0 ? timeout : cfg.timeout >= 0 ? cfg.timeout : 5;
-	o.floppy = floppy || (cfg.floppy && !strcmp(cfg.floppy, "yes"));
-	if (!uefi)
-		uefi = cfg.uefi ? cfg.uefi : "auto";
-	o.uefi = !strcmp(uefi, "yes") ? 1 : !strcmp(uefi, "no") ? 0 : -1;
-	if (!media)
-		media = cfg.media ? cfg.media : "auto";
-	o.media = !strcmp(media, "yes") ? 1 : !strcmp(media, "no") ? 0 : -1;
-	if (o.media)
-		o.media_program = media_default = default_helper("mklive-media");
-	o.sqfs.compressor = comp ? comp : cfg.compressor ? cfg.compressor : "zstd";
-	o.sqfs.level = level > 0 ? level : cfg.level;
-	o.sqfs.block_size = bs ? (uint32_t)bs : cfg.block_size;
-	o.sqfs.threads = (unsigned)threads;
-	if (bs > UINT32_MAX)
-		die_usage("--block-size: %" PRIu64 " is too large", bs);
-	if (!iformat)
-		iformat = cfg.initrd_format ? cfg.initrd_format : "cpio";
-	o.initrd_format = !strcmp(iformat, "ext2") ? MKL_INITRD_EXT2 : MKL_INITRD_CPIO;
-	/* The article's initrd was gzip'd; an initramfs defaults to zstd. */
-	if (mkl_codec_parse(icomp ? icomp : cfg.initrd_compressor ? cfg.initrd_compressor :
-			    o.initrd_format == MKL_INITRD_EXT2 ? "gzip" : "zstd",
-			    &o.initrd_codec, &err) ||
-	    ((ilevel > 0 || cfg.initrd_level > 0) &&
-	     mkl_codec_check_level(o.initrd_codec, ilevel > 0 ? ilevel : cfg.initrd_level, &err))) {
-		fprintf(stderr, "%s: initramfs: %s\n", prog, err.msg);
-		mkl_config_free(&cfg);
-		free(media_default);
-		return 2;
-	}
-	o.initrd_level = ilevel > 0 ? ilevel : cfg.initrd_level > 0 ? cfg.initrd_level : 0;
-	if (!root_mode)
-		root_mode = cfg.root_mode ? cfg.root_mode : "overlay";
-	if (!strcmp(root_mode, "overlay"))
-		o.root_mode = MKL_ROOT_OVERLAY;
-	else if (!strcmp(root_mode, "symlink"))
-		o.root_mode = MKL_ROOT_SYMLINK;
-	else
-		die_usage("--root-mode: unknown '%s' (overlay or symlink)", root_mode);
-	if (!image_format)
-		image_format = cfg.image_format ? cfg.image_format : "squashfs";
-	if (!strcmp(image_format, "squashfs"))
-		o.image_format = MKL_IMAGE_SQUASHFS;
-	else if (!strcmp(image_format, "cloop"))
-		o.image_format = MKL_IMAGE_CLOOP;
-	else
-		die_usage("--image-format: unknown '%s' (squashfs or cloop)", image_format);
-	o.read_only = read_only ? read_only : cfg.read_only;
-	if (o.image_format == MKL_IMAGE_CLOOP) {
-		/* cloop: zlib (V2.0) unless another codec is asked for (V4.0) */
-		const char *cc = comp ? comp : cfg.compressor ? cfg.compressor : "gzip";
-
-		if (mkl_codec_parse(!strcmp(cc, "zstd") && !comp && !cfg.compressor ? "gzip" : cc,
-				    &o.cloop_codec, &err))
-			die_usage("--compressor: %s", err.msg);
-		o.cloop_level = o.sqfs.level;
-		o.cloop_block_size = o.sqfs.block_size ? o.sqfs.block_size : 0;
-		o.sqfs.compressor = "zstd";	/* the writable root, if any */
-		o.sqfs.level = 0;
-		o.sqfs.block_size = 0;
-	}
-	if (!o.init)
-		o.init = init_default = default_helper("mklive-init");
-
-	if (cli_time(&o.time)) {
-		mkl_config_free(&cfg);
-		free(init_default);
-		free(media_default);
-		return 2;
-	}
-	o.sqfs.mkfs_time = o.time;
+	if ((rc = build_opts(&cli, &o, &init, &media, &err)))
+		goto out;
 
 	prog_state.tty = isatty(2);
 	clock_gettime(CLOCK_MONOTONIC, &prog_state.t0);
 	o.progress = on_progress;
 	o.note = on_note;
 	o.ctx = &prog_state;
-
 	if (mkl_outfile_not_input(o.output, o.source, &err)) {
-		fprintf(stderr, "%s: %s\n", prog, err.msg);
-		mkl_config_free(&cfg);
-		free(init_default);
-		free(media_default);
-		return 1;
+		rc = cli_report(&err);
+		goto out;
 	}
 	cli_catch_signals();
-
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (mkl_build(&o, &res, &err)) {
-		if (prog_state.shown)
-			fputs("\r\033[K", stderr);
-		mkl_config_free(&cfg);
-		free(init_default);
-		free(media_default);
-		return cli_report(&err);
-	}
+	rc = mkl_build(&o, &res, &err) ? -1 : 0;
 	if (prog_state.shown)
 		fputs("\r\033[K", stderr);
-	if (verbosity > 0) {
-		char iso[32], sq[32], in[32], ird[32];
+	if (rc)
+		rc = cli_report(&err);
+	else if (verbosity > 0)
+		report_done(&o, &res, since(&t0));
+out:
+	mkl_config_free(&cli);
+	mkl_config_free(&file);
+	free(init);
+	free(media);
+	return rc;
+}
 
-		human(iso, sizeof(iso), (double)res.iso_bytes);
-		human(sq, sizeof(sq), (double)res.squashfs_bytes);
-		human(in, sizeof(in), (double)res.input_bytes);
-		human(ird, sizeof(ird), (double)res.initrd_bytes);
-		fprintf(stderr, "%s: wrote %s (%s, boots BIOS%s) in %.1f s: image %s from %s in %zu "
-			"entries, initramfs %s with %zu modules, kernel %s\n", prog, o.output, iso,
-			res.uefi ? " and UEFI" : "", since(&t0), sq, in, res.entries, ird, res.modules,
-			res.kernel_version);
-	}
-	mkl_config_free(&cfg);
-	free(init_default);
-	free(media_default);
+static int cmd_options(int argc, char **argv)
+{
+	if (argc > 1)
+		die_usage("options: takes no arguments");
+	mkl_options_print(stdout);
 	return 0;
 }
 
@@ -456,6 +352,7 @@ static const struct {
 	{ "ext2", "mklive ext2", cmd_ext2 },
 	{ "fat", "mklive fat", cmd_fat },
 	{ "floppy", "mklive floppy", cmd_floppy },
+	{ "options", "mklive options", cmd_options },
 	{ "test", "mklive test", cmd_test },
 	{ "verify", "mklive verify", cmd_verify },
 };
@@ -480,5 +377,5 @@ int main(int argc, char **argv)
 			return commands[i].run(argc - 1, argv + 1);
 		}
 	}
-	die_usage("unknown command '%s' (expected: build, cloop, ext2, fat, floppy, test, verify)", argv[1]);
+	die_usage("unknown command '%s' (expected: build, cloop, ext2, fat, floppy, options, test, verify)", argv[1]);
 }

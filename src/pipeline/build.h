@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "codec/codec.h"
-#include "fmt/squashfs.h"
+#include "pipeline/image.h"
 #include "tree/err.h"
 
 enum mkl_phase {
@@ -30,22 +30,18 @@ enum mkl_root_mode {
 	MKL_ROOT_SYMLINK,	/* tmpfs root with links to the image on /ro (the article's) */
 };
 
-enum mkl_image_format {
-	MKL_IMAGE_SQUASHFS,
-	MKL_IMAGE_CLOOP,	/* ISO 9660 + Rock Ridge payload in cloop blocks */
-};
-
 struct mkl_build_opts {
 	const char *source;		/* directory or tar */
 	const char *output;		/* the ISO */
 	const char *label;		/* volume label; NULL: "MKLIVE" */
-	struct mkl_sqfs_opts sqfs;	/* the image (squashfs format) and the writable root */
+	/* The image: its format (a row of mkl_image_formats; NULL: the first,
+	 * squashfs) and compressor, level, block size, threads (the build sets
+	 * the rest). The writable root of symlink mode is squashfs, with these
+	 * settings when the image is squashfs too. */
+	const struct mkl_image_format *image_format;
+	struct mkl_image_opts image;
 	enum mkl_root_mode root_mode;
-	enum mkl_image_format image_format;
 	const char *read_only;		/* symlink mode: "/usr /bin ..."; NULL: the default list */
-	enum mkl_codec_id cloop_codec;	/* cloop: gzip (zlib, V2.0), xz, lz4 or none (V4.0) */
-	int cloop_level;		/* 0: 9 for zlib, the codec's default otherwise */
-	uint32_t cloop_block_size;	/* 0: 64 KiB */
 	enum mkl_initrd_format {
 		MKL_INITRD_CPIO,	/* an initramfs (newc), unpacked into rootfs */
 		MKL_INITRD_EXT2,	/* the article's: an ext2 image with /linuxrc,

@@ -96,6 +96,19 @@ char *mkl_strdup(const char *s, struct mkl_err *err)
 static volatile sig_atomic_t cancelled;
 static int cancel_pipe[2] = { -1, -1 };
 
+int mkl_in_list(const char *word, const char *list)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	if (!n || strpbrk(word, ", "))
+		return 0;
+	for (p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n]))
+			return 1;
+	return 0;
+}
+
 int mkl_cancel_init(void)
 {
 	if (cancel_pipe[0] >= 0)

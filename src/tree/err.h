@@ -39,6 +39,10 @@ void *mkl_malloc(size_t size, struct mkl_err *err);
 void *mkl_calloc(size_t n, size_t size, struct mkl_err *err);
 char *mkl_strdup(const char *s, struct mkl_err *err);
 
+/* Is word one of the names in list ("a, b, c")? Choices of options and
+ * formats are written as such lists. */
+int mkl_in_list(const char *word, const char *list);
+
 /* Cancellation: set from a signal handler by the command (SIGINT/SIGTERM);
  * long-running library loops poll mkl_cancelled() and fail with ECANCELED.
  * mkl_cancel() is async-signal-safe. */

@@ -45,18 +45,28 @@ opts=$("$MEDIA" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u)
 miss=$(documented "$TOP/docs/mklive-media.8" $opts)
 check "mklive-media: all $(wc -w <<<"$opts") options and modes of --help are in mklive-media.8${miss:+ (missing:$miss)}" \
 	test -n "$opts" -a -z "$miss"
-# Every key mklive.conf takes (the KEY table in src/cli/config.c), in
-# mklive.conf.5 under its own section.
-read -r -a sections <<<"$(sed -n 's/.*sections\[\] = { \(.*\) };/\1/p' "$TOP/src/cli/config.c" | tr -d '",')"
-keys=$(sed -n 's/^\tKEY(\([0-9]\), "\([a-z-]*\)".*/\1 \2/p' "$TOP/src/cli/config.c")
-check "config.c: sections (${sections[*]}) and keys ($(wc -l <<<"$keys")) found" test "${#sections[@]}" -ge 5 -a "$(wc -l <<<"$keys")" -ge 10
+# The option table (src/cli/options.c), as `mklive options` prints it: every
+# mklive.conf key in mklive.conf.5 under its own section; every choice of a
+# command-line option, and every image format of the registry, in mklive.1.
+table=$("$MKLIVE" options); rc=$?
+keys=$(awk -F'\t' '!/^#/ && $3 != "-" { print $3, $4 }' <<<"$table")
+check "mklive options: exit 0, $(wc -l <<<"$table") rows, $(wc -l <<<"$keys") of them mklive.conf keys" \
+	test $rc = 0 -a "$(wc -l <<<"$keys")" -ge 15
 miss=
-while read -r i key; do
-	sec=${sections[$i]}
+while read -r sec key; do
 	awk -v s=".SS [$sec]" '$0 == s { on = 1; next } /^\.S[SH]/ { on = 0 } on' "$TOP/docs/mklive.conf.5" |
 		grep -qF ".BI $(sed 's/-/\\-/g' <<<"$key") \" = \"" || miss="$miss [$sec] $key"
 done <<<"$keys"
 check "mklive.conf.5 describes every key in its section${miss:+ (missing:$miss)}" test -z "$miss"
+miss=
+while IFS=$'\t' read -r long short sec key kind choices def; do
+	[ "$choices" = - ] && continue
+	for c in ${choices//,/ }; do
+		grep -qwF -- "$c" "$TOP/docs/mklive.1" || miss="$miss $long=$c"
+		[ "$sec" = - ] || grep -qwF -- "$c" "$TOP/docs/mklive.conf.5" || miss="$miss [$sec]$key=$c"
+	done
+done < <(grep -v '^#' <<<"$table")
+check "mklive.1 and mklive.conf.5 name every choice (image formats too)${miss:+ (missing:$miss)}" test -z "$miss"
 help=$("$MEDIA" --help); rc=$?
 check "mklive-media --help: exit 0, and it points to its page" test $rc = 0 -a -n "$(grep 'mklive-media(8)' <<<"$help")"
 t_done

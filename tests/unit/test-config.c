@@ -127,7 +127,7 @@ static void test_quoting(void)
 static void test_errors(void)
 {
 	bad("[image]\nlabel = X\n[disk]\n",
-	    "t.conf:3: unknown section [disk] (sections: image, initramfs, boot, layout)");
+	    "t.conf:3: unknown section [disk] (sections: image, initramfs, boot, layout, media)");
 	bad("[image\n", "t.conf:1: missing ']' in '[image'");
 	bad("[image]\nsize = 3\n",
 	    "t.conf:2: unknown key 'size' in [image] (keys: label, compressor, level, block-size, format)");

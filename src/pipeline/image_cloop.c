@@ -1,0 +1,197 @@
+/* The cloop image format (a row of image.c), the article's: the tree as
+ * ISO 9660 + Rock Ridge (src/fmt/isotree.c, libisofs) streamed into cloop
+ * blocks compressed on all cores (src/fmt/cloop.c). The payload can only
+ * be laid out once the tree is whole, so during the pass file contents are
+ * kept raw in a scratch store; finish writes the payload from it. The init
+ * serves the blocks through nbd and mounts the device. */
+#include "pipeline/image.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec/codec.h"
+#include "fmt/cloop.h"
+#include "fmt/isotree.h"
+#include "tree/outfile.h"
+
+struct store_rec {
+	struct store_rec *next;
+	uint64_t off;
+};
+
+struct cloop_image {
+	struct mkl_image img;	/* first: the image interface */
+	int store_fd;		/* raw contents, during the pass */
+	uint64_t store_len;
+	struct store_rec *recs;	/* node->data of stored files */
+};
+
+static struct mkl_cloop_opts cloop_opts(const struct mkl_image_format *fmt,
+					const struct mkl_image_opts *o, struct mkl_err *err)
+{
+	struct mkl_cloop_opts co = { .level = o->level, .block_size = o->block_size,
+				     .threads = o->threads };
+
+	if (mkl_codec_parse(mkl_image_compressor(fmt, o), &co.codec, err))
+		co.version = -1;
+	else
+		co.version = co.codec == MKL_CODEC_GZIP ? 2 : 4;
+	return co;
+}
+
+static int cloop_check(const struct mkl_image_format *fmt, const struct mkl_image_opts *o,
+		       struct mkl_err *err)
+{
+	struct mkl_cloop_opts co = cloop_opts(fmt, o, err);
+
+	if (co.version < 0)
+		return -1;
+	if (co.block_size && (co.block_size % 512 || co.block_size > (64u << 20)))
+		return mkl_error(err, 0, "cloop block size %u is not a multiple of 512 from 512 to "
+				 "64 MiB", co.block_size);
+	if (co.level && co.codec != MKL_CODEC_NONE && mkl_codec_check_level(co.codec, co.level, err))
+		return -1;
+	return 0;
+}
+
+static int cloop_open(const struct mkl_image_format *fmt, const struct mkl_image_opts *o,
+		      struct mkl_image **out, struct mkl_err *err)
+{
+	struct cloop_image *c = mkl_calloc(1, sizeof(*c), err);
+
+	if (!c)
+		return -1;
+	c->img.fd = -1;
+	c->store_fd = -1;
+	*out = &c->img;
+	return mkl_scratch_open(o->output, &c->store_fd, err);
+}
+
+/* Append a file's content to the store. */
+static int cloop_add(struct mkl_image *img, struct mkl_node *n, mkl_read_fn read, void *ctx,
+		     struct mkl_err *err)
+{
+	struct cloop_image *c = (struct cloop_image *)img;
+	struct store_rec *r = mkl_calloc(1, sizeof(*r), err);
+	char buf[1 << 16];
+	uint64_t left = n->size;
+
+	if (!r)
+		return -1;
+	r->off = c->store_len;
+	r->next = c->recs;
+	c->recs = r;
+	while (left > 0) {
+		long got = read(ctx, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf), err);
+		ssize_t w;
+
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return mkl_error(err, 0, "'%s' ended early", n->name);
+		if (mkl_cancelled())
+			return mkl_error(err, ECANCELED, "cancelled");
+		w = pwrite(c->store_fd, buf, (size_t)got, (off_t)c->store_len);
+		if (w != got)
+			return mkl_error(err, w < 0 ? errno : ENOSPC, "cannot write the scratch file");
+		c->store_len += (uint64_t)got;
+		left -= (uint64_t)got;
+	}
+	n->data = r;
+	return 0;
+}
+
+/* A stored file's bytes; an mkl_content_fn for the payload writer. */
+static int store_read(void *ctx, const struct mkl_node *n, uint64_t off, void *buf, size_t len,
+		      struct mkl_err *err)
+{
+	const struct cloop_image *c = ctx;
+	const struct store_rec *r = mkl_node_inode((struct mkl_node *)n)->data;
+	ssize_t got;
+
+	if (!r && n->size == 0)
+		return 0;
+	if (!r)
+		return mkl_error(err, 0, "no content stored for '%s'", n->name);
+	got = pread(c->store_fd, buf, len, (off_t)(r->off + off));
+	if (got != (ssize_t)len)
+		return mkl_error(err, got < 0 ? errno : EIO, "cannot read the scratch file");
+	return 0;
+}
+
+static int cloop_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl_err *err)
+{
+	struct cloop_image *c = (struct cloop_image *)img;
+	struct mkl_cloop_opts co = cloop_opts(img->fmt, &img->o, err);
+	struct mkl_isotree_opts io = { .volume_id = img->o.label ? img->o.label : "MKLIVE",
+				       .time = img->o.time };
+	struct mkl_cloop_writer *w = NULL;
+	struct mkl_cloop_stats stats;
+	char *dir = mkl_dir_of(img->o.output);
+	uint64_t size;
+	int ret = -1;
+
+	if (!dir)
+		return mkl_error(err, ENOMEM, "out of memory");
+	co.spool_dir = dir;
+	if (co.version < 0 || mkl_scratch_open(img->o.output, &img->fd, err) ||
+	    mkl_cloop_create(img->fd, &co, &w, err))
+		goto out;
+	mkl_image_note(img, "cloop: ISO 9660 payload in %s blocks (V%d.0)", mkl_codec_name(co.codec),
+		       co.version);
+	if (mkl_isotree_write(tree, &io, store_read, c, mkl_cloop_write, w, &size, err)) {
+		mkl_err_prefix(err, "writing the cloop payload");
+		goto out;
+	}
+	if (mkl_cloop_finish(w, &stats, err))
+		goto out;
+	img->bytes = stats.file_bytes;
+	mkl_image_note(img, "cloop: %" PRIu64 " bytes of ISO 9660 in %u blocks -> %" PRIu64 " bytes",
+		       size, stats.blocks, stats.file_bytes);
+	ret = 0;
+out:
+	mkl_cloop_writer_destroy(w);
+	free(dir);
+	return ret;
+}
+
+static int cloop_read(struct mkl_image *img, const struct mkl_node *n, mkl_sink_fn sink, void *ctx,
+		      struct mkl_err *err)
+{
+	for (uint64_t off = 0; off < n->size;) {
+		char chunk[1 << 16];
+		size_t len = n->size - off < sizeof(chunk) ? (size_t)(n->size - off) : sizeof(chunk);
+
+		if (store_read(img, n, off, chunk, len, err) || sink(ctx, chunk, len, err))
+			return -1;
+		off += len;
+	}
+	return 0;
+}
+
+static void cloop_destroy(struct mkl_image *img)
+{
+	struct cloop_image *c = (struct cloop_image *)img;
+
+	while (c->recs) {
+		struct store_rec *r = c->recs->next;
+
+		free(c->recs);
+		c->recs = r;
+	}
+	if (c->store_fd >= 0)
+		close(c->store_fd);
+	free(c);
+}
+
+const struct mkl_image_ops mkl_image_cloop_ops = {
+	.check = cloop_check,
+	.open = cloop_open,
+	.add = cloop_add,
+	.finish = cloop_finish,
+	.read = cloop_read,
+	.destroy = cloop_destroy,
+};

@@ -1,0 +1,91 @@
+/* The squashfs image format (a row of image.c): src/fmt/squashfs.c
+ * (libsquashfs) behind the image interface. The init loop-mounts it. */
+#include "pipeline/image.h"
+
+#include <stdlib.h>
+
+#include "fmt/squashfs.h"
+#include "tree/outfile.h"
+
+struct sqfs_image {
+	struct mkl_image img;	/* first: the image interface */
+	struct mkl_sqfs *sq;
+};
+
+static struct mkl_sqfs_opts sqfs_opts(const struct mkl_image_format *fmt, const struct mkl_image_opts *o)
+{
+	return (struct mkl_sqfs_opts){
+		.compressor = mkl_image_compressor(fmt, o),
+		.level = o->level,
+		.block_size = o->block_size,
+		.threads = o->threads,
+		.mkfs_time = o->time,
+	};
+}
+
+static int sqfs_check(const struct mkl_image_format *fmt, const struct mkl_image_opts *o,
+		      struct mkl_err *err)
+{
+	struct mkl_sqfs_opts so = sqfs_opts(fmt, o);
+
+	return mkl_sqfs_check_opts(&so, err);
+}
+
+static int sqfs_open(const struct mkl_image_format *fmt, const struct mkl_image_opts *o,
+		     struct mkl_image **out, struct mkl_err *err)
+{
+	struct mkl_sqfs_opts so = sqfs_opts(fmt, o);
+	struct sqfs_image *s = mkl_calloc(1, sizeof(*s), err);
+
+	if (!s)
+		return -1;
+	s->img.fd = -1;
+	*out = &s->img;
+	if (o->place_at) {
+		s->img.fd = o->place_fd;
+		s->img.placed = o->place_at;
+		return mkl_sqfs_create_at(s->img.fd, o->place_at, &so, &s->sq, err);
+	}
+	if (mkl_scratch_open(o->output, &s->img.fd, err))
+		return -1;
+	return mkl_sqfs_create(s->img.fd, &so, &s->sq, err);
+}
+
+static int sqfs_add(struct mkl_image *img, struct mkl_node *node, mkl_read_fn read, void *ctx,
+		    struct mkl_err *err)
+{
+	return mkl_sqfs_add_data(((struct sqfs_image *)img)->sq, node, read, ctx, err);
+}
+
+static int sqfs_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl_err *err)
+{
+	struct sqfs_image *s = (struct sqfs_image *)img;
+
+	if (mkl_sqfs_finish(s->sq, tree, err))
+		return -1;
+	img->bytes = mkl_sqfs_bytes(s->sq);
+	return 0;
+}
+
+static int sqfs_read(struct mkl_image *img, const struct mkl_node *node, mkl_sink_fn sink,
+		     void *ctx, struct mkl_err *err)
+{
+	return mkl_sqfs_read_file(((struct sqfs_image *)img)->sq, node, sink, ctx, err);
+}
+
+static void sqfs_destroy(struct mkl_image *img)
+{
+	struct sqfs_image *s = (struct sqfs_image *)img;
+
+	mkl_sqfs_destroy(s->sq);
+	free(s);
+}
+
+const struct mkl_image_ops mkl_image_squashfs_ops = {
+	.check = sqfs_check,
+	.open = sqfs_open,
+	.add = sqfs_add,
+	.finish = sqfs_finish,
+	.read = sqfs_read,
+	.destroy = sqfs_destroy,
+};

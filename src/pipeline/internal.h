@@ -1,0 +1,68 @@
+/* What the pipeline's files share (build.c, initramfs.c, medium.c); not
+ * for use outside src/pipeline/.
+ *
+ *   build.c      the pass over the source into the image writers, the
+ *                files the build adds to the tree, the medium ID, mkl_build
+ *   initramfs.c  the kernel, the module selection and the initramfs (or the
+ *                article's ext2 initrd)
+ *   medium.c     what goes on the ISO besides the image: boot loaders,
+ *                menus, the ESP, the boot floppy, the checksums; the ISO
+ */
+#ifndef MKL_PIPELINE_INTERNAL_H
+#define MKL_PIPELINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline/build.h"
+#include "pipeline/image.h"
+#include "pipeline/layout.h"
+#include "source/source.h"
+#include "tree/tree.h"
+
+/* A growing memory buffer; buf_sink is an mkl_sink_fn into it. */
+struct buf {
+	unsigned char *data;
+	size_t len, cap;
+};
+int buf_sink(void *ctx, const void *data, size_t len, struct mkl_err *err);
+void buf_free(struct buf *b);
+
+/* Where file contents go while the source is read: the image (all of the
+ * tree in overlay mode, the read-only directories in symlink mode) and the
+ * writable root (symlink mode, always squashfs). */
+enum { PART_IMAGE, PART_RW, NPARTS };
+#define RWIMAGE_PATH "live/root.squashfs"
+
+struct build {
+	const struct mkl_build_opts *o;
+	const struct mkl_image_format *fmt;	/* the image's */
+	struct mkl_source *src;
+	struct mkl_tree *tree;		/* the input, whole */
+	struct mkl_layout layout;	/* symlink mode */
+	struct mkl_layout_split split;
+	struct mkl_image *part[NPARTS];
+	uint64_t hash;			/* the medium ID, as the input is read */
+	char *append;			/* every entry's extra arguments: opts->append,
+					 * after root= for an ext2 initrd */
+	struct mkl_build_result *res;
+};
+
+void build_note(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A file of the host, whole; optional: 1 when it does not exist. */
+int build_read_host(const char *path, struct buf *out, bool optional, struct mkl_err *err);
+/* A regular file of the tree, read back from the part that holds it. */
+int build_read_node(struct build *b, struct mkl_node *n, const char *what, struct buf *out,
+		    struct mkl_err *err);
+
+/* initramfs.c */
+int build_find_kernel(struct build *b, struct buf *kernel, char *version, size_t vsize,
+		      struct mkl_err *err);
+int build_initramfs(struct build *b, const char *kver, struct buf *out, struct mkl_err *err);
+
+/* medium.c: the ISO, written to fd. */
+int build_write_iso(struct build *b, int fd, const struct buf *kernel, const struct buf *initrd,
+		    struct mkl_err *err);
+
+#endif

@@ -1,0 +1,240 @@
+/* The ISO around the image: isolinux and its menu, the UEFI chain in an
+ * ESP, the legacy boot floppy, the kernel and initramfs, the medium's
+ * checksums; written with libisofs (src/fmt/iso.c). */
+#include "pipeline/internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fmt/fat.h"
+#include "fmt/floppy.h"
+#include "fmt/iso.h"
+#include "pipeline/verify.h"
+#include "tree/outfile.h"
+
+#define SUMS_PATH MKL_SUMS_PATH
+
+static void iso_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	const struct mkl_build_opts *o = ctx;
+
+	o->progress(o->ctx, MKL_PHASE_ISO, done, total);
+}
+
+/* UEFI: Debian's signed shim and CD GRUB, when they are there. */
+struct uefi {
+	struct buf shim, grub;
+	char *cfg, *esp_cfg, *info;
+	int esp_fd;
+	uint64_t esp_size;
+};
+
+static void uefi_free(struct uefi *u)
+{
+	buf_free(&u->shim);
+	buf_free(&u->grub);
+	free(u->cfg);
+	free(u->esp_cfg);
+	free(u->info);
+	if (u->esp_fd >= 0)
+		close(u->esp_fd);
+	memset(u, 0, sizeof(*u));
+	u->esp_fd = -1;
+}
+
+/* 1: UEFI files ready; 0: no UEFI (auto, files missing); -1: error. */
+static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
+{
+	const struct mkl_build_opts *o = b->o;
+	const char *root = o->efi_root ? o->efi_root : "/";
+	const char *label = o->label ? o->label : "MKLIVE";
+	char shim[PATH_MAX], grub[PATH_MAX];
+	struct mkl_fat_file esp[3];
+	struct mkl_fat_opts fo = { .label = "MKLIVE_EFI", .time = o->time,
+				   .serial = (uint32_t)(b->hash ^ (b->hash >> 32)) };
+	struct stat st;
+
+	u->esp_fd = -1;
+	if (o->uefi == 0)
+		return 0;
+	snprintf(shim, sizeof(shim), "%s/usr/lib/shim/shimx64.efi.signed", root);
+	snprintf(grub, sizeof(grub), "%s/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", root);
+	if (o->uefi < 0 && (access(shim, R_OK) || access(grub, R_OK))) {
+		build_note(b, "UEFI: no %s or %s (packages shim-signed, grub-efi-amd64-signed): BIOS only",
+		     shim, grub);
+		return 0;
+	}
+	if (build_read_host(shim, &u->shim, false, err) || build_read_host(grub, &u->grub, false, err)) {
+		mkl_err_prefix(err, "UEFI boot needs Debian's shim-signed and grub-efi-amd64-signed");
+		return -1;
+	}
+	u->cfg = mkl_grub_cfg(label, b->append, o->timeout, b->res->medium_id);
+	u->esp_cfg = mkl_grub_esp_cfg(b->res->medium_id);
+	if (asprintf(&u->info, "mklive %s %s\n", label, b->res->medium_id) < 0)
+		u->info = NULL;
+	if (!u->cfg || !u->esp_cfg || !u->info)
+		return mkl_error(err, ENOMEM, "out of memory");
+	/* shim as the removable-media loader; it runs grubx64.efi beside it. */
+	esp[0] = (struct mkl_fat_file){ .path = "EFI/BOOT/BOOTX64.EFI", .mem = u->shim.data,
+					.size = u->shim.len, .fd = -1 };
+	esp[1] = (struct mkl_fat_file){ .path = "EFI/BOOT/grubx64.efi", .mem = u->grub.data,
+					.size = u->grub.len, .fd = -1 };
+	esp[2] = (struct mkl_fat_file){ .path = "EFI/BOOT/grub.cfg", .mem = u->esp_cfg,
+					.size = strlen(u->esp_cfg), .fd = -1 };
+	if (mkl_scratch_open(o->output, &u->esp_fd, err) || mkl_fat_write(u->esp_fd, &fo, esp, 3, err))
+		return mkl_err_prefix(err, "making the EFI system partition");
+	if (fstat(u->esp_fd, &st))
+		return mkl_error(err, errno, "cannot stat the EFI system partition");
+	u->esp_size = (uint64_t)st.st_size;
+	b->res->uefi = true;
+	b->res->esp_bytes = u->esp_size;
+	build_note(b, "UEFI: ESP of %" PRIu64 " bytes with shim and GRUB", u->esp_size);
+	return 1;
+}
+
+/* The legacy boot floppy: the kernel and initramfs of the live entry. */
+static int make_floppy(struct build *b, const struct buf *kernel, const struct buf *initrd, int *fd,
+		       struct mkl_err *err)
+{
+	char *cmd = mkl_floppy_cmdline(b->append);
+	struct mkl_floppy_opts fo = {
+		.kernel = kernel->data, .kernel_size = kernel->len,
+		.initrd = initrd->data, .initrd_size = initrd->len,
+		.cmdline = cmd, .label = "MKLIVE-BOOT", .time = b->o->time,
+		.serial = (uint32_t)(b->hash >> 16 ^ b->hash >> 48),
+	};
+	int rc;
+
+	if (!cmd)
+		return mkl_error(err, ENOMEM, "out of memory");
+	rc = mkl_scratch_open(b->o->output, fd, err) || mkl_floppy_write(*fd, &fo, err);
+	free(cmd);
+	if (rc)
+		return mkl_err_prefix(err, "--floppy");
+	build_note(b, "boot floppy: kernel %zu and initramfs %zu bytes of %" PRIu64, kernel->len, initrd->len,
+	     mkl_floppy_capacity());
+	b->res->floppy = true;
+	return 0;
+}
+
+int build_write_iso(struct build *b, int fd, const struct buf *kernel, const struct buf *initrd,
+		     struct mkl_err *err)
+{
+	const struct mkl_build_opts *o = b->o;
+	const char *label = o->label ? o->label : "MKLIVE";
+	static const char *const c32[] = { "ldlinux.c32", "menu.c32", "libutil.c32", "libcom32.c32" };
+	struct buf loader[5] = { { 0 } }, mbr = { 0 };
+	struct mkl_iso_file files[24];
+	struct mkl_iso_opts io = { 0 };
+	char path[PATH_MAX], appid[128], idfile[96], names[4][64], *cfg;
+	struct uefi u = { .esp_fd = -1 };
+	size_t n = 0, i;
+	int ret = -1, efi, floppy_fd = -1;
+
+	cfg = mkl_isolinux_cfg(label, b->append, o->timeout);
+	if (!cfg)
+		return mkl_error(err, ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "%s/isolinux.bin", o->isolinux_dir);
+	if (build_read_host(path, &loader[0], false, err))
+		goto out;
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", o->syslinux_modules, c32[i]);
+		if (build_read_host(path, &loader[i + 1], false, err))
+			goto out;
+	}
+	snprintf(path, sizeof(path), "%s/isohdpfx.bin", o->isolinux_dir);
+	if (build_read_host(path, &mbr, false, err))
+		goto out;
+	/* Not in the checksums: libisofs patches the boot info table in. */
+	files[n++] = (struct mkl_iso_file){ .path = "isolinux/isolinux.bin", .mem = loader[0].data,
+					    .size = loader[0].len, .nosum = 1 };
+	for (i = 0; i < 4; i++) {
+		snprintf(names[i], sizeof(names[i]), "isolinux/%s", c32[i]);
+		files[n++] = (struct mkl_iso_file){ .path = names[i], .mem = loader[i + 1].data,
+						    .size = loader[i + 1].len };
+	}
+	files[n++] = (struct mkl_iso_file){ .path = "isolinux/isolinux.cfg", .mem = cfg,
+					    .size = strlen(cfg) };
+	files[n++] = (struct mkl_iso_file){ .path = "live/vmlinuz", .mem = kernel->data,
+					    .size = kernel->len };
+	files[n++] = (struct mkl_iso_file){ .path = "live/initrd.img", .mem = initrd->data,
+					    .size = initrd->len };
+	files[n++] = (struct mkl_iso_file){ .path = b->fmt->path, .mem = NULL,
+					    .fd = b->part[PART_IMAGE]->fd,
+					    .size = b->part[PART_IMAGE]->bytes,
+					    .placed = b->part[PART_IMAGE]->placed };
+	if (o->root_mode == MKL_ROOT_SYMLINK)
+		files[n++] = (struct mkl_iso_file){ .path = RWIMAGE_PATH, .mem = NULL,
+						    .fd = b->part[PART_RW]->fd,
+						    .size = b->part[PART_RW]->bytes };
+	if ((efi = prepare_uefi(b, &u, err)) < 0)
+		goto out;
+	if (efi) {
+		snprintf(idfile, sizeof(idfile), ".disk/%s", b->res->medium_id);
+		files[n++] = (struct mkl_iso_file){ .path = "boot/grub/efi.img", .mem = NULL,
+						    .fd = u.esp_fd, .size = u.esp_size };
+		files[n++] = (struct mkl_iso_file){ .path = "boot/grub/grub.cfg", .mem = u.cfg,
+						    .size = strlen(u.cfg) };
+		/* gcdx64 looks for /.disk/info; our grub.cfg for the ID. */
+		files[n++] = (struct mkl_iso_file){ .path = ".disk/info", .mem = u.info,
+						    .size = strlen(u.info) };
+		files[n++] = (struct mkl_iso_file){ .path = idfile, .mem = u.info,
+						    .size = strlen(u.info) };
+		io.efi_image = "boot/grub/efi.img";
+		for (i = 0; i < 16; i++)	/* GPT GUID from the medium ID */
+			io.gpt_guid[i] = (unsigned char)(b->hash >> (8 * (i % 8))) ^ (unsigned char)(i * 37);
+		io.gpt_guid[6] = (io.gpt_guid[6] & 0x0f) | 0x40;	/* RFC 4122 version 4 */
+		io.gpt_guid[8] = (io.gpt_guid[8] & 0x3f) | 0x80;
+	}
+	if (o->floppy) {
+		if (make_floppy(b, kernel, initrd, &floppy_fd, err))
+			goto out;
+		files[n++] = (struct mkl_iso_file){ .path = "boot/floppy.img", .mem = NULL,
+						    .fd = floppy_fd, .size = MKL_FAT_FLOPPY_SIZE };
+		io.floppy_image = "boot/floppy.img";
+	}
+	{
+		/* The medium's checksums, as sha256sum(1) writes them ("HASH
+		 * ./path"), so `sha256sum -c sha256sum.txt` on the mounted medium
+		 * checks it too; read by `mklive verify` and by the init with
+		 * mklive.verify. iso.c hashes each file as libisofs writes it. */
+		uint64_t bytes = 0;
+
+		for (i = 1; i < n; i++)
+			bytes += files[i].size;
+		io.sums_path = SUMS_PATH;
+		build_note(b, "checksums: SHA-256 of %zu files, %" PRIu64 " bytes, in /%s, made while "
+			   "the ISO is written", n - 1, bytes, SUMS_PATH);
+	}
+	snprintf(appid, sizeof(appid), "MKLIVE %s", b->res->kernel_version);
+	io.volume_id = label;
+	io.volume_set_id = b->res->medium_id;
+	io.application_id = appid;
+	io.time = o->time;
+	io.boot_image = "isolinux/isolinux.bin";
+	io.boot_catalog = "isolinux/boot.cat";
+	if (!o->floppy) {	/* the isohybrid MBR starts isolinux, not the floppy */
+		io.mbr_template = mbr.data;
+		io.mbr_template_size = mbr.len;
+	}
+	build_note(b, "writing the ISO: label %s, medium id %s", label, b->res->medium_id);
+	if (mkl_iso_write(fd, &io, files, n, o->progress ? iso_progress : NULL, (void *)o, err))
+		goto out;
+	ret = 0;
+out:
+	for (i = 0; i < 5; i++)
+		buf_free(&loader[i]);
+	buf_free(&mbr);
+	free(cfg);
+	uefi_free(&u);
+	if (floppy_fd >= 0)
+		close(floppy_fd);
+	return ret;
+}
+
