@@ -29,6 +29,11 @@
  * rather than drawn from libisofs's global serial counter. For an fd that
  * is a regular file, the whole file is taken and .size is not used.
  *
+ * The checksum list (opts->sums_path) and a placed file (.placed: bytes
+ * already in out_fd, laid out where they are and not written again) are
+ * described at struct sumrec and find_place below, and in
+ * docs/ARCHITECTURE.md, "One pass".
+ *
  * Rock Ridge is written as RRIP 1.10, whose PX entries carry no inode
  * number: libisofs 1.5.4 numbers inodes in an order that changes from run
  * to run, which made two writes of the same tree differ. Readers (Linux,
