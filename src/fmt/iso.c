@@ -119,6 +119,7 @@ static int check_text(const char *what, const char *s, size_t max, struct mkl_er
  * one block that starts with them as the image goes by, and the list is
  * written over the placeholder when the image is complete. */
 struct sumrec {
+	size_t file;		/* its index in the caller's files */
 	const char *path;
 	uint64_t size;
 	struct mkl_digest *d;
@@ -776,7 +777,7 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
  * then the placed file, then the others. probe: the placed file's stream
  * is only a marker (see find_place) and nothing is hashed. */
 static int make_image(const struct mkl_iso_opts *o, const struct mkl_iso_file *files, size_t nfiles,
-		      struct sums *sums, struct sumrec **rec_of, uint64_t pad, int probe,
+		      struct sums *sums, uint64_t pad, int probe,
 		      IsoImage **out, struct mkl_err *err)
 {
 	IsoImage *image = NULL;
@@ -804,7 +805,12 @@ static int make_image(const struct mkl_iso_opts *o, const struct mkl_iso_file *f
 			if (!given)
 				goto fail;
 		}
-		if (add_file(image, &files[i], i, (time_t)o->time, probe ? NULL : rec_of[i], given,
+		struct sumrec *r = NULL;
+
+		for (size_t k = 0; !probe && k < sums->n; k++)
+			if (sums->recs[k].file == i)
+				r = &sums->recs[k];
+		if (add_file(image, &files[i], i, (time_t)o->time, r, given,
 			     err) < 0)
 			goto fail;
 	}
@@ -893,7 +899,7 @@ static int find_place(const struct mkl_iso_opts *o, const struct mkl_iso_file *f
 
 	for (int i = 0; i < NONCE_LEN; i++)
 		marker[i] = (unsigned char)~sums->nonce[i];
-	if (make_image(o, files, nfiles, sums, NULL, 0, 1, &image, err) < 0 ||
+	if (make_image(o, files, nfiles, sums, 0, 1, &image, err) < 0 ||
 	    make_opts(o, &wopts, err) < 0 || mkl_isolib_start(image, wopts, &bs, &total, err) < 0)
 		goto out;
 	if (mkl_isolib_pump(bs, total, probe_chunk, &p, err) == 0 || !p.found) {
@@ -919,7 +925,6 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	IsoWriteOpts *wopts = NULL;
 	IsoImage *image = NULL;
 	struct sums sums = { 0 };
-	struct sumrec **rec_of = NULL;
 	const struct mkl_iso_file *placed = NULL;
 	unsigned char head[2048];
 	uint64_t total, pad = 0;
@@ -950,8 +955,7 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	if (mkl_isolib_setup(err))
 		return -1;
 
-	rec_of = mkl_calloc(nfiles ? nfiles : 1, sizeof(*rec_of), err);
-	sums.recs = rec_of ? mkl_calloc(nfiles ? nfiles : 1, sizeof(*sums.recs), err) : NULL;
+	sums.recs = mkl_calloc(nfiles ? nfiles : 1, sizeof(*sums.recs), err);
 	if (!sums.recs)
 		goto out;
 	if (getrandom(sums.nonce, NONCE_LEN, 0) != NONCE_LEN) {
@@ -963,7 +967,8 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 
 		if (files[i].nosum)
 			continue;
-		r = rec_of[i] = &sums.recs[sums.n++];
+		r = &sums.recs[sums.n++];
+		r->file = i;
 		r->path = files[i].path;
 		r->fd = -1;
 		r->d = mkl_digest_new(err);
@@ -990,7 +995,7 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 			goto out;
 		}
 	}
-	if (make_image(o, files, nfiles, &sums, rec_of, pad, 0, &image, err) < 0 ||
+	if (make_image(o, files, nfiles, &sums, pad, 0, &image, err) < 0 ||
 	    make_opts(o, &wopts, err) < 0)
 		goto out;
 
@@ -1051,6 +1056,5 @@ out:
 	for (i = 0; i < sums.n; i++)
 		mkl_digest_free(sums.recs[i].d);
 	free(sums.recs);
-	free(rec_of);
 	return rc;
 }
