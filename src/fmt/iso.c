@@ -465,10 +465,17 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 		if (!stream)
 			goto fail;
 	} else if (f->placed) {
-		/* already in the output, where libisofs will put it */
-		stream = fd_stream_new(f->fd, NULL, f->placed, f->size, (ino_t)index + 1, sum, err);
+		/* Already in the output, where libisofs will put it. Hashed by
+		 * out_chunk, on the pump's thread, while libisofs's thread reads
+		 * ahead: the two share the work. */
+		stream = fd_stream_new(f->fd, NULL, f->placed, f->size, (ino_t)index + 1, NULL, err);
 		if (!stream)
 			goto fail;
+		if (sum) {
+			sum->fd = f->fd;
+			sum->at = f->placed;
+			sum->size = f->size;
+		}
 	} else {
 		struct stat st;
 		uint64_t size = f->size;
@@ -707,6 +714,7 @@ struct dest {
 	const unsigned char *head;
 	size_t head_len;
 	int checked;
+	struct sumrec *placed_sum;	/* its checksum, made here */
 };
 
 static int pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t at,
@@ -754,6 +762,12 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 				return mkl_error(err, EIO, "writing the ISO image: libisofs laid "
 						 "out a file elsewhere than where it was written");
 			d->checked = 1;
+		}
+		if (d->placed_sum && end > d->placed_at && done < d->placed_end) {
+			uint64_t from = done > d->placed_at ? done : d->placed_at;
+			uint64_t to = end < d->placed_end ? end : d->placed_end;
+
+			sum_feed(d->placed_sum, from - d->placed_at, buf + (from - done), (size_t)(to - from));
 		}
 		/* what lies before and after the placed bytes */
 		if (done < d->placed_at &&
@@ -1010,6 +1024,9 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 			d.placed_end = placed->placed + placed->size;
 			d.head = head;
 			d.head_len = placed->size < sizeof(head) ? (size_t)placed->size : sizeof(head);
+			for (i = 0; i < sums.n; i++)
+				if (sums.recs[i].file == (size_t)(placed - files))
+					d.placed_sum = &sums.recs[i];
 		}
 		if (progress)
 			progress(progress_ctx, 0, total);
