@@ -31,13 +31,17 @@ tar -C "$work/root" -cf - . | cat >/dev/null
 tree_mb=$(du -sm --apparent-size "$work/root" | cut -f1)
 tar --numeric-owner -C "$work/root" -cf "$work/tree.tar" .
 
-declare -A wall kb size
-measure() { # NAME CMD...: wall seconds (appended to wall[NAME]) and peak RSS (KB, max)
-	local name=$1 s k; shift
-	/usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.err" ||
+declare -A wall cpu kb size
+# NAME CMD...: wall seconds (appended to wall[NAME]), CPU seconds, user +
+# system (cpu[NAME]: steadier than wall time on a shared machine), peak RSS
+# (KB, the largest of the runs)
+measure() {
+	local name=$1 s k u y; shift
+	/usr/bin/time -f '%e %M %U %S' -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.err" ||
 		{ echo "bench: $name failed:" >&2; cat "$work/$name.err" >&2; exit 1; }
-	read -r s k <"$work/$name.time"
+	read -r s k u y <"$work/$name.time"
 	wall[$name]="${wall[$name]:-} $s"
+	cpu[$name]="${cpu[$name]:-} $(echo "$u + $y" | bc -l)"
 	[ "${kb[$name]:-0}" -ge "$k" ] || kb[$name]=$k
 }
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
@@ -91,13 +95,14 @@ for run in $(seq "$runs"); do
 	fi
 done
 
-declare -A med
-for n in "${!wall[@]}"; do med[$n]=$(median "${wall[$n]}"); done
-row() { printf '| %s | %s | %s | %s | %s |\n' "$1" "${wall[$2]# }" "${med[$2]}" "$((kb[$2] / 1024))" "$3"; }
+declare -A med cmed
+for n in "${!wall[@]}"; do med[$n]=$(median "${wall[$n]}"); cmed[$n]=$(median "${cpu[$n]}"); done
+row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "${wall[$2]# }" "${med[$2]}" "${cmed[$2]}" \
+	"$((kb[$2] / 1024))" "$3"; }
 cat <<R
 tree: $tree_mb MB ($(basename "$tar")), block $block, $threads threads, $(nproc) cores, $runs runs, $(date -u +%F)
-| tool | wall s (each run) | median s | peak RSS MB | output MB |
-|---|---|---|---|---|
+| tool | wall s (each run) | median wall s | median CPU s | peak RSS MB | output MB |
+|---|---|---|---|---|---|
 R
 row "mksquashfs zstd-$level" mksquashfs "$(mb "${size[mksquashfs]}") squashfs"
 row "xorriso" xorriso "-"
@@ -114,12 +119,14 @@ cat <<R
 
 zstd-$level: mklive / (mksquashfs + xorriso) wall: $(r "${med[mklive]}" "$peer")   (target <= 0.8)
 zstd-$level: mklive / zstd -T$threads limit wall:       $(r "${med[mklive]}" "${med[zstd]}")   (target <= 1.0)
+zstd-$level: the same, CPU s (peers / limit):      $(r "${cmed[mklive]}" "$(echo "${cmed[mksquashfs]} + ${cmed[xorriso]}" | bc -l)") / $(r "${cmed[mklive]}" "${cmed[zstd]}")
 zstd-$level: mklive / mksquashfs peak memory:      $(r "${kb[mklive]}" "${kb[mksquashfs]}")   (target <= 0.10)
 R
 if [ "$xz" = 1 ]; then
 	peer=$(echo "${med[mksquashfs_xz]} + ${med[xorriso_xz]}" | bc -l)
 	cat <<R
 xz:     mklive / (mksquashfs + xorriso) wall: $(r "${med[mklive_xz]}" "$peer")   (target <= 0.8)
+xz:     the same, CPU s:                      $(r "${cmed[mklive_xz]}" "$(echo "${cmed[mksquashfs_xz]} + ${cmed[xorriso_xz]}" | bc -l)")
 xz:     mklive / mksquashfs squashfs size:    $(printf '%.4f' "$(echo "${size[mklive_xz]} / ${size[mksquashfs_xz]}" | bc -l)")   (target <= 1.0)
 xz:     mklive / mksquashfs peak memory:      $(r "${kb[mklive_xz]}" "${kb[mksquashfs_xz]}")   (target <= 0.10)
 R
