@@ -22,7 +22,7 @@ struct mkl_iso_file {
 	uint64_t size;
 	int fd;
 	uint32_t mode;		/* permission bits; 0 means 0444 */
-	int first;		/* 1: its data goes before the others' on the medium */
+	int first;		/* 1: its data goes before the others' (after the checksum list) */
 	int nosum;		/* 1: not in opts->sums_path (libisofs changes it) */
 	/* >0: the content (size bytes) lies in out_fd already, from this byte
 	 * (a multiple of 2048, past the image's metadata); fd is out_fd. The
@@ -59,8 +59,10 @@ struct mkl_iso_opts {
 	/* The medium's checksums: a file at this path ("sha256sum.txt") in
 	 * sha256sum(1)'s format ("HASH  ./path"), one line per file in the
 	 * order given, files with .nosum left out. Each file is hashed while
-	 * libisofs streams it into the image; the list is the last file data
-	 * on the medium, made when libisofs asks for it. NULL: none. */
+	 * libisofs streams it into the image; the list is the first file data
+	 * on the medium (before a placed file and .first files), written over
+	 * a placeholder of its size once the image is complete, so out_fd
+	 * must be seekable. NULL: none. */
 	const char *sums_path;
 };
 
