@@ -61,7 +61,7 @@
 #include <ext2fs/ext2fs.h>
 #include <et/com_err.h>
 
-#include "tree/outfile.h"
+#include "tree/io.h"
 
 #define CHUNK (1u << 20)	/* scratch copy and write-back unit */
 #define PIECE 1024u		/* zero detection unit: the smallest block */
@@ -75,7 +75,7 @@
 /* Where one regular file's content sits in the scratch file. */
 struct spool_rec {
 	struct spool_rec *next;
-	uint64_t off;		/* offset of byte 0 of the file */
+	struct mkl_spool_rec at;
 	uint64_t nonzero[3];	/* blocks with a non-zero byte at 1, 2, 4 KiB */
 };
 
@@ -90,8 +90,7 @@ struct ext2w {
 	struct mkl_tree *tree;
 	struct mkl_node *lpf;		/* lost+found */
 	bool lpf_made;			/* lost+found is ours, not the source's */
-	int spool;			/* scratch file, -1: none */
-	uint64_t spool_end;
+	struct mkl_spool spool;		/* file contents (pass 1) */
 	struct spool_rec *recs;
 	unsigned char *buf;		/* CHUNK bytes */
 	blk64_t *pblk;			/* where the blocks of a chunk went */
@@ -217,82 +216,40 @@ static int is_zero(const unsigned char *p, size_t n)
 
 /* --- pass 1: the source into a tree and a scratch file -------------------- */
 
-static int read_full(struct mkl_source *src, unsigned char *buf, size_t want, size_t *got,
-		     struct mkl_err *err)
+/* The spool's filter: hash each 1 KiB piece into the UUID seed, count
+ * the blocks (at 1, 2 and 4 KiB) that hold a non-zero byte, and leave
+ * all-zero chunks out of the scratch file. */
+struct spool_ctx {
+	struct ext2w *w;
+	struct spool_rec *rec;
+	uint64_t size;
+	unsigned mask;		/* non-zero 1 KiB pieces of the current 4 KiB */
+};
+
+static int spool_filter(void *ctx, uint64_t pos, const unsigned char *data, size_t len,
+			struct mkl_err *err)
 {
-	*got = 0;
-	while (*got < want) {
-		long n = mkl_source_read(src, buf + *got, want - *got, err);
+	struct spool_ctx *c = ctx;
+	struct spool_rec *rec = c->rec;
+	uint64_t any = 0;
 
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		*got += (size_t)n;
-	}
-	return 0;
-}
+	for (size_t i = 0; i < len; i += PIECE) {
+		size_t n = len - i < PIECE ? len - i : PIECE;
+		unsigned k = (unsigned)(((pos + i) / PIECE) & 3);
 
-static int spool_file(struct ext2w *w, struct mkl_source *src, const char *path, uint64_t size,
-		      struct spool_rec *rec, struct mkl_err *err)
-{
-	uint64_t pos = 0;
-	unsigned mask = 0;	/* non-zero 1 KiB pieces of the current 4 KiB */
-
-	rec->off = w->spool_end;
-	for (;;) {
-		size_t got, i;
-		uint64_t any = 0;
-
-		if (mkl_cancelled())
-			return mkl_error(err, ECANCELED, "copying '%s'", path);
-		if (read_full(src, w->buf, CHUNK, &got, err))
-			return -1;
-		if (pos + got > size)
-			return mkl_error(err, 0, "'%s' is longer than its size (%" PRIu64 " bytes)", path, size);
-		if (got == 0)
-			break;
-		for (i = 0; i < got; i += PIECE) {
-			size_t n = got - i < PIECE ? got - i : PIECE;
-			unsigned k = (unsigned)(((pos + i) / PIECE) & 3);
-
-			if (hash_bytes(&w->h, w->buf + i, n)) {
-				mask |= 1u << k;
-				any = 1;
-			}
-			if (k == 3 || pos + i + n == size) {
-				rec->nonzero[0] += (uint64_t)__builtin_popcount(mask);
-				rec->nonzero[1] += (mask & 3) != 0;
-				rec->nonzero[1] += (mask & 12) != 0;
-				rec->nonzero[2] += mask != 0;
-				mask = 0;
-			}
+		if (hash_bytes(&c->w->h, data + i, n)) {
+			c->mask |= 1u << k;
+			any = 1;
 		}
-		if (any) {
-			size_t done = 0;
-
-			while (done < got) {
-				ssize_t n = pwrite(w->spool, w->buf + done, got - done,
-						   (off_t)(rec->off + pos + done));
-
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n < 0)
-					return mkl_error(err, errno, "cannot write the scratch file "
-							 "(copying '%s')", path);
-				done += (size_t)n;
-			}
+		if (k == 3 || pos + i + n == c->size) {
+			rec->nonzero[0] += (uint64_t)__builtin_popcount(c->mask);
+			rec->nonzero[1] += (c->mask & 3) != 0;
+			rec->nonzero[1] += (c->mask & 12) != 0;
+			rec->nonzero[2] += c->mask != 0;
+			c->mask = 0;
 		}
-		pos += got;
-		if (got < CHUNK)
-			break;
 	}
-	/* The source checks the length itself when read to its end. */
-	if (pos < size)
-		return mkl_error(err, 0, "'%s' is shorter than its size (%" PRIu64 " of %" PRIu64
-				 " bytes)", path, pos, size);
-	w->spool_end += size;
-	return 0;
+	return any != 0;
 }
 
 static void hash_entry(struct hash *h, const struct mkl_source_entry *e)
@@ -348,14 +305,17 @@ static int read_source(struct ext2w *w, struct mkl_source *src, struct mkl_err *
 		rec->next = w->recs;
 		w->recs = rec;
 		node->data = rec;
-		if (e.st.size && spool_file(w, src, e.path, e.st.size, rec, err))
-			return -1;
+		if (e.st.size) {
+			struct spool_ctx c = { w, rec, e.st.size, 0 };
+
+			if (mkl_spool_add(&w->spool, &rec->at, e.path, e.st.size, mkl_source_read, src,
+					  spool_filter, &c, err))
+				return -1;
+		}
 	}
 	if (r < 0)
 		return -1;
-	if (ftruncate(w->spool, (off_t)w->spool_end))
-		return mkl_error(err, errno, "cannot size the scratch file");
-	return 0;
+	return mkl_spool_finish(&w->spool, err);
 }
 
 /* --- pass 2: counting ----------------------------------------------------- */
@@ -704,24 +664,6 @@ static int write_dir(struct ext2w *w, struct mkl_node *n, ext2_ino_t ino, struct
 	return 0;
 }
 
-static int read_spool(struct ext2w *w, uint64_t off, size_t len, const char *path, struct mkl_err *err)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(w->spool, w->buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return mkl_error(err, errno, "cannot read the scratch file (for '%s')", path);
-		if (n == 0)
-			return mkl_error(err, EIO, "the scratch file is short (for '%s')", path);
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* A regular file: each chunk from the scratch file is cut into blocks;
  * blocks with data get a block each (ext2fs_bmap2 allocates it next to the
  * one before, and the indirect blocks as they are needed), then runs of
@@ -751,7 +693,7 @@ static int write_file(struct ext2w *w, struct mkl_node *n, ext2_ino_t ino, struc
 
 		if (mkl_cancelled())
 			return mkl_error(err, ECANCELED, "writing '%s'", path);
-		if (read_spool(w, rec->off + pos, len, path, err))
+		if (mkl_spool_read(&w->spool, &rec->at, pos, w->buf, len, path, err))
 			return -1;
 		memset(w->buf + len, 0, nb * bsize - len);
 		for (size_t i = 0; i < nb; i++) {
@@ -1106,7 +1048,7 @@ int mkl_ext2_write(int fd, const struct mkl_ext2_opts *opts, struct mkl_source *
 
 	memset(&w, 0, sizeof(w));
 	w.o = opts;
-	w.spool = -1;
+	w.spool.fd = -1;
 	w.next_ino = FIRST_INO + 1;
 	hash_init(&w.h);
 	if (opts->label && mkl_ext2_check_label(opts->label, err))
@@ -1122,19 +1064,8 @@ int mkl_ext2_write(int fd, const struct mkl_ext2_opts *opts, struct mkl_source *
 	w.pblk = mkl_calloc(CHUNK / 1024, sizeof(*w.pblk), err);
 	if (!w.tree || !w.buf || !w.pblk)
 		goto out;
-	if (src) {
-		char near[PATH_MAX];
-		const char *tmp = getenv("TMPDIR");
-
-		if (opts->scratch_near)
-			snprintf(near, sizeof(near), "%s", opts->scratch_near);
-		else
-			snprintf(near, sizeof(near), "%s/-", tmp && *tmp ? tmp : "/tmp");
-		if (mkl_scratch_open(near, &w.spool, err))
-			goto out;
-		if (read_source(&w, src, err))
-			goto out;
-	}
+	if (src && (mkl_spool_open(&w.spool, opts->scratch_near, err) || read_source(&w, src, err)))
+		goto out;
 	w.time = opts->time >= 0 ? opts->time : w.any_entry ? w.newest : 0;
 	hash_u64(&w.h, (uint64_t)w.time);
 	if (add_lost_found(&w, err) || mkl_tree_finish(w.tree, err))
@@ -1143,8 +1074,7 @@ int mkl_ext2_write(int fd, const struct mkl_ext2_opts *opts, struct mkl_source *
 out:
 	if (w.fs)
 		ext2fs_free(w.fs);
-	if (w.spool >= 0)
-		close(w.spool);
+	mkl_spool_close(&w.spool);
 	while ((rec = w.recs)) {
 		w.recs = rec->next;
 		free(rec);

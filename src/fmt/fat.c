@@ -14,6 +14,7 @@
  * and their checksum, the short-name basis and numeric tail).
  */
 #include "fmt/fat.h"
+#include "tree/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define WHAT "the FAT image"
 #define SECTOR 512u
 #define DIRENT 32u
 #define FAT12_MAX 4084u		/* clusters; 4085 and more is FAT16 */
@@ -41,8 +43,6 @@
 #define ATTR_LFN 0x0f
 #define CASE_LOWER_BASE 0x08
 #define CASE_LOWER_EXT 0x10
-
-static const unsigned char zeros[65536];
 
 struct node {
 	char *name;			/* UTF-8 component; NULL for the root */
@@ -304,11 +304,10 @@ struct nameset {
 
 static size_t name_hash(const uint8_t *s)
 {
-	size_t h = 2166136261u;
+	uint64_t h = MKL_HASH_INIT;
 
-	for (int i = 0; i < 11; i++)
-		h = (h ^ s[i]) * 16777619u;
-	return h;
+	mkl_hash_bytes(&h, s, 11);
+	return (size_t)h;
 }
 
 /* 1 when added, 0 when already present. */
@@ -746,37 +745,6 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, v >> 16);
 }
 
-static int write_all(int fd, const void *buf, size_t len, struct mkl_err *err)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return mkl_error(err, errno, "cannot write the FAT image");
-		if (w == 0)
-			return mkl_error(err, EIO, "cannot write the FAT image");
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int write_zeros(int fd, uint64_t len, struct mkl_err *err)
-{
-	while (len) {
-		size_t l = len < sizeof(zeros) ? (size_t)len : sizeof(zeros);
-
-		if (write_all(fd, zeros, l, err))
-			return -1;
-		len -= l;
-	}
-	return 0;
-}
-
 static void set_times(struct fat *f, int64_t t)
 {
 	struct tm tm;
@@ -933,8 +901,8 @@ static int write_file(int out, const struct fat *f, const struct node *nd, uint8
 	int fd = file->fd, rc = -1;
 
 	if (fd < 0 && file->mem)
-		return write_all(out, file->mem, (size_t)file->size, err) ||
-		       write_zeros(out, (uint64_t)nd->nclus * f->csize - file->size, err) ? -1 : 0;
+		return mkl_write_all(out, file->mem, (size_t)file->size, WHAT, err) ||
+		       mkl_write_zeros(out, (uint64_t)nd->nclus * f->csize - file->size, WHAT, err) ? -1 : 0;
 	if (fd < 0) {
 		struct stat st;
 
@@ -967,12 +935,12 @@ static int write_file(int out, const struct fat *f, const struct node *nd, uint8
 			mkl_error(err, ECANCELED, "writing the FAT image");
 			goto out;
 		}
-		if (write_all(out, buf, (size_t)r, err))
+		if (mkl_write_all(out, buf, (size_t)r, WHAT, err))
 			goto out;
 		left -= (uint64_t)r;
 		off += (uint64_t)r;
 	}
-	rc = write_zeros(out, (uint64_t)nd->nclus * f->csize - file->size, err);
+	rc = mkl_write_zeros(out, (uint64_t)nd->nclus * f->csize - file->size, WHAT, err);
 out:
 	if (fd != file->fd)
 		close(fd);
@@ -1098,8 +1066,8 @@ int mkl_fat_write(int out, const struct mkl_fat_opts *o, const struct mkl_fat_fi
 			goto out;
 	}
 	fill_boot(&f, o, sector);
-	if (write_all(out, sector, (size_t)f.reserved * SECTOR, err) ||
-	    write_all(out, table, table_size, err) || write_all(out, table, table_size, err))
+	if (mkl_write_all(out, sector, (size_t)f.reserved * SECTOR, WHAT, err) ||
+	    mkl_write_all(out, table, table_size, WHAT, err) || mkl_write_all(out, table, table_size, WHAT, err))
 		goto out;
 	dirbuf = calloc(1, f.root_entries * DIRENT);
 	if (!dirbuf) {
@@ -1107,7 +1075,7 @@ int mkl_fat_write(int out, const struct mkl_fat_opts *o, const struct mkl_fat_fi
 		goto out;
 	}
 	fill_dir(&f, 0, dirbuf, o->label);
-	if (write_all(out, dirbuf, f.root_entries * DIRENT, err))
+	if (mkl_write_all(out, dirbuf, f.root_entries * DIRENT, WHAT, err))
 		goto out;
 	written = f.reserved + 2 * (uint64_t)f.fat_sectors + f.root_entries * DIRENT / SECTOR;
 
@@ -1124,14 +1092,14 @@ int mkl_fat_write(int out, const struct mkl_fat_opts *o, const struct mkl_fat_fi
 				goto out;
 			}
 			fill_dir(&f, f.order[k], dirbuf, NULL);
-			if (write_all(out, dirbuf, len, err))
+			if (mkl_write_all(out, dirbuf, len, WHAT, err))
 				goto out;
 		} else if (write_file(out, &f, nd, buf, bufsize, err)) {
 			goto out;
 		}
 		written += (uint64_t)nd->nclus * f.spc;
 	}
-	if (write_zeros(out, ((uint64_t)f.total_sectors - written) * SECTOR, err))
+	if (mkl_write_zeros(out, ((uint64_t)f.total_sectors - written) * SECTOR, WHAT, err))
 		goto out;
 	rc = 0;
 out:

@@ -23,7 +23,7 @@ static int retry(void)
 static int write_failed(struct mkl_err *err, ssize_t n, const char *what)
 {
 	/* write() returning 0 for a non-empty buffer: the device is full. */
-	return mkl_error(err, n < 0 ? (errno == EINTR ? ECANCELED : errno) : ENOSPC, "cannot write %s",
+	return mkl_error(err, n < 0 ? (errno == EINTR ? ECANCELED : errno) : ENOSPC, "writing %s",
 			 what);
 }
 

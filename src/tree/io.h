@@ -23,7 +23,7 @@
 #include "tree/tree.h"
 
 /* Write all of buf to fd (at its position, or at off). `what` names the
- * file in messages: "cannot write WHAT: reason". 0 or -1. */
+ * file in messages: "writing WHAT: reason". 0 or -1. */
 int mkl_write_all(int fd, const void *buf, size_t len, const char *what, struct mkl_err *err);
 int mkl_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *what,
 		   struct mkl_err *err);
