@@ -20,6 +20,13 @@ static int retry(void)
 	return errno == EINTR && !mkl_cancelled();
 }
 
+/* A short write when the work was cancelled: the signal cut it short, and
+ * the next write could block for ever (a reader that stopped). */
+static int cut_short(size_t left)
+{
+	return left > 0 && mkl_cancelled();
+}
+
 static int write_failed(struct mkl_err *err, ssize_t n, const char *what)
 {
 	/* write() returning 0 for a non-empty buffer: the device is full. */
@@ -40,6 +47,8 @@ int mkl_write_all(int fd, const void *buf, size_t len, const char *what, struct 
 			return write_failed(err, n, what);
 		p += n;
 		len -= (size_t)n;
+		if (cut_short(len))
+			return mkl_error(err, ECANCELED, "writing %s", what);
 	}
 	return 0;
 }
@@ -59,6 +68,8 @@ int mkl_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char
 		p += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
+		if (cut_short(len))
+			return mkl_error(err, ECANCELED, "writing %s", what);
 	}
 	return 0;
 }
