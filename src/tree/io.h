@@ -76,7 +76,8 @@ int mkl_spool_open(struct mkl_spool *s, const char *near, struct mkl_err *err);
 
 /* Called with each chunk of a file as it is spooled (pos: its offset in
  * the file; chunks are MKL_SPOOL_CHUNK bytes but the last): 1 to store
- * it, 0 to leave a hole (the chunk must be all zeros), -1 to fail. */
+ * it, 0 not to (a hole: it reads back as zeros; a spool without a file,
+ * fd -1, only reads its input through the filter), -1 to fail. */
 typedef int (*mkl_spool_filter_fn)(void *ctx, uint64_t pos, const unsigned char *data, size_t len,
 				   struct mkl_err *err);
 
