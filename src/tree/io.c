@@ -34,12 +34,14 @@ static int write_failed(struct mkl_err *err, ssize_t n, const char *what)
 			 what);
 }
 
-int mkl_write_all(int fd, const void *buf, size_t len, const char *what, struct mkl_err *err)
+/* One loop for write and pwrite: off < 0 writes at the file position. */
+static int write_loop(int fd, const void *buf, size_t len, int64_t off, const char *what,
+		      struct mkl_err *err)
 {
 	const unsigned char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, (off_t)off);
 
 		if (n < 0 && retry())
 			continue;
@@ -47,31 +49,25 @@ int mkl_write_all(int fd, const void *buf, size_t len, const char *what, struct 
 			return write_failed(err, n, what);
 		p += n;
 		len -= (size_t)n;
+		if (off >= 0)
+			off += n;
 		if (cut_short(len))
 			return mkl_error(err, ECANCELED, "writing %s", what);
 	}
 	return 0;
 }
 
+int mkl_write_all(int fd, const void *buf, size_t len, const char *what, struct mkl_err *err)
+{
+	return write_loop(fd, buf, len, -1, what, err);
+}
+
 int mkl_pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *what,
 		   struct mkl_err *err)
 {
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && retry())
-			continue;
-		if (n <= 0)
-			return write_failed(err, n, what);
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-		if (cut_short(len))
-			return mkl_error(err, ECANCELED, "writing %s", what);
-	}
-	return 0;
+	if (off > INT64_MAX)
+		return mkl_error(err, EINVAL, "writing %s at %" PRIu64, what, off);
+	return write_loop(fd, buf, len, (int64_t)off, what, err);
 }
 
 int mkl_write_zeros(int fd, uint64_t len, const char *what, struct mkl_err *err)
