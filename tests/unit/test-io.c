@@ -293,10 +293,15 @@ static void test_spool(void)
 		struct mkl_tree *t = mkl_tree_create(&err);
 		struct mkl_stat st = { .mode = 0100644, .size = 5000 };
 		struct mkl_stat empty = { .mode = 0100644 };
-		struct mkl_node *n, *l, *e;
+		struct mkl_node *n = NULL, *l = NULL, *e = NULL;
 
 		T_OK(t && !mkl_tree_add(t, "f", &st, &n, &err) && !mkl_tree_add(t, "e", &empty, &e, &err) &&
 		     !mkl_tree_add_hardlink(t, "l", "f", &l, &err), "tree");
+		if (!n || !l || !e) {
+			mkl_tree_destroy(t);
+			mkl_spool_close(&s);
+			return;
+		}
 		m = (struct memr){ a, 5000, 4096 };
 		T_EQ_INT(mkl_spool_add_node(&s, n, mem_read, &m, &err), 0);
 		memset(back, 0, 5000);
