@@ -306,7 +306,9 @@ int mkl_fat_write(int out, const struct mkl_fat_opts *o, const struct mkl_fat_fi
 			size_t len = (size_t)nd->nclus * f.csize;
 
 			free(dirbuf);
-			dirbuf = calloc(1, len);
+			/* len > 0: a directory holds "." and "..", at least one
+			 * cluster (fat_plan); 1 for the analyzer, which cannot see it. */
+			dirbuf = calloc(1, len ? len : 1);
 			if (!dirbuf) {
 				mkl_error(err, ENOMEM, "out of memory");
 				goto out;

@@ -321,7 +321,8 @@ int fat_plan(struct fat *f, const struct mkl_fat_opts *o, const struct mkl_fat_f
 	if (plan_geometry(f, o, content, err))
 		return -1;
 	set_times(f, o->time);
-	f->order = calloc(f->n, sizeof(*f->order));
+	/* f->n >= 1 (the root); the analyzer loses it in add_node's realloc. */
+	f->order = calloc(f->n ? f->n : 1, sizeof(*f->order));
 	if (!f->order)
 		return mkl_error(err, ENOMEM, "out of memory");
 	allocate(f, 0, &next);
