@@ -2,6 +2,7 @@
  * value with its checks, merging the command line over mklive.conf over
  * the defaults, --help and `mklive options`. */
 #include "cli/options.h"
+#include "cli/cli.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -40,6 +40,7 @@
  */
 #include "fmt/iso.h"
 #include "fmt/isolib.h"
+#include "tree/io.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -120,24 +121,16 @@ static int fds_open(void *data)
 static int fds_read(void *data, uint64_t pos, void *buf, size_t count)
 {
 	struct fd_source *f = data;
-	size_t done = 0;
+	struct mkl_err ignored;	/* libisofs takes a code, not a message */
+	ssize_t n;
 
 	if (f->mem) {
 		memcpy(buf, f->mem + pos, count);
 		return (int)count;
 	}
-	while (done < count) {
-		ssize_t n = pread(f->fd, (char *)buf + done, count - done, (off_t)(pos + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return (int)ISO_FILE_READ_ERROR;
-		if (n == 0)
-			break;		/* file shrank: libisofs pads with zeros */
-		done += (size_t)n;
-	}
-	return (int)done;
+	/* Fewer bytes than asked: the file shrank, libisofs pads with zeros. */
+	n = mkl_pread_full(f->fd, buf, count, pos, "a file", &ignored);
+	return n < 0 ? (int)ISO_FILE_READ_ERROR : (int)n;
 }
 
 static void fds_release(void *data)
@@ -444,23 +437,6 @@ static int make_opts(const struct mkl_iso_opts *o, IsoWriteOpts **out, struct mk
 
 /* --- writing --- */
 
-static int write_all(int fd, const unsigned char *buf, size_t len, struct mkl_err *err)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return mkl_error(err, errno, "writing the ISO image");
-		if (n == 0)
-			return mkl_error(err, ENOSPC, "writing the ISO image");
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* libisofs derives the isohybrid MBR disk signature (bytes 440..443) from
  * the clock; put one derived from the image time there instead. */
 static void fix_disk_signature(unsigned char *mbr, int64_t t)
@@ -489,7 +465,7 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 
 	if (done == 0 && len >= 512 && d->o->mbr_template)
 		fix_disk_signature(buf, d->o->time);
-	if (write_all(d->fd, buf, len, err) < 0)
+	if (mkl_write_all(d->fd, buf, len, "the ISO image", err) < 0)
 		return -1;
 	if (d->progress && len)
 		d->progress(d->pctx, done + len, d->total);
