@@ -45,7 +45,7 @@ const struct mkl_image_format mkl_image_formats[] = {
 	},
 	{
 		.name = "cloop-ext2",
-		.help = "cloop blocks holding an ext2 filesystem (keeps hard links), served by nbd",
+		.help = "ext2 in cloop blocks, served by nbd: keeps hard links",
 		.path = "live/filesystem.cloop",
 		.init_format = "cloop",
 		.fstype = "ext2",
