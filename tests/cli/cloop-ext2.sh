@@ -152,6 +152,25 @@ else
 fi
 rm -f "$T"/t.*
 
+# --- symlink mode: only the read-only directories in the payload ------------
+# (a hard link across the split is refused: the tree without srv/a-link)
+cp -a "$t" "$T/split"
+rm "$T/split/srv/a-link"
+if build "$T/s.iso" --image-format cloop-ext2 --root-mode symlink --read-only /usr "$T/split" 2>"$T/err"; then
+	ok "symlink mode: build"
+	xorriso -osirrox on -indev "$T/s.iso" -extract /live/filesystem.cloop "$T/s.cloop" >/dev/null 2>&1
+	"$MKLIVE" cloop extract "$T/s.cloop" "$T/s.ext2"
+	check "symlink mode: e2fsck -fn clean" e2fsck -fn "$T/s.ext2" >/dev/null 2>&1
+	ls=$(debugfs -R "ls -p /" "$T/s.ext2" 2>/dev/null | awk -F/ 'NF > 5 { print $6 }' | grep -v '^\.*$' | sort | tr '\n' ' ')
+	check "symlink mode: the payload holds usr only ($ls)" test "$ls" = "lost+found usr "
+	check "symlink mode: tool and tool-alias share an inode" test \
+		"$(debugfs -R 'stat /usr/bin/tool' "$T/s.ext2" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\) .*/\1/p')" = \
+		"$(debugfs -R 'stat /usr/bin/tool-alias' "$T/s.ext2" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\) .*/\1/p')"
+else
+	fail "symlink mode: build: $(cat "$T/err")"
+fi
+rm -rf "$T"/s.* "$T/split"
+
 # --- the warning for what a payload cannot carry ------------------------------
 build "$T/c.iso" --image-format cloop "$t" 2>"$T/err"
 check "cloop, tree with hard links: built" test -s "$T/c.iso"
