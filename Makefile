@@ -61,6 +61,19 @@ endif
 
 all: $(BUILDDIR)/mklive $(BUILDDIR)/mklive-init $(BUILDDIR)/mklive-media
 
+# On a machine without the build dependencies, say which Debian packages are
+# missing and how to get them, instead of a compiler error. (Only where
+# dpkg is; the targets that install them, or need nothing, skip the check.)
+NODEPS_GOALS := deps check demo debian-demo fuzz clean print-cflags
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell command -v dpkg-query),)
+MISSING := $(shell scripts/deps.sh missing build)
+ifneq ($(MISSING),)
+$(error missing Debian packages: $(MISSING). Run 'make deps' (as root, or with sudo) to install them, or 'make demo' / 'make check', which install what they need)
+endif
+endif
+endif
+
 deps:
 	@scripts/deps.sh build
 

@@ -2,6 +2,8 @@
 # Install the Debian packages mklive needs to build (and, with "check", to test).
 #   scripts/deps.sh          build dependencies
 #   scripts/deps.sh check    build + test dependencies (readers we did not write, QEMU)
+#   scripts/deps.sh missing [build|check]   only print the missing packages, one
+#                            line, and exit 1 when there are any (what make uses)
 # Runs apt-get only when something is missing; needs root (or sudo) only then.
 set -eu
 
@@ -12,6 +14,11 @@ syslinux-common zstd xz-utils kmod file attr genisoimage bc time fdisk
 dosfstools mtools cloop-utils qemu-utils e2fsprogs genext2fs gdb
 clang libclang-rt-14-dev clang-tidy cppcheck valgrind mmdebstrap python3 groff-base"
 
+report=
+if [ "${1:-}" = missing ]; then
+	report=1
+	shift
+fi
 want=$build_pkgs
 case "${1:-build}" in
 	build) ;;
@@ -26,6 +33,10 @@ for p in $want; do
 	fi
 done
 [ -z "$missing" ] && exit 0
+if [ -n "$report" ]; then
+	echo "${missing# }"
+	exit 1
+fi
 
 echo "deps: installing$missing" >&2
 sudo=

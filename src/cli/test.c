@@ -142,100 +142,94 @@ static int copy_file(const char *from, const char *to)
 	return n < 0 ? -1 : 0;
 }
 
-/* Boot one row. 1 pass, 0 fail; *secs and why say more. */
-static int boot_row(const struct opts *o, int fw, int as, double *secs, char *why, size_t size)
-{
-	char vars[64] = "", code[4096], varsrc[4096], drive[4200], pflash0[4200], pflash1[200];
+/* QEMU's command line for one row into argv (at most 40); the buffers hold
+ * the strings it points to. The firmware's variable store is copied to a
+ * temporary file named in vars, which the caller removes. 0, or -1 with
+ * why filled. */
+struct qemu_args {
 	const char *argv[40];
-	int argc = 0, p[2], result = 0, status;
-	char line[4096];
-	size_t len = 0;
-	double start = now(), deadline = start + o->timeout;
-	pid_t pid;
+	char vars[64], code[4096], varsrc[4096], drive[4200], pflash0[4200], pflash1[200];
+};
 
-	argv[argc++] = o->qemu;
-	argv[argc++] = "-accel";
-	argv[argc++] = o->kvm ? "kvm" : "tcg";
-	argv[argc++] = "-m";
-	argv[argc++] = "1024";
-	argv[argc++] = "-nographic";
-	argv[argc++] = "-no-reboot";
-	argv[argc++] = "-monitor";
-	argv[argc++] = "none";
-	argv[argc++] = "-serial";
-	argv[argc++] = "stdio";
+static int qemu_argv(const struct opts *o, int fw, int as, struct qemu_args *q, char *why,
+		     size_t size)
+{
+	const char *const common[] = { o->qemu, "-accel", o->kvm ? "kvm" : "tcg", "-m", "1024",
+				       "-nographic", "-no-reboot", "-monitor", "none", "-serial",
+				       "stdio" };
+	int argc = 0;
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		q->argv[argc++] = common[i];
 	if (fw > 0) {
 		int fd;
 
-		snprintf(code, sizeof(code), "%s/%s", o->ovmf,
+		snprintf(q->code, sizeof(q->code), "%s/%s", o->ovmf,
 			 fw == 1 ? "OVMF_CODE_4M.fd" : "OVMF_CODE_4M.secboot.fd");
-		snprintf(varsrc, sizeof(varsrc), "%s/%s", o->ovmf,
+		snprintf(q->varsrc, sizeof(q->varsrc), "%s/%s", o->ovmf,
 			 fw == 1 ? "OVMF_VARS_4M.fd" : "OVMF_VARS_4M.ms.fd");
-		snprintf(vars, sizeof(vars), "%s/mklive-vars-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		fd = mkstemp(vars);
-		if (fd < 0 || (close(fd), copy_file(varsrc, vars))) {
-			snprintf(why, size, "cannot copy %s: %s", varsrc, strerror(errno));
-			if (fd >= 0)
-				unlink(vars);
-			return 0;
+		snprintf(q->vars, sizeof(q->vars), "%s/mklive-vars-XXXXXX",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		fd = mkstemp(q->vars);
+		if (fd < 0 || (close(fd), copy_file(q->varsrc, q->vars))) {
+			snprintf(why, size, "cannot copy %s: %s", q->varsrc, strerror(errno));
+			if (fd < 0)
+				q->vars[0] = '\0';
+			return -1;
 		}
-		argv[argc++] = "-M";
-		argv[argc++] = fw == 2 ? "q35,smm=on" : "q35";
+		q->argv[argc++] = "-M";
+		q->argv[argc++] = fw == 2 ? "q35,smm=on" : "q35";
 		if (fw == 2) {
-			argv[argc++] = "-global";
-			argv[argc++] = "driver=cfi.pflash01,property=secure,value=on";
+			q->argv[argc++] = "-global";
+			q->argv[argc++] = "driver=cfi.pflash01,property=secure,value=on";
 		}
-		snprintf(pflash0, sizeof(pflash0), "if=pflash,format=raw,unit=0,readonly=on,file=%s", code);
-		snprintf(pflash1, sizeof(pflash1), "if=pflash,format=raw,unit=1,file=%s", vars);
-		argv[argc++] = "-drive";
-		argv[argc++] = pflash0;
-		argv[argc++] = "-drive";
-		argv[argc++] = pflash1;
+		snprintf(q->pflash0, sizeof(q->pflash0), "if=pflash,format=raw,unit=0,readonly=on,file=%s",
+			 q->code);
+		snprintf(q->pflash1, sizeof(q->pflash1), "if=pflash,format=raw,unit=1,file=%s", q->vars);
+		q->argv[argc++] = "-drive";
+		q->argv[argc++] = q->pflash0;
+		q->argv[argc++] = "-drive";
+		q->argv[argc++] = q->pflash1;
 	}
 	if (as == 0) {
-		argv[argc++] = "-cdrom";
-		argv[argc++] = o->image;
+		q->argv[argc++] = "-cdrom";
+		q->argv[argc++] = o->image;
 	} else {
-		snprintf(drive, sizeof(drive), "if=none,id=stick,format=raw,readonly=on,file=%s", o->image);
-		argv[argc++] = "-device";
-		argv[argc++] = "qemu-xhci";
-		argv[argc++] = "-drive";
-		argv[argc++] = drive;
-		argv[argc++] = "-device";
-		argv[argc++] = "usb-storage,drive=stick,bootindex=1";
+		snprintf(q->drive, sizeof(q->drive), "if=none,id=stick,format=raw,readonly=on,file=%s",
+			 o->image);
+		q->argv[argc++] = "-device";
+		q->argv[argc++] = "qemu-xhci";
+		q->argv[argc++] = "-drive";
+		q->argv[argc++] = q->drive;
+		q->argv[argc++] = "-device";
+		q->argv[argc++] = "usb-storage,drive=stick,bootindex=1";
 	}
-	argv[argc] = NULL;
+	q->argv[argc] = NULL;
+	return 0;
+}
 
-	if (pipe2(p, O_CLOEXEC)) {
-		snprintf(why, size, "pipe: %s", strerror(errno));
-		goto out;
-	}
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
+/* Read QEMU's serial console (fd) until the live system says it starts
+ * the real init (1), or fails, or the deadline passes (0); why says which. */
+static int watch_serial(const struct opts *o, int fd, double deadline, char *why, size_t size)
+{
+	char line[4096];
+	size_t len = 0;
 
-		dup2(null, 0);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execvp(o->qemu, (char *const *)argv);
-		fprintf(stderr, "cannot run %s: %s\n", o->qemu, strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
 	snprintf(why, size, "no sign of the live system within %d s", o->timeout);
-	while (pid > 0) {
-		struct pollfd pf = { .fd = p[0], .events = POLLIN };
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
 		double left = deadline - now();
 		ssize_t n;
 		char c;
 
 		if (left <= 0 || poll(&pf, 1, (int)(left * 1000) + 1) <= 0)
-			break;
-		n = read(p[0], &c, 1);
+			return 0;
+		n = read(fd, &c, 1);
 		if (n <= 0) {
+			line[len] = '\0';
 			snprintf(why, size, "QEMU stopped before the live system came up%s%s",
 				 len ? ": " : "", len ? line : "");
-			break;
+			return 0;
 		}
 		if (o->verbose)
 			fputc(c, stderr);
@@ -249,17 +243,48 @@ static int boot_row(const struct opts *o, int fw, int as, double *secs, char *wh
 
 			s[strcspn(s, "\r")] = '\0';
 			snprintf(why, size, "%s", s);
-			result = 1;
-			break;
+			return 1;
 		}
 		if (strstr(line, "Kernel panic") || strstr(line, "mklive: error:") ||
 		    strstr(line, "No bootable device")) {
 			line[strcspn(line, "\r")] = '\0';
 			snprintf(why, size, "%s", line);
-			break;
+			return 0;
 		}
 		len = 0;
 	}
+}
+
+/* Boot one row. 1 pass, 0 fail; *secs and why say more. */
+static int boot_row(const struct opts *o, int fw, int as, double *secs, char *why, size_t size)
+{
+	struct qemu_args q = { .vars = "" };
+	int p[2], result = 0, status;
+	double start = now();
+	pid_t pid;
+
+	if (qemu_argv(o, fw, as, &q, why, size))
+		goto out;
+	if (pipe2(p, O_CLOEXEC)) {
+		snprintf(why, size, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execvp(o->qemu, (char *const *)q.argv);
+		fprintf(stderr, "cannot run %s: %s\n", o->qemu, strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	if (pid > 0)
+		result = watch_serial(o, p[0], start + o->timeout, why, size);
+	else
+		snprintf(why, size, "fork: %s", strerror(errno));
 	*secs = now() - start;
 	if (pid > 0) {
 		kill(pid, SIGKILL);
@@ -267,8 +292,8 @@ static int boot_row(const struct opts *o, int fw, int as, double *secs, char *wh
 	}
 	close(p[0]);
 out:
-	if (vars[0])
-		unlink(vars);
+	if (q.vars[0])
+		unlink(q.vars);
 	return result;
 }
 

@@ -23,72 +23,65 @@ static const struct {
 	  "persistence" },
 };
 
+/* A menu in one loader's syntax (isolinux, or GRUB when id is given: it
+ * finds the medium by a file named after the build's ID, so another live
+ * medium plugged in is never taken), with every entry. */
+static char *menu(const char *label, const char *append, int timeout, const char *id)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	if (id)
+		fprintf(f, "search --no-floppy --set=root --file /.disk/%s\n"
+			   "set prefix=($root)/boot/grub\n"
+			   "serial --unit=0 --speed=115200\n"
+			   "terminal_input console serial\n"
+			   "terminal_output console serial\n"
+			   "set default=0\n"
+			   "set timeout=%d\n"
+			   "set timeout_style=menu\n", id, timeout);
+	else	/* syslinux counts in tenths of a second; 0 would mean "wait forever". */
+		fprintf(f, "SERIAL 0 115200\n"
+			   "UI menu.c32\n"
+			   "DEFAULT live\n"
+			   "PROMPT 0\n"
+			   "TIMEOUT %d\n"
+			   "MENU TITLE %s (boots the first entry in %d s)\n",
+			timeout > 0 ? timeout * 10 : 1, label, timeout);
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
+		const char *sep = entries[i].args[0] ? " " : "", *asep = append && append[0] ? " " : "";
+
+		if (id)
+			fprintf(f, "\nmenuentry '%s%s' {\n"
+				   "\tlinux /live/vmlinuz " CONSOLES "%s%s%s%s\n"
+				   "\tinitrd /live/initrd.img\n}\n",
+				label, entries[i].title, sep, entries[i].args, asep, append ? append : "");
+		else
+			fprintf(f, "\nLABEL %s\n  MENU LABEL %s%s\n  KERNEL /live/vmlinuz\n"
+				   "  APPEND initrd=/live/initrd.img " CONSOLES "%s%s%s%s\n",
+				entries[i].id, label, entries[i].title, sep, entries[i].args, asep,
+				append ? append : "");
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 char *mkl_isolinux_cfg(const char *label, const char *append, int timeout)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	size_t i;
-
-	if (!f)
-		return NULL;
-	/* syslinux counts in tenths of a second; 0 would mean "wait forever". */
-	fprintf(f, "SERIAL 0 115200\n"
-		   "UI menu.c32\n"
-		   "DEFAULT live\n"
-		   "PROMPT 0\n"
-		   "TIMEOUT %d\n"
-		   "MENU TITLE %s (boots the first entry in %d s)\n",
-		timeout > 0 ? timeout * 10 : 1, label, timeout);
-	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
-		fprintf(f, "\nLABEL %s\n  MENU LABEL %s%s\n  KERNEL /live/vmlinuz\n"
-			   "  APPEND initrd=/live/initrd.img " CONSOLES "%s%s%s%s\n",
-			entries[i].id, label, entries[i].title,
-			entries[i].args[0] ? " " : "", entries[i].args,
-			append && append[0] ? " " : "", append ? append : "");
-	}
-	if (fclose(f)) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return menu(label, append, timeout, NULL);
 }
 
-/* GRUB (UEFI): the same entries. The medium is found by a file named after
- * the build's ID, so another live medium plugged in is never taken. */
 char *mkl_grub_cfg(const char *label, const char *append, int timeout, const char *id)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	size_t i;
-
-	if (!f)
-		return NULL;
-	fprintf(f, "search --no-floppy --set=root --file /.disk/%s\n"
-		   "set prefix=($root)/boot/grub\n"
-		   "serial --unit=0 --speed=115200\n"
-		   "terminal_input console serial\n"
-		   "terminal_output console serial\n"
-		   "set default=0\n"
-		   "set timeout=%d\n"
-		   "set timeout_style=menu\n", id, timeout);
-	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
-		fprintf(f, "\nmenuentry '%s%s' {\n"
-			   "\tlinux /live/vmlinuz " CONSOLES "%s%s%s%s\n"
-			   "\tinitrd /live/initrd.img\n}\n",
-			label, entries[i].title, entries[i].args[0] ? " " : "", entries[i].args,
-			append && append[0] ? " " : "", append ? append : "");
-	}
-	if (fclose(f)) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
+	return menu(label, append, timeout, id);
 }
 
-/* The ESP's own grub.cfg, read when GRUB finds no configuration on the
- * medium by itself: find the medium by its ID, then read the real one. */
 char *mkl_floppy_cmdline(const char *append)
 {
 	char *s;
@@ -99,6 +92,8 @@ char *mkl_floppy_cmdline(const char *append)
 	return s;
 }
 
+/* The ESP's own grub.cfg, read when GRUB finds no configuration on the
+ * medium by itself: find the medium by its ID, then read the real one. */
 char *mkl_grub_esp_cfg(const char *id)
 {
 	char *buf = NULL;

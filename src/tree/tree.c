@@ -352,6 +352,23 @@ static void clear_children(struct mkl_tree *t, struct mkl_node *n)
 	n->children = NULL;
 }
 
+/* n's metadata becomes st's; n takes target and xattrs (its own are freed). */
+static void put_meta(struct mkl_node *n, const struct mkl_stat *st, char *target,
+		     struct mkl_xattr *xattrs)
+{
+	free(n->target);
+	free_xattrs(n->xattrs);
+	n->target = target;
+	n->xattrs = xattrs;
+	n->mode = st->mode;
+	n->uid = st->uid;
+	n->gid = st->gid;
+	n->rdev = st->rdev;
+	n->mtime = st->mtime;
+	n->size = (st->mode & S_IFMT) == S_IFREG ? st->size : 0;
+	n->implicit = false;
+}
+
 static int set_meta(struct mkl_node *n, const struct mkl_stat *st, struct mkl_err *err)
 {
 	char *target = NULL;
@@ -366,17 +383,7 @@ static int set_meta(struct mkl_node *n, const struct mkl_stat *st, struct mkl_er
 		free(target);
 		return -1;
 	}
-	free(n->target);
-	free_xattrs(n->xattrs);
-	n->target = target;
-	n->xattrs = xattrs;
-	n->mode = st->mode;
-	n->uid = st->uid;
-	n->gid = st->gid;
-	n->rdev = st->rdev;
-	n->mtime = st->mtime;
-	n->size = (st->mode & S_IFMT) == S_IFREG ? st->size : 0;
-	n->implicit = false;
+	put_meta(n, st, target, xattrs);
 	return 0;
 }
 
@@ -529,19 +536,12 @@ int mkl_tree_add_hardlink(struct mkl_tree *t, const char *path, const char *targ
 	drop_name(t, n);
 	if (mkl_is_dir(n))
 		clear_children(t, n);
-	/* A follower mirrors its leader's metadata so writers that look at
-	 * any name see the same inode. */
-	free(n->target);
-	free_xattrs(n->xattrs);
-	n->target = NULL;
-	n->xattrs = NULL;
-	n->mode = to->mode;
-	n->uid = to->uid;
-	n->gid = to->gid;
-	n->rdev = to->rdev;
-	n->mtime = to->mtime;
-	n->size = to->size;
-	n->implicit = false;
+	/* A follower mirrors its leader's metadata (not its xattrs or link
+	 * text, which stay with the leader) so writers that look at any name
+	 * see the same inode. */
+	put_meta(n, &(struct mkl_stat){ .mode = to->mode, .uid = to->uid, .gid = to->gid,
+					.rdev = to->rdev, .mtime = to->mtime, .size = to->size },
+		 NULL, NULL);
 	n->link = to;
 	to->nlink++;
 	if (out)
