@@ -26,6 +26,8 @@ struct init_cfg {
 	const char *id;		/* volume set ID of the medium */
 	const char *image;	/* path of the image inside the medium */
 	const char *format;	/* image format: "squashfs" or "cloop" */
+	const char *fstype;	/* what the attached image is mounted as; NULL:
+				 * the format's (squashfs, or iso9660 for cloop) */
 	const char *root;	/* root mode: "overlay" or "symlink" */
 	const char *rwimage;	/* symlink mode: squashfs of the writable part */
 	char **argv;		/* our own, for the nbd server's process title */

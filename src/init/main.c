@@ -242,6 +242,8 @@ static void parse_conf(char *s)
 			cfg.modules = v;
 		else if (!strcmp(k, "format") && *v)
 			cfg.format = v;
+		else if (!strcmp(k, "fstype") && *v)
+			cfg.fstype = v;
 		else if (!strcmp(k, "root") && *v)
 			cfg.root = v;
 		else if (!strcmp(k, "rwimage") && *v)

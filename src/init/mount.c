@@ -67,7 +67,14 @@ int mount_fs(const char *src, const char *dst, const char *type,
 		return 0;
 	if (errno != ENODEV)
 		return -1;
-	mod_load_name(strcmp(type, "iso9660") ? type : "isofs");
+	/* The module's name where it is not the type's: ext2 and ext3 are
+	 * served by ext4 (CONFIG_EXT4_USE_FOR_EXT2, as Debian builds it). */
+	if (!strcmp(type, "iso9660"))
+		mod_load_name("isofs");
+	else if (!strcmp(type, "ext2") || !strcmp(type, "ext3"))
+		mod_load_name("ext4");
+	else
+		mod_load_name(type);
 	return mount(src, dst, type, flags, data);
 }
 
@@ -166,11 +173,14 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 	int lfd;
 
 	if (!strcmp(cfg->format, "cloop")) {
+		/* fstype= in /mklive.conf: the payload (iso9660, or ext2) */
+		const char *type = cfg->fstype ? cfg->fstype : "iso9660";
+
 		if (nbd_attach(file, cfg->argv, dev, size) < 0)
 			return -1;
-		if (mount_fs(dev, MKL_RO, "iso9660", MS_RDONLY, NULL) < 0) {
-			err("error: cannot mount %s (cloop image %s) as iso9660 on "
-			    MKL_RO ": %s", dev, file, strerror(errno));
+		if (mount_fs(dev, MKL_RO, type, MS_RDONLY, NULL) < 0) {
+			err("error: cannot mount %s (cloop image %s) as %s on "
+			    MKL_RO ": %s", dev, file, type, strerror(errno));
 			return -1;
 		}
 		return 0;
@@ -185,9 +195,10 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 		return -1;
 	}
 	dbg("image %s on %s", file, dev);
-	if (mount_fs(dev, MKL_RO, "squashfs", MS_RDONLY, NULL) < 0) {
-		err("error: cannot mount %s (%s) as squashfs on " MKL_RO ": %s",
-		    dev, file, strerror(errno));
+	if (mount_fs(dev, MKL_RO, cfg->fstype ? cfg->fstype : "squashfs", MS_RDONLY,
+		     NULL) < 0) {
+		err("error: cannot mount %s (%s) as %s on " MKL_RO ": %s", dev, file,
+		    cfg->fstype ? cfg->fstype : "squashfs", strerror(errno));
 		close(lfd);
 		return -1;
 	}

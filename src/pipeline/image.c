@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 static const char *const cloop_modules[] = { "nbd", NULL };
+/* ext2 is mounted by the ext4 driver (jbd2, mbcache and crc16 come from
+ * modules.dep); ext4 asks for crc32c through the crypto API, which
+ * modules.dep does not show. */
+static const char *const cloop_ext2_modules[] = { "nbd", "ext4", "crc32c_generic", NULL };
 
 /* A new format: its file (image_NAME.c with its mkl_image_ops), a row here,
  * and the init's reader (src/init/, its own table of formats). */
@@ -37,6 +41,19 @@ const struct mkl_image_format mkl_image_formats[] = {
 		.limits = "hard links become separate files (Linux's isofs gives each "
 			  "Rock Ridge entry its own inode)",
 		.hardlinks = false,
+		.ops = &mkl_image_cloop_ops,
+	},
+	{
+		.name = "cloop-ext2",
+		.help = "ext2 in cloop blocks, served by nbd: keeps hard links",
+		.path = "live/filesystem.cloop",
+		.init_format = "cloop",
+		.fstype = "ext2",
+		.modules = cloop_ext2_modules,
+		.compressor = "gzip",
+		.compressors = "gzip, lz4, none, xz",
+		.boot_compressors = "gzip, lz4, none",
+		.hardlinks = true,
 		.ops = &mkl_image_cloop_ops,
 	},
 	{ .name = NULL },

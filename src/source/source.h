@@ -50,4 +50,12 @@ const char *mkl_source_dir_root(const struct mkl_source *src);
 
 void mkl_source_close(struct mkl_source *src);	/* accepts NULL */
 
+/* A finished tree read back as a source (treesrc.c): pre-order, the root
+ * "" first; the first name of an inode met carries it, later names are
+ * hard links to that path; regular files' bytes come from content(ctx,
+ * leader, ...); nodes a tar only implied get implicit_time as mtime. The
+ * tree must outlive the source and stay unchanged. */
+int mkl_source_tree_open(struct mkl_tree *tree, mkl_content_fn content, void *ctx,
+			 int64_t implicit_time, struct mkl_source **out, struct mkl_err *err);
+
 #endif
