@@ -255,11 +255,7 @@ static void cloop_destroy(struct mkl_image *img)
 	free(c);
 }
 
+/* check, open, add, finish, read, destroy */
 const struct mkl_image_ops mkl_image_cloop_ops = {
-	.check = cloop_check,
-	.open = cloop_open,
-	.add = cloop_add,
-	.finish = cloop_finish,
-	.read = cloop_read,
-	.destroy = cloop_destroy,
+	cloop_check, cloop_open, cloop_add, cloop_finish, cloop_read, cloop_destroy,
 };
