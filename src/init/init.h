@@ -8,7 +8,8 @@
  * rescue), util.c (messages, files, directories), modules.c (modalias and
  * uevents), medium.c (finding the medium), mount.c (loop, overlay and
  * symlink roots), persist.c (the persistence filesystem, found by its label),
- * toram.c (the image copied into RAM), nbd.c (cloop images served to the nbd
+ * toram.c (the image copied into RAM), alloc.c (malloc and free in place of
+ * musl's), nbd.c (cloop images served to the nbd
  * driver), unpack.c (zlib and lz4 for cloop blocks), copy.c
  * (copying a tree with its metadata) and switch_root.c (leaving the
  * initramfs).
@@ -59,6 +60,7 @@ void msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define dbg(...)	msg(MKL_DEBUG, __VA_ARGS__)
 size_t sfmt(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+const char *errstr(int e);
 unsigned long now_ms(void);
 unsigned long since_start_ms(void);
 char *read_file(const char *path);

@@ -47,7 +47,9 @@ int run_shell(void)
 
 	if (access(RESCUE_SHELL, X_OK) < 0)
 		return -1;
-	pid = fork();
+	/* _Fork (musl 1.2.2, glibc 2.34): fork without the atfork handlers
+	 * and libc locks that only threads need; the init has none */
+	pid = _Fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
@@ -111,7 +113,29 @@ static void early_mounts(void)
 	for (i = 0; i < 4; i++)
 		if (e[i])
 			err("warning: cannot mount %s on %s: %s", m[i].type, m[i].dir,
-			    strerror(e[i]));
+			    errstr(e[i]));
+}
+
+/*
+ * PATH for the rescue shell and the real init when the kernel gave none:
+ * the kernel's environment (at most 32 strings) and PATH.  setenv would
+ * bring musl's copy-and-free handling of environment strings.
+ */
+static void default_path(void)
+{
+	static char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	static char *env[34];
+	extern char **environ;
+	size_t n = 0;
+
+	if (getenv("PATH"))
+		return;
+	while (environ && environ[n] && n < 32) {
+		env[n] = environ[n];
+		n++;
+	}
+	env[n] = path;
+	environ = env;
 }
 
 static int yes(const char *v)
@@ -257,8 +281,7 @@ int main(int argc, char **argv)
 
 	since_start_ms();
 	early_mounts();
-	if (!getenv("PATH"))
-		setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 0);
+	default_path();
 
 	conf = read_file("/mklive.conf");
 	if (conf)
@@ -324,7 +347,7 @@ int main(int argc, char **argv)
 		rescue();
 	if (mount_fs(dev, MKL_MEDIUM, "iso9660", MS_RDONLY, NULL) < 0) {
 		err("error: cannot mount %s (medium %s) as iso9660 on " MKL_MEDIUM ": %s",
-		    dev, cfg.id, strerror(errno));
+		    dev, cfg.id, errstr(errno));
 		rescue();
 	}
 	dbg("medium: %lu ms", now_ms() - t);

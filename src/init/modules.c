@@ -323,7 +323,7 @@ static void load(struct mod *m)
 	fd = openat(m->dir, m->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		m->state = MOD_FAILED;
-		dbg("cannot open module %s: %s", m->path, strerror(errno));
+		dbg("cannot open module %s: %s", m->path, errstr(errno));
 		return;
 	}
 	/* async_probe: the module loader's own parameter (any module takes
@@ -344,7 +344,7 @@ static void load(struct mod *m)
 		dbg("loaded %s%s", m->name, r ? " (already there)" : "");
 	} else {
 		m->state = MOD_FAILED;
-		dbg("cannot load %s: %s", m->name, strerror(errno));
+		dbg("cannot load %s: %s", m->name, errstr(errno));
 	}
 	close(fd);
 }
@@ -514,13 +514,13 @@ int uevent_open(void)
 	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 		    NETLINK_KOBJECT_UEVENT);
 	if (fd < 0) {
-		err("warning: no uevent socket: %s", strerror(errno));
+		err("warning: no uevent socket: %s", errstr(errno));
 		return -1;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		err("warning: cannot bind the uevent socket: %s", strerror(errno));
+		err("warning: cannot bind the uevent socket: %s", errstr(errno));
 		close(fd);
 		return -1;
 	}

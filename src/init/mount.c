@@ -170,7 +170,7 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 			return -1;
 		if (mount_fs(dev, MKL_RO, "iso9660", MS_RDONLY, NULL) < 0) {
 			err("error: cannot mount %s (cloop image %s) as iso9660 on "
-			    MKL_RO ": %s", dev, file, strerror(errno));
+			    MKL_RO ": %s", dev, file, errstr(errno));
 			return -1;
 		}
 		return 0;
@@ -178,7 +178,7 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 	lfd = loop_attach(file, 0, dev, size);
 	if (lfd < 0) {
 		err("error: cannot attach the image %s to a loop device: %s",
-		    file, strerror(errno));
+		    file, errstr(errno));
 		if (errno == ENOENT)
 			err("check mklive.image= (now %s) against the files on the medium",
 			    cfg->image);
@@ -187,7 +187,7 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 	dbg("image %s on %s", file, dev);
 	if (mount_fs(dev, MKL_RO, "squashfs", MS_RDONLY, NULL) < 0) {
 		err("error: cannot mount %s (%s) as squashfs on " MKL_RO ": %s",
-		    dev, file, strerror(errno));
+		    dev, file, errstr(errno));
 		close(lfd);
 		return -1;
 	}
@@ -202,12 +202,12 @@ static int overlay_root(const char *base)
 
 	if (!base) {
 		if (mount_fs("tmpfs", MKL_RW, "tmpfs", 0, "mode=0755") < 0) {
-			err("error: cannot mount tmpfs on " MKL_RW ": %s", strerror(errno));
+			err("error: cannot mount tmpfs on " MKL_RW ": %s", errstr(errno));
 			return -1;
 		}
 		if (mkdir(MKL_RW "/upper", 0755) < 0 || mkdir(MKL_RW "/work", 0755) < 0) {
 			err("error: cannot create " MKL_RW "/upper and work: %s",
-			    strerror(errno));
+			    errstr(errno));
 			return -1;
 		}
 		base = MKL_RW;
@@ -216,7 +216,7 @@ static int overlay_root(const char *base)
 	     base, base);
 	if (mount_fs("overlay", MKL_NEWROOT, "overlay", 0, opts) < 0) {
 		err("error: cannot mount the overlay root on " MKL_NEWROOT ": %s",
-		    strerror(errno));
+		    errstr(errno));
 		return -1;
 	}
 	return 0;
@@ -240,7 +240,7 @@ static long symlink_root(const struct init_cfg *cfg)
 	lfd = loop_attach(file, 0, loop, sizeof(loop));
 	if (lfd < 0) {
 		err("error: cannot attach the writable root image %s to a loop "
-		    "device: %s", file, strerror(errno));
+		    "device: %s", file, errstr(errno));
 		if (errno == ENOENT)
 			err("check rwimage= / mklive.rwimage= (now %s) against the "
 			    "files on the medium", cfg->rwimage);
@@ -248,19 +248,19 @@ static long symlink_root(const struct init_cfg *cfg)
 	}
 	if (mount_fs(loop, MKL_RWSRC, "squashfs", MS_RDONLY, NULL) < 0) {
 		err("error: cannot mount %s (%s) as squashfs on " MKL_RWSRC ": %s",
-		    loop, file, strerror(errno));
+		    loop, file, errstr(errno));
 		close(lfd);
 		return -1;
 	}
 	close(lfd);
 	if (mount_fs("tmpfs", MKL_NEWROOT, "tmpfs", 0, "mode=0755") < 0) {
-		err("error: cannot mount tmpfs on " MKL_NEWROOT ": %s", strerror(errno));
+		err("error: cannot mount tmpfs on " MKL_NEWROOT ": %s", errstr(errno));
 		return -1;
 	}
 	n = copy_tree(MKL_RWSRC, MKL_NEWROOT);
 	/* the loop device clears itself with the unmount (autoclear) */
 	if (umount2(MKL_RWSRC, MNT_DETACH) < 0)
-		err("warning: cannot unmount " MKL_RWSRC ": %s", strerror(errno));
+		err("warning: cannot unmount " MKL_RWSRC ": %s", errstr(errno));
 	else
 		rmdir(MKL_RWSRC);
 	if (n < 0) {
@@ -268,12 +268,12 @@ static long symlink_root(const struct init_cfg *cfg)
 		return -1;
 	}
 	if (lstat(MKL_NEWROOT "/ro", &st) < 0 && mkdir(MKL_NEWROOT "/ro", 0755) < 0) {
-		err("error: cannot create " MKL_NEWROOT "/ro: %s", strerror(errno));
+		err("error: cannot create " MKL_NEWROOT "/ro: %s", errstr(errno));
 		return -1;
 	}
 	if (mount(MKL_RO, MKL_NEWROOT "/ro", NULL, MS_BIND, NULL) < 0) {
 		err("error: cannot bind " MKL_RO " on " MKL_NEWROOT "/ro: %s",
-		    strerror(errno));
+		    errstr(errno));
 		return -1;
 	}
 	return n;
@@ -291,7 +291,7 @@ static void release_medium(void)
 {
 	if (umount2(MKL_MEDIUM, 0) < 0) {
 		err("warning: toram: cannot unmount the medium from " MKL_MEDIUM
-		    ": %s; do not remove it", strerror(errno));
+		    ": %s; do not remove it", errstr(errno));
 		return;
 	}
 	rmdir(MKL_MEDIUM);
