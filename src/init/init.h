@@ -26,7 +26,8 @@ enum { MKL_ERR, MKL_INFO, MKL_DEBUG };
 struct init_cfg {
 	const char *id;		/* volume set ID of the medium */
 	const char *image;	/* path of the image inside the medium */
-	const char *format;	/* image format: "squashfs" or "cloop" */
+	const char *format;	/* image format: a row of mount.c's table */
+	const char *fstype;	/* filesystem in the image, NULL: the row's */
 	const char *root;	/* root mode: "overlay" or "symlink" */
 	const char *rwimage;	/* symlink mode: squashfs of the writable part */
 	char **argv;		/* our own, for the nbd server's process title */
@@ -110,6 +111,7 @@ int mount_fs(const char *src, const char *dst, const char *type,
 	     unsigned long flags, const char *data);
 int loop_attach(const char *file, int rw, char *dev, size_t size);
 int build_root(const struct init_cfg *cfg);
+int image_format_check(const char *name, char *known, size_t size);
 
 /* nbd.c */
 int nbd_attach(const char *file, char **argv, char *dev, size_t size);

@@ -266,6 +266,8 @@ static void parse_conf(char *s)
 			cfg.modules = v;
 		else if (!strcmp(k, "format") && *v)
 			cfg.format = v;
+		else if (!strcmp(k, "fstype") && *v)
+			cfg.fstype = v;
 		else if (!strcmp(k, "root") && *v)
 			cfg.root = v;
 		else if (!strcmp(k, "rwimage") && *v)
@@ -276,7 +278,7 @@ static void parse_conf(char *s)
 int main(int argc, char **argv)
 {
 	static struct utsname uts;
-	char dev[64], *conf, *cmdline;
+	char dev[64], known[96], *conf, *cmdline;
 	unsigned long t;
 
 	since_start_ms();
@@ -306,14 +308,15 @@ int main(int argc, char **argv)
 		rescue();
 	}
 	cfg.argv = argv;
-	dbg("id=%s image=%s format=%s root=%s rwimage=%s kver=%s timeout=%u init=%s "
-	    "persistence=%s toram=%d", cfg.id ? cfg.id : "(none)", cfg.image,
-	    cfg.format, cfg.root, cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver,
+	dbg("id=%s image=%s format=%s fstype=%s root=%s rwimage=%s kver=%s timeout=%u "
+	    "init=%s persistence=%s toram=%d", cfg.id ? cfg.id : "(none)", cfg.image,
+	    cfg.format, cfg.fstype ? cfg.fstype : "(the format's)", cfg.root, cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver,
 	    cfg.timeout, cfg.init ? cfg.init : "(default)",
 	    cfg.persist ? cfg.persist : "(none)", cfg.toram);
-	if (strcmp(cfg.format, "squashfs") && strcmp(cfg.format, "cloop")) {
-		err("error: unknown image format '%s' in /mklive.conf (squashfs or cloop)",
-		    cfg.format);
+	if (image_format_check(cfg.format, known, sizeof(known)) < 0) {
+		err("error: unknown image format '%s' in /mklive.conf (format=); this "
+		    "init knows %s: were the initramfs's init and its /mklive.conf made by "
+		    "different mklive versions? build the image again", cfg.format, known);
 		rescue();
 	}
 	if (strcmp(cfg.root, "overlay") && strcmp(cfg.root, "symlink")) {

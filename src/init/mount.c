@@ -67,7 +67,16 @@ int mount_fs(const char *src, const char *dst, const char *type,
 		return 0;
 	if (errno != ENODEV)
 		return -1;
-	mod_load_name(strcmp(type, "iso9660") ? type : "isofs");
+	if (!strcmp(type, "iso9660")) {
+		mod_load_name("isofs");
+	} else if (!strncmp(type, "ext", 3)) {
+		/* ext4's module mounts ext2 and ext3 too; the crc32c it asks
+		 * the crypto API for at mount would need a modprobe */
+		mod_load_name("crc32c_generic");
+		mod_load_name("ext4");
+	} else {
+		mod_load_name(type);
+	}
 	return mount(src, dst, type, flags, data);
 }
 
@@ -156,27 +165,14 @@ int loop_attach(const char *file, int rw, char *dev, size_t size)
 }
 
 /*
- * The image, read-only on MKL_RO: a squashfs on a loop device, or a cloop
- * image served through nbd holding an ISO9660 filesystem.  dev gets the
- * block device.
+ * How a format's file becomes a block device: 0 with dev named, and *hold
+ * an fd to close once the device is mounted (or -1); -1 after a message.
  */
-static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
-		       size_t size)
+static int attach_loop(const struct init_cfg *cfg, const char *file, char *dev,
+		       size_t size, int *hold)
 {
-	int lfd;
-
-	if (!strcmp(cfg->format, "cloop")) {
-		if (nbd_attach(file, cfg->argv, dev, size) < 0)
-			return -1;
-		if (mount_fs(dev, MKL_RO, "iso9660", MS_RDONLY, NULL) < 0) {
-			err("error: cannot mount %s (cloop image %s) as iso9660 on "
-			    MKL_RO ": %s", dev, file, errstr(errno));
-			return -1;
-		}
-		return 0;
-	}
-	lfd = loop_attach(file, 0, dev, size);
-	if (lfd < 0) {
+	*hold = loop_attach(file, 0, dev, size);
+	if (*hold < 0) {
 		err("error: cannot attach the image %s to a loop device: %s",
 		    file, errstr(errno));
 		if (errno == ENOENT)
@@ -185,14 +181,73 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 		return -1;
 	}
 	dbg("image %s on %s", file, dev);
-	if (mount_fs(dev, MKL_RO, "squashfs", MS_RDONLY, NULL) < 0) {
-		err("error: cannot mount %s (%s) as squashfs on " MKL_RO ": %s",
-		    dev, file, errstr(errno));
-		close(lfd);
-		return -1;
-	}
-	close(lfd);
 	return 0;
+}
+
+/* Formats the kernel cannot read: our reader serves it through nbd. */
+static int attach_nbd(const struct init_cfg *cfg, const char *file, char *dev,
+		      size_t size, int *hold)
+{
+	*hold = -1;
+	return nbd_attach(file, cfg->argv, dev, size);
+}
+
+/*
+ * The image formats, one row each: the name in /mklive.conf (format=),
+ * how the file becomes a block device, and the filesystem on that device
+ * (fstype= in /mklive.conf overrides it: a cloop whose blocks hold ext2 is
+ * format=cloop with fstype=ext2).  A new format is a row here, and a
+ * reader behind nbd if the kernel cannot read it.
+ */
+static const struct image_format {
+	const char *name;
+	int (*attach)(const struct init_cfg *cfg, const char *file, char *dev,
+		      size_t size, int *hold);
+	const char *fstype;
+} formats[] = {
+	{ "squashfs", attach_loop, "squashfs" },
+	{ "cloop", attach_nbd, "iso9660" },	/* nbd.c */
+};
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+
+/* 0 if name is a known image format; else -1 and known gets their list. */
+int image_format_check(const char *name, char *known, size_t size)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < NFORMATS; i++)
+		if (!strcmp(formats[i].name, name))
+			return 0;
+	for (i = 0; i < NFORMATS && n < size; i++)
+		n += sfmt(known + n, size - n, "%s%s", i ? ", " : "", formats[i].name);
+	return -1;
+}
+
+/*
+ * The image, read-only on MKL_RO: attached as its format's row says (a
+ * squashfs on a loop device, a cloop image served through nbd) and mounted
+ * as the row's filesystem, or fstype= of /mklive.conf.  dev gets the block
+ * device.
+ */
+static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
+		       size_t size)
+{
+	const struct image_format *f = formats;
+	const char *fstype;
+	int hold, r;
+
+	while (f < formats + NFORMATS - 1 && strcmp(f->name, cfg->format))
+		f++;	/* main() checked the name */
+	fstype = cfg->fstype ? cfg->fstype : f->fstype;
+	if (f->attach(cfg, file, dev, size, &hold) < 0)
+		return -1;
+	r = mount_fs(dev, MKL_RO, fstype, MS_RDONLY, NULL);
+	if (r < 0)
+		err("error: cannot mount %s (%s image %s) as %s on " MKL_RO ": %s",
+		    dev, f->name, file, fstype, errstr(errno));
+	if (hold >= 0)
+		close(hold);
+	return r;
 }
 
 /* The overlay root; upper and work on the persistence fs when base is set. */
