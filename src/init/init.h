@@ -91,6 +91,13 @@ int dev_wait(probe_fn *fn, const void *arg, int ufd, unsigned long ms,
 	     unsigned long quiet_ms, const char *what, char *dev, size_t size);
 int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size);
 
+/* usb.c: usb-storage without its settle time, and with it again for the
+ * devices that need it */
+void usb_fast_scan(void);
+void usb_suspect(const char *name, const char *why);
+int usb_settle(void);
+void usb_settle_done(void);
+
 /* verify.c: check the mounted medium against its sha256sum.txt; -1 when
  * it is not whole (each damaged file named on the console). */
 int medium_verify(const char *mnt);

@@ -262,6 +262,16 @@ static void params_for(const char *name, char *out, size_t size)
 	}
 }
 
+/* Did the command line give module name the parameter starting with p? */
+static int has_param(const char *name, const char *p)
+{
+	for (size_t i = 0; i < nparams; i++)
+		if (!strcmp(params[i].mod, name) &&
+		    !strncmp(params[i].param, p, strlen(p)))
+			return 1;
+	return 0;
+}
+
 static struct mod *find_name(const char *name)
 {
 	char n[56];
@@ -333,6 +343,13 @@ static void load(struct mod *m)
 	 * the devices they find arrive as uevents, which we wait for anyway. */
 	memcpy(args, "async_probe=1", 14);
 	params_for(m->name, args + 14, sizeof(args) - 14);
+	if (!strcmp(m->name, "usb_storage") && !has_param(m->name, "delay_use=")) {
+		/* no settle time unless a device needs it (usb.c) */
+		size_t l = strlen(args + 14);
+
+		sfmt(args + 14 + l, sizeof(args) - 14 - l, "%sdelay_use=0", l ? " " : "");
+		usb_fast_scan();
+	}
 	if (args[14]) {
 		args[13] = ' ';
 		dbg("%s: parameters %s", m->name, args + 14);
