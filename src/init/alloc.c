@@ -85,11 +85,12 @@ void *malloc(size_t n)
 
 void free(void *p)
 {
-	struct hdr *h = (struct hdr *)p - 1;
+	struct hdr *h;
 	int k = MIN_SHIFT;
 
 	if (!p)
 		return;
+	h = (struct hdr *)p - 1;
 	if (h->size + HDR > (size_t)1 << MAX_SHIFT) {
 		munmap(h, h->size + HDR);
 		return;
