@@ -343,7 +343,7 @@ static void load(struct mod *m)
 	 * the devices they find arrive as uevents, which we wait for anyway. */
 	memcpy(args, "async_probe=1", 14);
 	params_for(m->name, args + 14, sizeof(args) - 14);
-	if (!strcmp(m->name, "usb_storage") && !has_param(m->name, "delay_use=")) {
+	if (!strcmp(m->name, "usb_storage") && !has_param(m->name, "delay_use")) {
 		/* no settle time unless a device needs it (usb.c) */
 		size_t l = strlen(args + 14);
 
