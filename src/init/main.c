@@ -313,7 +313,8 @@ int main(int argc, char **argv)
 	cfg.argv = argv;
 	dbg("id=%s image=%s format=%s fstype=%s root=%s rwimage=%s kver=%s timeout=%u "
 	    "init=%s persistence=%s toram=%d", cfg.id ? cfg.id : "(none)", cfg.image,
-	    cfg.format, cfg.fstype ? cfg.fstype : "(the format's)", cfg.root, cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver,
+	    cfg.format, cfg.fstype ? cfg.fstype : "(the format's)", cfg.root,
+	    cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver,
 	    cfg.timeout, cfg.init ? cfg.init : "(default)",
 	    cfg.persist ? cfg.persist : "(none)", cfg.toram);
 	if (image_format_check(cfg.format, known, sizeof(known)) < 0) {
@@ -341,7 +342,7 @@ int main(int argc, char **argv)
 	/* Until the medium is found the drivers' work goes first: on one CPU
 	 * the controllers' probes, the USB hub's enumeration and the disk
 	 * scans run in kernel workers at nice 0, and the init loading
-	 * modules beside them at nice 0 held them back (0.15 s from a USB
+	 * modules beside them at nice 0 held them back (0.2 s from a USB
 	 * stick under QEMU TCG). */
 	setpriority(PRIO_PROCESS, 0, 19);
 	/* the uevent socket first, so no device added meanwhile is missed */
