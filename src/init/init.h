@@ -6,8 +6,9 @@
  *
  * Shared declarations of the init's files: main.c (the sequence, options,
  * rescue), util.c (messages, files, directories), modules.c (modalias and
- * uevents), medium.c (finding the medium), mount.c (loop, overlay and
- * symlink roots), persist.c (the persistence filesystem, found by its label),
+ * uevents), usb.c (USB sticks without usb-storage's settle time, unless
+ * they need it), medium.c (finding the medium), mount.c (the image format
+ * table; loop, overlay and symlink roots), persist.c (the persistence filesystem, found by its label),
  * toram.c (the image copied into RAM), alloc.c (malloc and free in place of
  * musl's), nbd.c (cloop images served to the nbd
  * driver), unpack.c (zlib and lz4 for cloop blocks), copy.c
