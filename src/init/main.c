@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -160,6 +161,79 @@ static void seconds(const char *name, const char *v, unsigned *t)
 		err("warning: ignoring mklive.%s=%s (seconds, 0..86400)", name, v);
 }
 
+/*
+ * Every setting the init takes, one row each: from the kernel command line
+ * (bare, like toram, or as mklive.NAME) and/or from the initramfs's
+ * /mklive.conf that the builder writes.  A new boot option is a row here
+ * (and its field in struct init_cfg, and docs/mklive-init.7).
+ */
+enum { ON_BARE = 1, ON_MKLIVE = 2, IN_CONF = 4 };
+enum { K_FLAG, K_NOVAL, K_YES, K_STR, K_ANY, K_SECS };
+#define AT(field) offsetof(struct init_cfg, field)
+static const struct setting {
+	char name[11];
+	unsigned char where, kind;
+	unsigned short at;
+} settings[] = {
+	{ "quiet", ON_BARE, K_FLAG, AT(quiet) },
+	{ "toram", ON_BARE, K_NOVAL, AT(toram) },	/* toram=... is the kernel's */
+	{ "persistence", ON_BARE, K_ANY, AT(persist) },	/* persistence[=LABEL[:/FILE]] */
+	{ "init", ON_BARE, K_STR, AT(init) },
+	{ "debug", ON_MKLIVE, K_YES, AT(debug) },
+	{ "shell", ON_MKLIVE, K_YES, AT(shell) },
+	{ "verify", ON_MKLIVE, K_YES, AT(verify) },
+	{ "timeout", ON_MKLIVE, K_SECS, AT(timeout) },
+	{ "ptimeout", ON_MKLIVE, K_SECS, AT(ptimeout) },
+	{ "id", ON_MKLIVE | IN_CONF, K_STR, AT(id) },
+	{ "image", ON_MKLIVE | IN_CONF, K_STR, AT(image) },
+	{ "root", ON_MKLIVE | IN_CONF, K_STR, AT(root) },
+	{ "rwimage", ON_MKLIVE | IN_CONF, K_STR, AT(rwimage) },
+	{ "kver", IN_CONF, K_STR, AT(kver) },
+	{ "modules", IN_CONF, K_STR, AT(modules) },
+	{ "format", IN_CONF, K_STR, AT(format) },
+	{ "fstype", IN_CONF, K_STR, AT(fstype) },
+};
+
+/* NAME[=v] from one of the places `where`: 1 taken, 0 not ours (or a value
+ * that does not fit, with a warning for the command line's). */
+static int setting(const char *w, char *v, int where)
+{
+	void *f;
+
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		const struct setting *s = &settings[i];
+
+		if (!(s->where & where) || strcmp(s->name, w))
+			continue;
+		f = (char *)&cfg + s->at;
+		switch (s->kind) {
+		case K_NOVAL:
+			if (v)
+				return 0;
+			/* fall through */
+		case K_FLAG:
+			*(int *)f = 1;
+			return 1;
+		case K_YES:
+			*(int *)f = yes(v);
+			return 1;
+		case K_SECS:
+			if (v)
+				seconds(w, v, f);
+			return !!v;
+		case K_ANY:
+			*(const char **)f = v ? v : "";
+			return 1;
+		default:
+			if (!v || !*v)
+				return 0;
+			*(const char **)f = v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* One word of /proc/cmdline: ours, or the kernel's, or the real init's. */
 static void option(char *w)
 {
@@ -167,37 +241,11 @@ static void option(char *w)
 
 	if (v)
 		*v++ = 0;
-	if (!strcmp(w, "quiet")) {
-		cfg.quiet = 1;
-	} else if (!strcmp(w, "toram") && !v) {
-		cfg.toram = 1;
-	} else if (!strcmp(w, "persistence")) {
-		cfg.persist = v ? v : "";
-	} else if (!strcmp(w, "init") && v && *v) {
-		cfg.init = v;
-	} else if (!strncmp(w, "mklive.", 7)) {
-		w += 7;
-		if (!strcmp(w, "debug")) {
-			cfg.debug = yes(v);
-		} else if (!strcmp(w, "shell")) {
-			cfg.shell = yes(v);
-		} else if (!strcmp(w, "verify")) {
-			cfg.verify = yes(v);
-		} else if (!strcmp(w, "id") && v && *v) {
-			cfg.id = v;
-		} else if (!strcmp(w, "image") && v && *v) {
-			cfg.image = v;
-		} else if (!strcmp(w, "root") && v && *v) {
-			cfg.root = v;
-		} else if (!strcmp(w, "rwimage") && v && *v) {
-			cfg.rwimage = v;
-		} else if (!strcmp(w, "timeout") && v) {
-			seconds(w, v, &cfg.timeout);
-		} else if (!strcmp(w, "ptimeout") && v) {
-			seconds(w, v, &cfg.ptimeout);
-		} else {
-			err("warning: unknown option mklive.%s", w);
-		}
+	if (setting(w, v, ON_BARE))
+		return;
+	if (!strncmp(w, "mklive.", 7)) {
+		if (!setting(w + 7, v, ON_MKLIVE))
+			err("warning: unknown option mklive.%s", w + 7);
 	} else if (strchr(w, '.') && v) {
 		mod_param(w, v);
 	}
@@ -259,22 +307,7 @@ static void parse_conf(char *s)
 		*v++ = 0;
 		k = trim(line);
 		v = trim(v);
-		if (!strcmp(k, "id"))
-			cfg.id = v;
-		else if (!strcmp(k, "image"))
-			cfg.image = v;
-		else if (!strcmp(k, "kver"))
-			cfg.kver = v;
-		else if (!strcmp(k, "modules"))
-			cfg.modules = v;
-		else if (!strcmp(k, "format") && *v)
-			cfg.format = v;
-		else if (!strcmp(k, "fstype") && *v)
-			cfg.fstype = v;
-		else if (!strcmp(k, "root") && *v)
-			cfg.root = v;
-		else if (!strcmp(k, "rwimage") && *v)
-			cfg.rwimage = v;
+		setting(k, v, IN_CONF);
 	}
 }
 
