@@ -123,47 +123,15 @@ static int has_sig(const unsigned char *head, const char *sig)
 	return 0;
 }
 
-static int read_full(int fd, void *buf, size_t len)
+/* All of len bytes: read (how 'r'), write ('w') or pread at pos ('p'). */
+static int full(int how, int fd, void *buf, size_t len, uint64_t pos)
 {
 	char *p = buf;
 	ssize_t r;
 
 	while (len) {
-		r = read(fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		len -= r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t r;
-
-	while (len) {
-		r = write(fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		len -= r;
-	}
-	return 0;
-}
-
-static int pread_full(int fd, void *buf, size_t len, uint64_t pos)
-{
-	char *p = buf;
-	ssize_t r;
-
-	while (len) {
-		r = pread(fd, p, len, pos);
+		r = how == 'r' ? read(fd, p, len) : how == 'w' ? write(fd, p, len) :
+		    pread(fd, p, len, pos);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -174,6 +142,9 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t pos)
 	}
 	return 0;
 }
+#define read_full(fd, buf, len) full('r', fd, buf, len, 0)
+#define write_full(fd, buf, len) full('w', fd, (void *)(buf), len, 0)
+#define pread_full(fd, buf, len, pos) full('p', fd, buf, len, pos)
 
 /* Everything cloop_open() allocated and opened; c stays reusable. */
 static void cloop_free(struct cloop *c)
