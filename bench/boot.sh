@@ -2,7 +2,9 @@
 # Benchmark the boot path: the initramfs size, and the initramfs phase —
 # from the kernel's "Run /init as init process" to the first line the real
 # init prints after switch_root — under QEMU TCG, timed on the host as the
-# serial lines arrive. Boots the demo ISO as CD and as USB stick.
+# serial lines arrive. Boots the demo ISO as CD, as USB stick and as virtio
+# disk, BENCH_RUNS times each (default 3), and shows the median and the
+# range: on a shared machine one run can be off by half a second.
 #   bench/boot.sh [ISO]      default: builds the demo ISO (build/test-demo/demo.iso)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,9 +16,11 @@ trap 'rm -rf "$work"' EXIT
 xorriso -osirrox on -indev "$iso" -extract /live/initrd.img "$work/initrd.img" >/dev/null 2>&1
 size=$(stat -c %s "$work/initrd.img")
 
-phase() { # NAME QEMU-ARGS...
-	local name=$1 line t_init= t_real= start
-	shift
+runs=${BENCH_RUNS:-3}
+
+# once QEMU-ARGS...: one boot; prints "PHASE TOTAL" seconds, or nothing
+once() {
+	local line t_init= t_real= start
 	start=$(date +%s.%N)
 	coproc Q { exec timeout 240 qemu-system-x86_64 -accel tcg -m 1024 -nographic -no-reboot \
 		-monitor none -serial stdio "$@" 2>&1 </dev/null; }
@@ -29,16 +33,29 @@ phase() { # NAME QEMU-ARGS...
 	done
 	kill "$qpid" 2>/dev/null || true
 	wait "$qpid" 2>/dev/null || true
-	if [ -z "$t_init" ] || [ -z "$t_real" ]; then
-		echo "| $name | did not boot | |"
+	if [ -n "$t_init" ] && [ -n "$t_real" ]; then
+		printf '%.2f %.2f\n' "$(echo "$t_real - $t_init" | bc -l)" "$(echo "$t_real - $start" | bc -l)"
+	fi
+}
+
+# phase NAME QEMU-ARGS...: a table row, medians of $runs boots
+phase() {
+	local name=$1 out i
+	shift
+	out=$(for i in $(seq "$runs"); do once "$@"; done | sort -n)
+	if [ -z "$out" ]; then
+		echo "| $name | did not boot | | |"
 		return
 	fi
-	printf '| %s | %.2f | %.2f |\n' "$name" "$(echo "$t_real - $t_init" | bc -l)" "$(echo "$t_real - $start" | bc -l)"
+	printf '| %s | %s | %s–%s | %s |\n' "$name" \
+		"$(echo "$out" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')" \
+		"$(echo "$out" | head -n 1 | cut -d' ' -f1)" "$(echo "$out" | tail -n 1 | cut -d' ' -f1)" \
+		"$(echo "$out" | sort -k2 -n | awk '{ a[NR] = $2 } END { print a[int((NR + 1) / 2)] }')"
 }
 
 echo "initramfs: $size bytes ($(echo "scale=2; $size / 1048576" | bc) MiB), target <= 1.5 MB"
-echo "| medium | initramfs phase s (target <= 1.0) | QEMU start to live system s |"
-echo "|---|---|---|"
+echo "| medium | initramfs phase s, median of $runs (target <= 1.0) | range | QEMU start to live system s |"
+echo "|---|---|---|---|"
 phase "CD (-cdrom, IDE)" -cdrom "$iso"
 phase "USB (qemu-xhci, usb-storage)" -device qemu-xhci \
 	-drive if=none,id=stick,format=raw,readonly=on,file="$iso" -device usb-storage,drive=stick,bootindex=1

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int log_level = MKL_ERR;
 static int stub_quiet = 1;
@@ -35,6 +36,11 @@ size_t sfmt(char *buf, size_t size, const char *fmt, ...)
 	n = vsnprintf(buf, size, fmt, ap);
 	va_end(ap);
 	return n < 0 ? 0 : (size_t)n;
+}
+
+const char *errstr(int e)
+{
+	return strerror(e);
 }
 
 int read_attr(int dfd, const char *name, char *buf, size_t size)

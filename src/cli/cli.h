@@ -15,6 +15,13 @@ struct mkl_err;
 
 /* A number option from lo to hi, else a usage error naming the option. */
 long cli_number(const char *opt, const char *text, long lo, long hi);
+/* The size grammar of every command and of mklive.conf: bytes, or a number
+ * with K, M or G (any case), or KiB, MiB or GiB: all binary (K = KiB =
+ * 1024). "131072", "128K", "1MiB" -> bytes; errors name the text. */
+int mkl_parse_size(const char *text, uint64_t *out, struct mkl_err *err);
+/* A size option, else a usage error naming the option: from 1 (0 when
+ * zero_ok) to max bytes (0: no limit; above it, "larger than MAX_TEXT"). */
+uint64_t cli_size(const char *opt, const char *text, int zero_ok, uint64_t max, const char *max_text);
 /* SIGINT/SIGTERM/SIGHUP cancel the library's work (mkl_cancel); SIGPIPE ignored. */
 void cli_catch_signals(void);
 /* Print a failure once ("interrupted" when a signal caused it); the exit code. */
@@ -22,6 +29,9 @@ int cli_report(const struct mkl_err *err);
 
 /* SOURCE_DATE_EPOCH, or now; -1 (message printed) when it is not a number. */
 int cli_time(int64_t *t);
+/* SOURCE_DATE_EPOCH: 0 and *t set, 1 when unset or empty, -1 (message
+ * printed) when it is not a number. */
+int cli_source_date(int64_t *t);
 /* A FAT volume label option, upper-cased into out; a usage error when it
  * is longer than 11 characters (the characters are the writer's to check). */
 const char *cli_fat_label(const char *opt, const char *text, char out[12]);

@@ -99,8 +99,7 @@ static int create(int argc, char **argv)
 		case OPT_CODEC: codec = optarg; break;
 		case OPT_LEVEL: o.level = (int)cli_number("--level", optarg, 0, 22); level_given = 1; break;
 		case OPT_BLOCK_SIZE:
-			if (mkl_parse_size(optarg, &bs, &err))
-				die_usage("--block-size: %s", err.msg);
+			bs = cli_size("--block-size", optarg, 1, 0, NULL);
 			if (bs == 0 || bs % 512 || bs > MKL_CLOOP_MAX_BLOCK)
 				die_usage("--block-size: %s is not a multiple of 512 from 512 to 64M", optarg);
 			o.block_size = (uint32_t)bs;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdint.h>
 
 #include "cli/cli.h"
 #include "tree/err.h"
@@ -33,6 +34,56 @@ long cli_number(const char *opt, const char *text, long lo, long hi)
 	v = strtol(text, &end, 10);
 	if (errno || end == text || *end || v < lo || v > hi)
 		die_usage("%s: '%s' is not a number from %ld to %ld", opt, text, lo, hi);
+	return v;
+}
+
+/* The message without strerror's text, the code ERANGE for cli_size. */
+static int too_large(const char *text, struct mkl_err *err)
+{
+	mkl_error(err, 0, "'%s' is too large", text);
+	err->code = ERANGE;
+	return -1;
+}
+
+int mkl_parse_size(const char *text, uint64_t *out, struct mkl_err *err)
+{
+	const char *p = text;
+	uint64_t v = 0, mul = 1;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return too_large(text, err);
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p > text && *p && strchr("KkMmGg", *p)) {
+		mul = 1ULL << (strchr("Kk", *p) ? 10 : strchr("Mm", *p) ? 20 : 30);
+		p++;
+		if (!strcmp(p, "iB") && (p[-1] == 'K' || p[-1] == 'M' || p[-1] == 'G'))
+			p += 2;
+	}
+	if (p == text || *p)
+		return mkl_error(err, 0, "'%s' is not a size (bytes, or a number with K, M or G)", text);
+	if (v > UINT64_MAX / mul)
+		return too_large(text, err);
+	*out = v * mul;
+	return 0;
+}
+
+uint64_t cli_size(const char *opt, const char *text, int zero_ok, uint64_t max, const char *max_text)
+{
+	struct mkl_err err;
+	uint64_t v;
+
+	if (mkl_parse_size(text, &v, &err)) {
+		if (err.code == ERANGE)
+			die_usage("%s: %s", opt, err.msg);
+		die_usage("%s: '%s' is not a size in bytes (a number, or with K, M, G, KiB, MiB or GiB)",
+			  opt, text);
+	}
+	if (!v && !zero_ok)
+		die_usage("%s: '%s' is not a size above 0", opt, text);
+	if (max && v > max)
+		die_usage("%s: %s is larger than %s", opt, text, max_text);
 	return v;
 }
 
@@ -75,14 +126,21 @@ int cli_report(const struct mkl_err *err)
 
 int cli_time(int64_t *t)
 {
+	int r = cli_source_date(t);
+
+	if (r == 1)
+		*t = (int64_t)time(NULL);
+	return r < 0 ? -1 : 0;
+}
+
+int cli_source_date(int64_t *t)
+{
 	const char *sde = getenv("SOURCE_DATE_EPOCH");
 	char *end;
 	long long v;
 
-	if (!sde || !*sde) {
-		*t = (int64_t)time(NULL);
-		return 0;
-	}
+	if (!sde || !*sde)
+		return 1;
 	errno = 0;
 	v = strtoll(sde, &end, 10);
 	if (errno || *end || v < 0) {

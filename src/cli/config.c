@@ -9,6 +9,7 @@
  */
 #include "cli/config.h"
 #include "cli/options.h"
+#include "cli/cli.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -36,26 +37,6 @@ void mkl_config_free(struct mkl_config *cfg)
 			free(*(char **)((char *)cfg + o->off));
 	}
 	mkl_config_init(cfg);
-}
-
-int mkl_parse_size(const char *text, uint64_t *out, struct mkl_err *err)
-{
-	const char *p = text;
-	uint64_t v = 0, mul = 1;
-
-	for (; isdigit((unsigned char)*p); p++) {
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return mkl_error(err, 0, "'%s' is too large", text);
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (p > text && *p && strchr("KkMmGg", *p))
-		mul = 1ULL << (strchr("Kk", *p++) ? 10 : strchr("Mm", p[-1]) ? 20 : 30);
-	if (p == text || *p)
-		return mkl_error(err, 0, "'%s' is not a size (bytes, or a number with K, M or G)", text);
-	if (v > UINT64_MAX / mul)
-		return mkl_error(err, 0, "'%s' is too large", text);
-	*out = v * mul;
-	return 0;
 }
 
 static char *trim(char *s, char *end)

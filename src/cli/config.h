@@ -66,7 +66,4 @@ int mkl_config_parse(struct mkl_config *cfg, const char *name, const char *text,
 		     struct mkl_err *err);
 void mkl_config_free(struct mkl_config *cfg);
 
-/* "131072", "128K", "128KiB", "1M" -> bytes; errors name the text. */
-int mkl_parse_size(const char *text, uint64_t *out, struct mkl_err *err);
-
 #endif

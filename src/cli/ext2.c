@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/config.h"
 #include "fmt/ext2.h"
 #include "source/source.h"
 #include "tree/outfile.h"
@@ -30,9 +29,9 @@ static void ext2_usage(FILE *f)
 "lost+found, e.g. for a persistence image.\n"
 "\n"
 "  -o, --output IMAGE     write the image here (required)\n"
-"  -s, --size BYTES       the image's size (suffix K, M or G); default: the\n"
-"                         content plus 5%% and 64 blocks, and 10%% + 16 spare\n"
-"                         inodes; required for an empty image\n"
+"  -s, --size BYTES       the image's size (suffix K, M, G or KiB, MiB, GiB);\n"
+"                         default: the content plus 5%% and 64 blocks, and\n"
+"                         10%% + 16 spare inodes; required for an empty image\n"
 "  -L, --label NAME       volume label, up to 16 bytes; default: none\n"
 "  -b, --block-size N     1024, 2048 or 4096; default: 1024 below 512 MiB,\n"
 "                         else 4096\n"
@@ -74,7 +73,7 @@ int cmd_ext2(int argc, char **argv)
 	struct mkl_err err = { 0 };
 	struct mkl_outfile out = { .fd = -1 };
 	struct mkl_source *src = NULL;
-	const char *output = NULL, *source = NULL, *sde;
+	const char *output = NULL, *source = NULL;
 	int c, empty = 0, verbose = 0, rc = 1;
 
 	optind = 1;
@@ -82,10 +81,7 @@ int cmd_ext2(int argc, char **argv)
 		switch (c) {
 		case 'o': output = optarg; break;
 		case 's':
-			if (mkl_parse_size(optarg, &o.size, &err))
-				die_usage("--size: %s", err.msg);
-			if (o.size == 0)
-				die_usage("--size: '%s' is not a size above 0", optarg);
+			o.size = cli_size("--size", optarg, 0, 0, NULL);
 			break;
 		case 'L':
 			if (mkl_ext2_check_label(optarg, &err))
@@ -115,19 +111,9 @@ int cmd_ext2(int argc, char **argv)
 	if (!source && !o.size)
 		die_usage("an empty image needs --size");
 
-	sde = getenv("SOURCE_DATE_EPOCH");
-	if (sde && *sde) {
-		char *end;
-		long long v;
-
-		errno = 0;
-		v = strtoll(sde, &end, 10);
-		if (errno || *end || v < 0) {
-			fprintf(stderr, "%s: SOURCE_DATE_EPOCH='%s' is not a number of seconds\n", prog, sde);
-			return 2;
-		}
-		o.time = v;
-	}
+	/* Unset: the newest mtime of the input. */
+	if (cli_source_date(&o.time) < 0)
+		return 2;
 	o.scratch_near = output;
 
 	cli_catch_signals();

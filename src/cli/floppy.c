@@ -3,17 +3,16 @@
  * Usable alone (qemu -fda, or dd to a real floppy) and, with mklive build
  * --floppy, as an El Torito floppy-emulation entry. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "fmt/fat.h"
 #include "fmt/floppy.h"
+#include "tree/io.h"
 #include "tree/outfile.h"
 
 static void floppy_usage(FILE *f)
@@ -49,45 +48,22 @@ static const struct option floppy_opts[] = {
 };
 
 /* Read a whole file of at most max bytes. */
-static int slurp(const char *path, uint64_t max, void **data, size_t *size, struct mkl_err *err)
+static int slurp(const char *path, uint64_t max, struct mkl_buf *out, struct mkl_err *err)
 {
 	struct stat st;
-	size_t got = 0;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (stat(path, &st))
 		return mkl_error(err, errno, "cannot open '%s'", path);
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (!S_ISREG(st.st_mode))
 		return mkl_error(err, 0, "'%s' is not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
+	if ((uint64_t)st.st_size > max)
 		return mkl_error(err, 0, "'%s' has %lld bytes; a 1.44 MB floppy holds %llu for the "
 				 "kernel and initrd", path, (long long)st.st_size, (unsigned long long)max);
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return mkl_error(err, ENOMEM, "out of memory");
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			mkl_error(err, r ? errno : 0, "cannot read '%s'%s", path, r ? "" : ": shorter than its size");
-			free(buf);
-			close(fd);
-			return -1;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-	*data = buf;
-	*size = got;
+	if (mkl_read_file(path, out, false, err))
+		return -1;
+	if (out->len > max)	/* it grew since the stat */
+		return mkl_error(err, 0, "'%s' has %zu bytes; a 1.44 MB floppy holds %llu for the "
+				 "kernel and initrd", path, out->len, (unsigned long long)max);
 	return 0;
 }
 
@@ -97,7 +73,7 @@ int cmd_floppy(int argc, char **argv)
 	struct mkl_err err = { 0 };
 	struct mkl_outfile out = { .fd = -1 };
 	const char *output = NULL, *initrd = NULL;
-	void *kdata = NULL, *idata = NULL;
+	struct mkl_buf kdata = { 0 }, idata = { 0 };
 	char label[12];
 	int c, rc = 1;
 
@@ -128,11 +104,13 @@ int cmd_floppy(int argc, char **argv)
 		return 2;
 	o.serial = cli_serial(o.time);
 
-	if (slurp(argv[optind], mkl_floppy_capacity(), &kdata, &o.kernel_size, &err) ||
-	    (initrd && slurp(initrd, mkl_floppy_capacity(), &idata, &o.initrd_size, &err)))
+	if (slurp(argv[optind], mkl_floppy_capacity(), &kdata, &err) ||
+	    (initrd && slurp(initrd, mkl_floppy_capacity(), &idata, &err)))
 		goto out;
-	o.kernel = kdata;
-	o.initrd = idata;
+	o.kernel = kdata.data;
+	o.kernel_size = kdata.len;
+	o.initrd = idata.data;
+	o.initrd_size = idata.len;
 	if (mkl_floppy_check_kernel(o.kernel, o.kernel_size, argv[optind], &err))
 		goto out;
 	cli_catch_signals();
@@ -149,7 +127,7 @@ out:
 	if (rc)
 		rc = cli_report(&err);
 	mkl_outfile_close(&out);
-	free(kdata);
-	free(idata);
+	mkl_buf_free(&kdata);
+	mkl_buf_free(&idata);
 	return rc;
 }

@@ -141,6 +141,17 @@ static void on_note(void *ctx, const char *msg)
 	fprintf(stderr, "%s: [%6.2fs] %s\n", prog, since(&p->t0), msg);
 }
 
+/* What the image will not carry: said unless -q. */
+static void on_warn(void *ctx, const char *msg)
+{
+	struct progress *p = ctx;
+
+	if (verbosity < 1)
+		return;
+	if (p->shown)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "%s: warning: %s\n", prog, msg);
+}
 
 /* Where a program of ours that goes into the image is (mklive-init,
  * mklive-media): beside this program (the build tree), then
@@ -313,6 +324,7 @@ int cmd_build(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &prog_state.t0);
 	o.progress = on_progress;
 	o.note = on_note;
+	o.warn = on_warn;
 	o.ctx = &prog_state;
 	if (mkl_outfile_not_input(o.output, o.source, &err)) {
 		rc = cli_report(&err);

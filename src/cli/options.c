@@ -2,6 +2,7 @@
  * value with its checks, merging the command line over mklive.conf over
  * the defaults, --help and `mklive options`. */
 #include "cli/options.h"
+#include "cli/cli.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -114,6 +115,18 @@ static const char *kind_name(const struct mkl_option *o)
 	return o->set ? "flag" : names[o->kind];
 }
 
+/* "a, b, c" as said on the command line: "a, b or c" (in place). */
+static char *spoken(char *list)
+{
+	char *last = strrchr(list, ',');
+
+	if (last) {
+		memmove(last + 3, last + 1, strlen(last + 1) + 1);
+		memcpy(last, " or", 3);
+	}
+	return list;
+}
+
 /* The name errors give: "--name" on the command line, "key" in a file. */
 #define OPTNAME(o, cli) ((cli) ? "--" : ""), ((cli) ? (o)->name : (o)->key)
 
@@ -178,14 +191,15 @@ int mkl_option_set(struct mkl_config *cfg, const struct mkl_option *o, const cha
 					 OPTNAME(o, cli), v);
 		break;
 	case MKL_OPT_CHOICE:
-		if (check && !mkl_in_list(v, o->choices))
-			return mkl_error(err, 0, "%s%s: unknown '%s' (%s)", OPTNAME(o, cli), v,
-					 o->choices);
-		break;
 	case MKL_OPT_FORMAT:
-		mkl_image_format_names(names, sizeof(names));
-		if (!mkl_image_format_find(v))
-			return mkl_error(err, 0, "%s%s: unknown '%s' (%s)", OPTNAME(o, cli), v, names);
+		if (o->kind == MKL_OPT_FORMAT)
+			mkl_image_format_names(names, sizeof(names));
+		else
+			snprintf(names, sizeof(names), "%s", o->choices);
+		if (check && (o->kind == MKL_OPT_FORMAT ? !mkl_image_format_find(v)
+							: !mkl_in_list(v, o->choices)))
+			return mkl_error(err, 0, "%s%s: unknown '%s' (%s)", OPTNAME(o, cli), v,
+					 cli ? spoken(names) : names);
 		break;
 	case MKL_OPT_STR:
 		break;

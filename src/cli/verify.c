@@ -26,9 +26,7 @@ static void verify_usage(FILE *f)
 }
 
 static const struct option verify_opts[] = {
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+	{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 };
 
 struct report {

@@ -12,6 +12,8 @@
 
 #include "codec/block.h"
 #include "fmt/cloop.h"
+#include "tree/io.h"
+#include "tree/outfile.h"
 
 /* ---- shared helpers ---- */
 
@@ -37,65 +39,6 @@ static uint32_t get_be32(const unsigned char *p)
 static uint64_t get_be64(const unsigned char *p)
 {
 	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
-/* write() all of buf; -1 with errno on failure. */
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR && !mkl_cancelled())
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR && !mkl_cancelled())
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-/* pread exactly len bytes; returns bytes read (< len at end of file), -1 on error. */
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	unsigned char *p = buf;
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR && !mkl_cancelled())
-				continue;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
 }
 
 const char *mkl_cloop_codec_name(unsigned c)
@@ -217,24 +160,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int open_spool(const char *dir, int *fd, struct mkl_err *err)
-{
-	const char *tmp = getenv("TMPDIR");
-	char path[PATH_MAX];
-
-	if (!dir)
-		dir = tmp && *tmp ? tmp : "/tmp";
-	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (*fd >= 0)
-		return 0;
-	snprintf(path, sizeof(path), "%s/mklive-cloop-XXXXXX", dir);
-	*fd = mkostemp(path, O_CLOEXEC);
-	if (*fd < 0)
-		return mkl_error(err, errno, "cannot create a spool file in '%s'", dir);
-	unlink(path);
-	return 0;
-}
-
 static void stop_workers(struct mkl_cloop_writer *w)
 {
 	if (!w->sync_ready)
@@ -340,7 +265,7 @@ int mkl_cloop_create(int out_fd, const struct mkl_cloop_opts *o, struct mkl_cloo
 			goto fail;
 		}
 	} else {
-		if (open_spool(o->spool_dir, &w->spool_fd, err))
+		if (mkl_scratch_open_in(o->spool_dir, &w->spool_fd, err))
 			goto fail;
 		w->data_fd = w->spool_fd;
 	}
@@ -411,9 +336,9 @@ static int write_next(struct mkl_cloop_writer *w, struct mkl_err *err)
 		w->table = t;
 		w->table_cap = cap;
 	}
-	if (write_all(w->data_fd, s->out, s->out_len))
-		return mkl_error(err, errno, "cannot write the cloop %s",
-				 w->direct ? "output" : "spool file");
+	if (mkl_write_all(w->data_fd, s->out, s->out_len,
+			  w->direct ? "the cloop output" : "the cloop spool file", err))
+		return -1;
 	w->table[w->nblocks++] = MKL_CLOOP_ENTRY(w->data_pos, s->codec);
 	w->per_codec[s->codec]++;
 	w->data_pos += s->out_len;
@@ -508,14 +433,13 @@ static int copy_spool(struct mkl_cloop_writer *w, struct mkl_err *err)
 				return -1;
 			continue;
 		}
-		n = pread_full(w->spool_fd, buf, chunk > (1 << 20) ? (1 << 20) : chunk, off);
-		if (n <= 0) {
+		n = mkl_pread_full(w->spool_fd, buf, chunk > (1 << 20) ? (1 << 20) : chunk, (uint64_t)off,
+				   "the cloop spool file", err);
+		if (n == 0)
+			mkl_error(err, EIO, "cloop spool file is short");
+		if (n <= 0 || mkl_write_all(w->out_fd, buf, (size_t)n, "the cloop output", err)) {
 			free(buf);
-			return mkl_error(err, n < 0 ? errno : EIO, "cannot read the cloop spool file");
-		}
-		if (write_all(w->out_fd, buf, (size_t)n)) {
-			free(buf);
-			return mkl_error(err, errno, "cannot write the cloop output");
+			return -1;
 		}
 		off += n;
 		left -= (uint64_t)n;
@@ -565,16 +489,16 @@ int mkl_cloop_finish(struct mkl_cloop_writer *w, struct mkl_cloop_stats *stats, 
 	put_be64(head + MKL_CLOOP_HEADER_SIZE + (size_t)n * 8, start + w->data_pos);
 
 	if (w->direct) {
-		if (pwrite_all(w->out_fd, head, hlen, w->base)) {
+		if (mkl_pwrite_all(w->out_fd, head, hlen, (uint64_t)w->base, "the cloop header", err)) {
 			free(head);
-			return mkl_error(err, errno, "cannot write the cloop header");
+			return -1;
 		}
 		/* Leave the position at the end, as a sequential writer would. */
 		lseek(w->out_fd, w->base + (off_t)(start + w->data_pos), SEEK_SET);
 	} else {
-		if (write_all(w->out_fd, head, hlen)) {
+		if (mkl_write_all(w->out_fd, head, hlen, "the cloop header", err)) {
 			free(head);
-			return mkl_error(err, errno, "cannot write the cloop header");
+			return -1;
 		}
 		if (copy_spool(w, err)) {
 			free(head);
@@ -692,9 +616,10 @@ int mkl_cloop_open(int fd, struct mkl_cloop_reader **out, struct mkl_err *err)
 		return -1;
 	r->fd = fd;
 	r->file_size = (uint64_t)size;
-	got = pread_full(fd, h, sizeof(h), 0);
+	got = mkl_pread_full(fd, h, sizeof(h), 0, "the cloop header", err);
 	if (got != (ssize_t)sizeof(h)) {
-		mkl_error(err, got < 0 ? errno : EIO, "cannot read the cloop header");
+		if (got >= 0)
+			mkl_error(err, EIO, "cannot read the cloop header");
 		goto fail;
 	}
 	v = sig_version(h);
@@ -702,7 +627,10 @@ int mkl_cloop_open(int fd, struct mkl_cloop_reader **out, struct mkl_err *err)
 		/* V4.0 allows the header at the end ("streaming" layout). */
 		unsigned char t[MKL_CLOOP_HEADER_SIZE];
 
-		got = pread_full(fd, t, sizeof(t), size - MKL_CLOOP_HEADER_SIZE);
+		struct mkl_err ignored;
+
+		got = mkl_pread_full(fd, t, sizeof(t), (uint64_t)(size - MKL_CLOOP_HEADER_SIZE),
+				     "the cloop trailer", &ignored);
 		if (got == (ssize_t)sizeof(t) && (sig_version(t) == 2 || sig_version(t) == 4)) {
 			memcpy(h, t, sizeof(h));
 			v = sig_version(t);
@@ -752,9 +680,10 @@ int mkl_cloop_open(int fd, struct mkl_cloop_reader **out, struct mkl_err *err)
 	tab = r->off ? mkl_malloc((size_t)tbytes, err) : NULL;
 	if (!tab)
 		goto fail;
-	got = pread_full(fd, tab, (size_t)tbytes, (off_t)tpos);
+	got = mkl_pread_full(fd, tab, (size_t)tbytes, (uint64_t)tpos, "the cloop offset table", err);
 	if (got != (ssize_t)tbytes) {
-		mkl_error(err, got < 0 ? errno : EIO, "cannot read the cloop offset table");
+		if (got >= 0)
+			mkl_error(err, EIO, "cannot read the cloop offset table");
 		goto fail;
 	}
 	for (uint64_t i = 0; i <= r->n; i++)
@@ -818,9 +747,9 @@ int mkl_cloop_read_block(struct mkl_cloop_reader *r, uint32_t i, void *buf, stru
 		r->cbuf = p;
 		r->cbuf_cap = (size_t)len;
 	}
-	n = pread_full(r->fd, r->cbuf, (size_t)len, (off_t)start);
+	n = mkl_pread_full(r->fd, r->cbuf, (size_t)len, (uint64_t)start, "the cloop image", err);
 	if (n < 0)
-		return mkl_error(err, errno, "block %u of %u: cannot read", i, r->n);
+		return mkl_err_prefix(err, "block %u of %u", i, r->n);
 	if ((uint64_t)n != len)
 		return mkl_error(err, EIO, "block %u of %u ends past the end of the file", i, r->n);
 	if (mkl_block_decompress(ids[c], r->cbuf, (size_t)len, buf, r->bs, &got, err))

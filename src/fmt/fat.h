@@ -32,7 +32,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "source/source.h"
 #include "tree/err.h"
+#include "tree/io.h"
 
 #define MKL_FAT_MAX_SIZE (32u << 20)	/* what El Torito EFI images may be */
 #define MKL_FAT_FLOPPY_SIZE 1474560u
@@ -41,8 +43,9 @@ struct mkl_fat_file {
 	const char *path;	/* "EFI/BOOT/BOOTX64.EFI"; "EFI/empty/" for a directory */
 	const void *mem;	/* contents when fd is -1 (may be NULL when size is 0) */
 	uint64_t size;		/* bytes; exactly this many are read from fd */
-	int fd;			/* >= 0: read with pread from offset 0; -1: mem or src */
-	const char *src;	/* fd -1 and mem NULL: host path opened while writing */
+	int fd;			/* >= 0: read with pread from offset 0; -1: mem or spool */
+	const struct mkl_spool *spool;	/* fd -1 and mem NULL: rec's bytes in spool */
+	const struct mkl_spool_rec *rec;
 };
 
 struct mkl_fat_opts {
@@ -77,15 +80,27 @@ int mkl_fat_write(int out_fd, const struct mkl_fat_opts *opts, const struct mkl_
  * letters, digits, space inside, ! # $ % & ' ( ) - @ ^ _ ` { } ~). */
 int mkl_fat_check_label(const char *label, struct mkl_err *err);
 
-/* Read a host directory into a list for mkl_fat_write: regular files (and
- * symbolic links to them) as entries with src set to their host path (each
- * is opened once here to report an unreadable file early), every directory
- * as a "path/" entry. Anything else (device, fifo, socket, link to a
- * directory) is an error. The list is sorted by path. */
-int mkl_fat_files_from_dir(const char *dir, struct mkl_fat_file **files, size_t *n,
-			   struct mkl_err *err);
+/* A tree from a source (src/source: a directory or a tar, read once) as a
+ * list for mkl_fat_write: every directory as a "path/" entry, regular
+ * files with their contents in a scratch spool (beside scratch_near, or in
+ * $TMPDIR when NULL), hard links as files of their own, and a symbolic
+ * link to a file as that file (resolved in the tree, as the booted system
+ * would). A link to a directory or to nothing, a device, fifo or socket is
+ * an error naming name/path (name: the source as the user gave it). The
+ * list is in pre-order, each directory sorted. Content of more than 32 MiB
+ * is refused as it is read. */
+struct mkl_fat_input {
+	struct mkl_fat_file *files;
+	size_t n;
+	/* private */
+	struct mkl_tree *tree;
+	struct mkl_spool spool;
+	size_t cap;
+};
 
-/* Free a list made by mkl_fat_files_from_dir (accepts NULL). */
-void mkl_fat_files_free(struct mkl_fat_file *files, size_t n);
+int mkl_fat_input_read(struct mkl_fat_input *in, struct mkl_source *src, const char *name,
+		       const char *scratch_near, struct mkl_err *err);
+/* Free the list and the spool; accepts a zeroed or never-read input. */
+void mkl_fat_input_free(struct mkl_fat_input *in);
 
 #endif

@@ -46,6 +46,7 @@
 #include "fmt/iso.h"
 #include "fmt/digest.h"
 #include "fmt/isolib.h"
+#include "tree/io.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -304,24 +305,19 @@ static int fds_open(void *data)
 static int fds_read(void *data, uint64_t pos, void *buf, size_t count)
 {
 	struct fd_source *f = data;
-	size_t done = 0;
+	struct mkl_err ignored;	/* libisofs takes a code, not a message */
+	size_t done;
+	ssize_t n;
 
 	if (f->mem) {
 		memcpy(buf, f->mem + pos, count);
 		done = count;
 	} else {
-		while (done < count) {
-			ssize_t n = pread(f->fd, (char *)buf + done, count - done,
-					  (off_t)(f->at + pos + done));
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return (int)ISO_FILE_READ_ERROR;
-			if (n == 0)
-				break;		/* file shrank: libisofs pads with zeros */
-			done += (size_t)n;
-		}
+		/* Fewer bytes than asked: the file shrank, libisofs pads with zeros. */
+		n = mkl_pread_full(f->fd, buf, count, f->at + pos, "a file", &ignored);
+		if (n < 0)
+			return (int)ISO_FILE_READ_ERROR;
+		done = (size_t)n;
 	}
 	if (f->sum)
 		sum_feed(f->sum, pos, buf, done);
@@ -670,23 +666,6 @@ static int make_opts(const struct mkl_iso_opts *o, IsoWriteOpts **out, struct mk
 
 /* --- writing --- */
 
-static int write_all(int fd, const unsigned char *buf, size_t len, struct mkl_err *err)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return mkl_error(err, errno, "writing the ISO image");
-		if (n == 0)
-			return mkl_error(err, ENOSPC, "writing the ISO image");
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* libisofs derives the isohybrid MBR disk signature (bytes 440..443) from
  * the clock; put one derived from the image time there instead. */
 static void fix_disk_signature(unsigned char *mbr, int64_t t)
@@ -717,25 +696,6 @@ struct dest {
 	struct sumrec *placed_sum;	/* its checksum, made here */
 };
 
-static int pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t at,
-		      struct mkl_err *err)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)at);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return mkl_error(err, errno, "writing the ISO image");
-		if (n == 0)
-			return mkl_error(err, ENOSPC, "writing the ISO image");
-		buf += n;
-		len -= (size_t)n;
-		at += (uint64_t)n;
-	}
-	return 0;
-}
-
 static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 		     struct mkl_err *err)
 {
@@ -751,7 +711,7 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 		}
 	}
 	if (!d->head) {
-		if (write_all(d->fd, buf, len, err) < 0)
+		if (mkl_write_all(d->fd, buf, len, "the ISO image", err) < 0)
 			return -1;
 	} else {
 		uint64_t end = done + len;
@@ -771,13 +731,14 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 		}
 		/* what lies before and after the placed bytes */
 		if (done < d->placed_at &&
-		    pwrite_all(d->fd, buf, (size_t)((end < d->placed_at ? end : d->placed_at) - done),
-			       done, err) < 0)
+		    mkl_pwrite_all(d->fd, buf, (size_t)((end < d->placed_at ? end : d->placed_at) - done),
+				   done, "the ISO image", err) < 0)
 			return -1;
 		if (end > d->placed_end) {
 			uint64_t from = done > d->placed_end ? done : d->placed_end;
 
-			if (pwrite_all(d->fd, buf + (from - done), (size_t)(end - from), from, err) < 0)
+			if (mkl_pwrite_all(d->fd, buf + (from - done), (size_t)(end - from), from,
+					   "the ISO image", err) < 0)
 				return -1;
 		}
 	}

@@ -153,6 +153,7 @@ struct build {
 	size_t nlinks, caplinks;
 	ino_t next_ino;
 	int xattrs;		/* some node has xattrs: write AAIP */
+	int err_named;		/* the error names its path already (set by add_dir) */
 };
 
 static int link_cmp(const void *a, const void *b)
@@ -347,13 +348,15 @@ static int add_dir(struct build *b, IsoDir *dir, struct mkl_node *d, struct mkl_
 		if (add_node(b, dir, c, err) < 0) {
 			char *path;
 
-			/* Name the deepest failing path once. */
-			if (strncmp(err->msg, "cannot add '", 12) == 0 || err->code == ECANCELED)
+			/* Name the deepest failing path once: the directories
+			 * above it see the flag. */
+			if (b->err_named || err->code == ECANCELED)
 				return -1;
 			path = mkl_node_path(c);
 			mkl_err_prefix(err, "cannot add '%s' to the ISO image",
 				       path ? path : c->name);
 			free(path);
+			b->err_named = 1;
 			return -1;
 		}
 	}

@@ -23,13 +23,10 @@
 #include "tree/err.h"
 #include "tree/tree.h"
 
-/* Content of a regular file: copy exactly len bytes from offset off of
- * node's content into buf; 0 or -1 (err set). node is the hard-link
- * leader (mkl_node_inode()). Offsets need not be sequential: libisofs may
- * read a file more than once. Called from libisofs's writer thread, one
- * call at a time, never after mkl_isotree_write() returned. */
-typedef int (*mkl_content_fn)(void *ctx, const struct mkl_node *node, uint64_t off, void *buf,
-			      size_t len, struct mkl_err *err);
+/* Contents come through an mkl_content_fn (tree/tree.h). Offsets need not
+ * be sequential: libisofs may read a file more than once. It is called
+ * from libisofs's writer thread, one call at a time, never after
+ * mkl_isotree_write() returned. */
 
 struct mkl_isotree_opts {
 	const char *volume_id;	/* label, checked like mkl_iso_check_label() */

@@ -49,7 +49,7 @@ static int fail(struct copy *c, const char *what)
 		err("error: the tmpfs root is full: cannot %s %s (the root is kept "
 		    "in RAM; this machine has too little memory for it)", what, c->dst);
 	} else {
-		err("error: cannot %s %s: %s", what, c->dst, strerror(errno));
+		err("error: cannot %s %s: %s", what, c->dst, errstr(errno));
 	}
 	return -1;
 }
@@ -75,7 +75,7 @@ static int copy_xattrs(struct copy *c)
 		/* e.g. user.* on tmpfs before Linux 6.6 */
 		if (!c->xattr_lost++)
 			err("warning: extended attribute %s of %s not kept: %s",
-			    name, c->dst, strerror(errno));
+			    name, c->dst, errstr(errno));
 	}
 	return 0;
 }
@@ -89,7 +89,7 @@ static int copy_data(struct copy *c, int sfd, const char *name, const struct sta
 
 	in = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0) {
-		err("error: cannot open %s: %s", c->src, strerror(errno));
+		err("error: cannot open %s: %s", c->src, errstr(errno));
 		return -1;
 	}
 	out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -192,7 +192,7 @@ static int copy_dir(struct copy *c, int sfd, int ddir, size_t rel, int depth)
 	}
 	d = fdopendir(sfd);
 	if (!d) {
-		err("error: cannot read directory %s: %s", c->src, strerror(errno));
+		err("error: cannot read directory %s: %s", c->src, errstr(errno));
 		close(sfd);
 		close(ddir);
 		return -1;
@@ -207,7 +207,7 @@ static int copy_dir(struct copy *c, int sfd, int ddir, size_t rel, int depth)
 			break;
 		}
 		if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			err("error: cannot stat %s: %s", c->src, strerror(errno));
+			err("error: cannot stat %s: %s", c->src, errstr(errno));
 			r = -1;
 			break;
 		}
@@ -229,7 +229,7 @@ static int copy_dir(struct copy *c, int sfd, int ddir, size_t rel, int depth)
 			d2 = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (s2 < 0 || d2 < 0) {
 				err("error: cannot open directory %s: %s", c->src,
-				    strerror(errno));
+				    errstr(errno));
 				if (s2 >= 0)
 					close(s2);
 				if (d2 >= 0)
@@ -248,7 +248,7 @@ static int copy_dir(struct copy *c, int sfd, int ddir, size_t rel, int depth)
 		case S_IFLNK:
 			n = readlinkat(sfd, name, target, sizeof(target) - 1);
 			if (n < 0) {
-				err("error: cannot read link %s: %s", c->src, strerror(errno));
+				err("error: cannot read link %s: %s", c->src, errstr(errno));
 				r = -1;
 				break;
 			}
@@ -264,7 +264,7 @@ static int copy_dir(struct copy *c, int sfd, int ddir, size_t rel, int depth)
 			r = set_meta(c, ddir, name, &st);
 	}
 	if (!r && errno && !e) {
-		err("error: cannot read directory %s: %s", c->src, strerror(errno));
+		err("error: cannot read directory %s: %s", c->src, errstr(errno));
 		r = -1;
 	}
 	closedir(d);
@@ -299,7 +299,7 @@ long copy_tree(const char *src, const char *dst)
 	dfd = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	c->dstroot = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sfd < 0 || dfd < 0 || c->dstroot < 0 || fstat(sfd, &st) < 0) {
-		err("error: cannot open %s or %s: %s", src, dst, strerror(errno));
+		err("error: cannot open %s or %s: %s", src, dst, errstr(errno));
 		if (sfd >= 0)
 			close(sfd);
 		if (dfd >= 0)

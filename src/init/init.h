@@ -6,9 +6,11 @@
  *
  * Shared declarations of the init's files: main.c (the sequence, options,
  * rescue), util.c (messages, files, directories), modules.c (modalias and
- * uevents), medium.c (finding the medium), mount.c (loop, overlay and
- * symlink roots), persist.c (the persistence filesystem, found by its label),
- * toram.c (the image copied into RAM), nbd.c (cloop images served to the nbd
+ * uevents), usb.c (USB sticks without usb-storage's settle time, unless
+ * they need it), medium.c (finding the medium), mount.c (the image format
+ * table; loop, overlay and symlink roots), persist.c (the persistence filesystem, found by its label),
+ * toram.c (the image copied into RAM), alloc.c (malloc and free in place of
+ * musl's), nbd.c (cloop images served to the nbd
  * driver), unpack.c (zlib and lz4 for cloop blocks), copy.c
  * (copying a tree with its metadata) and switch_root.c (leaving the
  * initramfs).
@@ -25,7 +27,8 @@ enum { MKL_ERR, MKL_INFO, MKL_DEBUG };
 struct init_cfg {
 	const char *id;		/* volume set ID of the medium */
 	const char *image;	/* path of the image inside the medium */
-	const char *format;	/* image format: "squashfs" or "cloop" */
+	const char *format;	/* image format: a row of mount.c's table */
+	const char *fstype;	/* filesystem in the image, NULL: the row's */
 	const char *root;	/* root mode: "overlay" or "symlink" */
 	const char *rwimage;	/* symlink mode: squashfs of the writable part */
 	char **argv;		/* our own, for the nbd server's process title */
@@ -59,6 +62,7 @@ void msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define dbg(...)	msg(MKL_DEBUG, __VA_ARGS__)
 size_t sfmt(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+const char *errstr(int e);
 unsigned long now_ms(void);
 unsigned long since_start_ms(void);
 char *read_file(const char *path);
@@ -88,6 +92,13 @@ int dev_wait(probe_fn *fn, const void *arg, int ufd, unsigned long ms,
 	     unsigned long quiet_ms, const char *what, char *dev, size_t size);
 int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size);
 
+/* usb.c: usb-storage without its settle time, and with it again for the
+ * devices that need it */
+void usb_fast_scan(void);
+void usb_suspect(const char *name, const char *why);
+int usb_settle(void);
+void usb_settle_done(void);
+
 /* verify.c: check the mounted medium against its sha256sum.txt; -1 when
  * it is not whole (each damaged file named on the console). */
 int medium_verify(const char *mnt);
@@ -108,6 +119,7 @@ int mount_fs(const char *src, const char *dst, const char *type,
 	     unsigned long flags, const char *data);
 int loop_attach(const char *file, int rw, char *dev, size_t size);
 int build_root(const struct init_cfg *cfg);
+int image_format_check(const char *name, char *known, size_t size);
 
 /* nbd.c */
 int nbd_attach(const char *file, char **argv, char *dev, size_t size);

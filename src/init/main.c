@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -47,7 +49,9 @@ int run_shell(void)
 
 	if (access(RESCUE_SHELL, X_OK) < 0)
 		return -1;
-	pid = fork();
+	/* _Fork (musl 1.2.2, glibc 2.34): fork without the atfork handlers
+	 * and libc locks that only threads need; the init has none */
+	pid = _Fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
@@ -72,6 +76,8 @@ int run_shell(void)
 
 _Noreturn void rescue(void)
 {
+	setpriority(PRIO_PROCESS, 0, 0);
+	usb_settle_done();
 	if (access(RESCUE_SHELL, X_OK) == 0) {
 		err("starting a rescue shell (" RESCUE_SHELL "); the system stops "
 		    "when it exits");
@@ -111,7 +117,29 @@ static void early_mounts(void)
 	for (i = 0; i < 4; i++)
 		if (e[i])
 			err("warning: cannot mount %s on %s: %s", m[i].type, m[i].dir,
-			    strerror(e[i]));
+			    errstr(e[i]));
+}
+
+/*
+ * PATH for the rescue shell and the real init when the kernel gave none:
+ * the kernel's environment (at most 32 strings) and PATH.  setenv would
+ * bring musl's copy-and-free handling of environment strings.
+ */
+static void default_path(void)
+{
+	static char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+	static char *env[34];
+	extern char **environ;
+	size_t n = 0;
+
+	if (getenv("PATH"))
+		return;
+	while (environ && environ[n] && n < 32) {
+		env[n] = environ[n];
+		n++;
+	}
+	env[n] = path;
+	environ = env;
 }
 
 static int yes(const char *v)
@@ -133,6 +161,79 @@ static void seconds(const char *name, const char *v, unsigned *t)
 		err("warning: ignoring mklive.%s=%s (seconds, 0..86400)", name, v);
 }
 
+/*
+ * Every setting the init takes, one row each: from the kernel command line
+ * (bare, like toram, or as mklive.NAME) and/or from the initramfs's
+ * /mklive.conf that the builder writes.  A new boot option is a row here
+ * (and its field in struct init_cfg, and docs/mklive-init.7).
+ */
+enum { ON_BARE = 1, ON_MKLIVE = 2, IN_CONF = 4 };
+enum { K_FLAG, K_NOVAL, K_YES, K_STR, K_ANY, K_SECS };
+#define AT(field) offsetof(struct init_cfg, field)
+static const struct setting {
+	char name[11];
+	unsigned char where, kind;
+	unsigned short at;
+} settings[] = {
+	{ "quiet", ON_BARE, K_FLAG, AT(quiet) },
+	{ "toram", ON_BARE, K_NOVAL, AT(toram) },	/* toram=... is the kernel's */
+	{ "persistence", ON_BARE, K_ANY, AT(persist) },	/* persistence[=LABEL[:/FILE]] */
+	{ "init", ON_BARE, K_STR, AT(init) },
+	{ "debug", ON_MKLIVE, K_YES, AT(debug) },
+	{ "shell", ON_MKLIVE, K_YES, AT(shell) },
+	{ "verify", ON_MKLIVE, K_YES, AT(verify) },
+	{ "timeout", ON_MKLIVE, K_SECS, AT(timeout) },
+	{ "ptimeout", ON_MKLIVE, K_SECS, AT(ptimeout) },
+	{ "id", ON_MKLIVE | IN_CONF, K_STR, AT(id) },
+	{ "image", ON_MKLIVE | IN_CONF, K_STR, AT(image) },
+	{ "root", ON_MKLIVE | IN_CONF, K_STR, AT(root) },
+	{ "rwimage", ON_MKLIVE | IN_CONF, K_STR, AT(rwimage) },
+	{ "kver", IN_CONF, K_STR, AT(kver) },
+	{ "modules", IN_CONF, K_STR, AT(modules) },
+	{ "format", IN_CONF, K_STR, AT(format) },
+	{ "fstype", IN_CONF, K_STR, AT(fstype) },
+};
+
+/* NAME[=v] from one of the places `where`: 1 taken, 0 not ours (or a value
+ * that does not fit, with a warning for the command line's). */
+static int setting(const char *w, char *v, int where)
+{
+	void *f;
+
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		const struct setting *s = &settings[i];
+
+		if (!(s->where & where) || strcmp(s->name, w))
+			continue;
+		f = (char *)&cfg + s->at;
+		switch (s->kind) {
+		case K_NOVAL:
+			if (v)
+				return 0;
+			/* fall through */
+		case K_FLAG:
+			*(int *)f = 1;
+			return 1;
+		case K_YES:
+			*(int *)f = yes(v);
+			return 1;
+		case K_SECS:
+			if (v)
+				seconds(w, v, f);
+			return !!v;
+		case K_ANY:
+			*(const char **)f = v ? v : "";
+			return 1;
+		default:
+			if (!v || !*v)
+				return 0;
+			*(const char **)f = v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* One word of /proc/cmdline: ours, or the kernel's, or the real init's. */
 static void option(char *w)
 {
@@ -140,37 +241,11 @@ static void option(char *w)
 
 	if (v)
 		*v++ = 0;
-	if (!strcmp(w, "quiet")) {
-		cfg.quiet = 1;
-	} else if (!strcmp(w, "toram") && !v) {
-		cfg.toram = 1;
-	} else if (!strcmp(w, "persistence")) {
-		cfg.persist = v ? v : "";
-	} else if (!strcmp(w, "init") && v && *v) {
-		cfg.init = v;
-	} else if (!strncmp(w, "mklive.", 7)) {
-		w += 7;
-		if (!strcmp(w, "debug")) {
-			cfg.debug = yes(v);
-		} else if (!strcmp(w, "shell")) {
-			cfg.shell = yes(v);
-		} else if (!strcmp(w, "verify")) {
-			cfg.verify = yes(v);
-		} else if (!strcmp(w, "id") && v && *v) {
-			cfg.id = v;
-		} else if (!strcmp(w, "image") && v && *v) {
-			cfg.image = v;
-		} else if (!strcmp(w, "root") && v && *v) {
-			cfg.root = v;
-		} else if (!strcmp(w, "rwimage") && v && *v) {
-			cfg.rwimage = v;
-		} else if (!strcmp(w, "timeout") && v) {
-			seconds(w, v, &cfg.timeout);
-		} else if (!strcmp(w, "ptimeout") && v) {
-			seconds(w, v, &cfg.ptimeout);
-		} else {
-			err("warning: unknown option mklive.%s", w);
-		}
+	if (setting(w, v, ON_BARE))
+		return;
+	if (!strncmp(w, "mklive.", 7)) {
+		if (!setting(w + 7, v, ON_MKLIVE))
+			err("warning: unknown option mklive.%s", w + 7);
 	} else if (strchr(w, '.') && v) {
 		mod_param(w, v);
 	}
@@ -232,33 +307,19 @@ static void parse_conf(char *s)
 		*v++ = 0;
 		k = trim(line);
 		v = trim(v);
-		if (!strcmp(k, "id"))
-			cfg.id = v;
-		else if (!strcmp(k, "image"))
-			cfg.image = v;
-		else if (!strcmp(k, "kver"))
-			cfg.kver = v;
-		else if (!strcmp(k, "modules"))
-			cfg.modules = v;
-		else if (!strcmp(k, "format") && *v)
-			cfg.format = v;
-		else if (!strcmp(k, "root") && *v)
-			cfg.root = v;
-		else if (!strcmp(k, "rwimage") && *v)
-			cfg.rwimage = v;
+		setting(k, v, IN_CONF);
 	}
 }
 
 int main(int argc, char **argv)
 {
 	static struct utsname uts;
-	char dev[64], *conf, *cmdline;
+	char dev[64], known[96], *conf, *cmdline;
 	unsigned long t;
 
 	since_start_ms();
 	early_mounts();
-	if (!getenv("PATH"))
-		setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 0);
+	default_path();
 
 	conf = read_file("/mklive.conf");
 	if (conf)
@@ -283,14 +344,16 @@ int main(int argc, char **argv)
 		rescue();
 	}
 	cfg.argv = argv;
-	dbg("id=%s image=%s format=%s root=%s rwimage=%s kver=%s timeout=%u init=%s "
-	    "persistence=%s toram=%d", cfg.id ? cfg.id : "(none)", cfg.image,
-	    cfg.format, cfg.root, cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver,
+	dbg("id=%s image=%s format=%s fstype=%s root=%s rwimage=%s kver=%s timeout=%u "
+	    "init=%s persistence=%s toram=%d", cfg.id ? cfg.id : "(none)", cfg.image,
+	    cfg.format, cfg.fstype ? cfg.fstype : "(the format's)", cfg.root,
+	    cfg.rwimage ? cfg.rwimage : "(none)", cfg.kver,
 	    cfg.timeout, cfg.init ? cfg.init : "(default)",
 	    cfg.persist ? cfg.persist : "(none)", cfg.toram);
-	if (strcmp(cfg.format, "squashfs") && strcmp(cfg.format, "cloop")) {
-		err("error: unknown image format '%s' in /mklive.conf (squashfs or cloop)",
-		    cfg.format);
+	if (image_format_check(cfg.format, known, sizeof(known)) < 0) {
+		err("error: unknown image format '%s' in /mklive.conf (format=); this "
+		    "init knows %s: were the initramfs's init and its /mklive.conf made by "
+		    "different mklive versions? build the image again", cfg.format, known);
 		rescue();
 	}
 	if (strcmp(cfg.root, "overlay") && strcmp(cfg.root, "symlink")) {
@@ -309,6 +372,12 @@ int main(int argc, char **argv)
 		rescue();
 	}
 
+	/* Until the medium is found the drivers' work goes first: on one CPU
+	 * the controllers' probes, the USB hub's enumeration and the disk
+	 * scans run in kernel workers at nice 0, and the init loading
+	 * modules beside them at nice 0 held them back (0.2 s from a USB
+	 * stick under QEMU TCG). */
+	setpriority(PRIO_PROCESS, 0, 19);
 	/* the uevent socket first, so no device added meanwhile is missed */
 	t = now_ms();
 	cfg.ufd = uevent_open();
@@ -316,15 +385,22 @@ int main(int argc, char **argv)
 	/* hardware first: its drivers probe in the background (async_probe)
 	 * while the filesystem modules load */
 	mod_coldplug();
+	/* then the disk and CD drivers that every controller's disks need:
+	 * their modalias only comes once a controller has scanned its bus,
+	 * and loaded then they stood between the disk and the medium search
+	 * (35 ms from a USB stick under QEMU TCG, 100 ms with the host busy) */
+	mod_load_name("sd_mod");
+	mod_load_name("sr_mod");
 	mod_load_list(cfg.modules);
 	dbg("modules: %lu ms", now_ms() - t);
 
 	t = now_ms();
 	if (medium_find(&cfg, cfg.ufd, dev, sizeof(dev)) < 0)
 		rescue();
+	setpriority(PRIO_PROCESS, 0, 0);
 	if (mount_fs(dev, MKL_MEDIUM, "iso9660", MS_RDONLY, NULL) < 0) {
 		err("error: cannot mount %s (medium %s) as iso9660 on " MKL_MEDIUM ": %s",
-		    dev, cfg.id, strerror(errno));
+		    dev, cfg.id, errstr(errno));
 		rescue();
 	}
 	dbg("medium: %lu ms", now_ms() - t);
@@ -339,6 +415,7 @@ int main(int argc, char **argv)
 		rescue();
 	if (cfg.ufd >= 0)
 		close(cfg.ufd);
+	usb_settle_done();
 	if (cfg.shell) {
 		info("mklive.shell: root ready on " MKL_NEWROOT "; exit the shell "
 		     "to boot it");

@@ -140,11 +140,13 @@ static int probe(int sysdir, const char *name, const void *arg)
 	if (strncmp(name, "sr", 2) &&
 	    (read_attr(sysdir, "size", size, sizeof(size)) || !strcmp(size, "0"))) {
 		note(name, "empty");
+		usb_suspect(name, "empty");
 		return 0;
 	}
 	fd = open_dev(sysdir, name);
 	if (fd < 0) {
-		note(name, errno == ENOMEDIUM ? "no medium" : strerror(errno));
+		note(name, errno == ENOMEDIUM ? "no medium" : errstr(errno));
+		usb_suspect(name, "cannot open");
 		return 0;
 	}
 	if (!strncmp(name, "sr", 2)) {
@@ -161,8 +163,10 @@ static int probe(int sysdir, const char *name, const void *arg)
 	close(fd);
 	if (r != (ssize_t)sizeof(pvd)) {
 		sfmt(what, sizeof(what), "cannot read the sector at %d: %s",
-			 PVD_OFFSET, r < 0 ? strerror(errno) : "too small");
+			 PVD_OFFSET, r < 0 ? errstr(errno) : "too small");
 		note(name, r < 0 && errno == ENOMEDIUM ? "no medium" : what);
+		if (r < 0)
+			usb_suspect(name, "read error");
 		return 0;
 	}
 	if (medium_match(pvd, sizeof(pvd), id, what, sizeof(what))) {
@@ -201,6 +205,7 @@ static int probe_all(probe_fn *fn, const void *arg, char *dev, size_t size)
 	struct dirent *e;
 	int n = 0, i, pass, found = 0;
 	int cls, sysdir;
+	struct stat st;
 	DIR *d;
 
 	cls = open("/sys/class/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -220,7 +225,8 @@ static int probe_all(probe_fn *fn, const void *arg, char *dev, size_t size)
 			sysdir = openat(cls, names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (sysdir < 0)
 				continue;
-			if ((faccessat(sysdir, "partition", F_OK, 0) == 0) == pass &&
+			/* fstatat: musl's faccessat brings a helper process along */
+			if ((fstatat(sysdir, "partition", &st, 0) == 0) == pass &&
 			    fn(sysdir, names[i], arg)) {
 				sfmt(dev, size, "/dev/%s", names[i]);
 				found = 1;
@@ -249,7 +255,8 @@ static void report(const struct init_cfg *cfg, unsigned long waited)
 		err("block devices probed:");
 	for (i = 0; i < nseen; i++)
 		err("  /dev/%s: %s", seen[i].name, seen[i].what);
-	err("try: mklive.timeout=90 for a slow USB stick; check that the medium "
+	err("try: mklive.timeout=90 (and usb_storage.delay_use=5) for a slow USB "
+	    "stick; check that the medium "
 	    "is plugged in and was written completely; mklive.debug to see "
 	    "every module and device");
 }
@@ -283,6 +290,9 @@ int dev_wait(probe_fn *fn, const void *arg, int ufd, unsigned long ms,
 				return 0;
 			now = now_ms();
 		}
+		/* USB sticks that need usb-storage's settle time: scan again */
+		if (usb_settle())
+			now = now_ms();
 		if (now >= deadline)
 			return -1;
 		if (!said && now - start >= quiet_ms) {

@@ -262,6 +262,16 @@ static void params_for(const char *name, char *out, size_t size)
 	}
 }
 
+/* Did the command line give module name the parameter starting with p? */
+static int has_param(const char *name, const char *p)
+{
+	for (size_t i = 0; i < nparams; i++)
+		if (!strcmp(params[i].mod, name) &&
+		    !strncmp(params[i].param, p, strlen(p)))
+			return 1;
+	return 0;
+}
+
 static struct mod *find_name(const char *name)
 {
 	char n[56];
@@ -323,7 +333,7 @@ static void load(struct mod *m)
 	fd = openat(m->dir, m->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		m->state = MOD_FAILED;
-		dbg("cannot open module %s: %s", m->path, strerror(errno));
+		dbg("cannot open module %s: %s", m->path, errstr(errno));
 		return;
 	}
 	/* async_probe: the module loader's own parameter (any module takes
@@ -333,6 +343,13 @@ static void load(struct mod *m)
 	 * the devices they find arrive as uevents, which we wait for anyway. */
 	memcpy(args, "async_probe=1", 14);
 	params_for(m->name, args + 14, sizeof(args) - 14);
+	if (!strcmp(m->name, "usb_storage") && !has_param(m->name, "delay_use")) {
+		/* no settle time unless a device needs it (usb.c) */
+		size_t l = strlen(args + 14);
+
+		sfmt(args + 14 + l, sizeof(args) - 14 - l, "%sdelay_use=0", l ? " " : "");
+		usb_fast_scan();
+	}
 	if (args[14]) {
 		args[13] = ' ';
 		dbg("%s: parameters %s", m->name, args + 14);
@@ -344,7 +361,7 @@ static void load(struct mod *m)
 		dbg("loaded %s%s", m->name, r ? " (already there)" : "");
 	} else {
 		m->state = MOD_FAILED;
-		dbg("cannot load %s: %s", m->name, strerror(errno));
+		dbg("cannot load %s: %s", m->name, errstr(errno));
 	}
 	close(fd);
 }
@@ -514,13 +531,13 @@ int uevent_open(void)
 	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 		    NETLINK_KOBJECT_UEVENT);
 	if (fd < 0) {
-		err("warning: no uevent socket: %s", strerror(errno));
+		err("warning: no uevent socket: %s", errstr(errno));
 		return -1;
 	}
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		err("warning: cannot bind the uevent socket: %s", strerror(errno));
+		err("warning: cannot bind the uevent socket: %s", errstr(errno));
 		close(fd);
 		return -1;
 	}

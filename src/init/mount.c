@@ -67,7 +67,16 @@ int mount_fs(const char *src, const char *dst, const char *type,
 		return 0;
 	if (errno != ENODEV)
 		return -1;
-	mod_load_name(strcmp(type, "iso9660") ? type : "isofs");
+	if (!strcmp(type, "iso9660")) {
+		mod_load_name("isofs");
+	} else if (!strncmp(type, "ext", 3)) {
+		/* ext4's module mounts ext2 and ext3 too; the crc32c it asks
+		 * the crypto API for at mount would need a modprobe */
+		mod_load_name("crc32c_generic");
+		mod_load_name("ext4");
+	} else {
+		mod_load_name(type);
+	}
 	return mount(src, dst, type, flags, data);
 }
 
@@ -156,43 +165,89 @@ int loop_attach(const char *file, int rw, char *dev, size_t size)
 }
 
 /*
- * The image, read-only on MKL_RO: a squashfs on a loop device, or a cloop
- * image served through nbd holding an ISO9660 filesystem.  dev gets the
- * block device.
+ * How a format's file becomes a block device: 0 with dev named, and *hold
+ * an fd to close once the device is mounted (or -1); -1 after a message.
  */
-static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
-		       size_t size)
+static int attach_loop(const struct init_cfg *cfg, const char *file, char *dev,
+		       size_t size, int *hold)
 {
-	int lfd;
-
-	if (!strcmp(cfg->format, "cloop")) {
-		if (nbd_attach(file, cfg->argv, dev, size) < 0)
-			return -1;
-		if (mount_fs(dev, MKL_RO, "iso9660", MS_RDONLY, NULL) < 0) {
-			err("error: cannot mount %s (cloop image %s) as iso9660 on "
-			    MKL_RO ": %s", dev, file, strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	lfd = loop_attach(file, 0, dev, size);
-	if (lfd < 0) {
+	*hold = loop_attach(file, 0, dev, size);
+	if (*hold < 0) {
 		err("error: cannot attach the image %s to a loop device: %s",
-		    file, strerror(errno));
+		    file, errstr(errno));
 		if (errno == ENOENT)
 			err("check mklive.image= (now %s) against the files on the medium",
 			    cfg->image);
 		return -1;
 	}
 	dbg("image %s on %s", file, dev);
-	if (mount_fs(dev, MKL_RO, "squashfs", MS_RDONLY, NULL) < 0) {
-		err("error: cannot mount %s (%s) as squashfs on " MKL_RO ": %s",
-		    dev, file, strerror(errno));
-		close(lfd);
-		return -1;
-	}
-	close(lfd);
 	return 0;
+}
+
+/* Formats the kernel cannot read: our reader serves it through nbd. */
+static int attach_nbd(const struct init_cfg *cfg, const char *file, char *dev,
+		      size_t size, int *hold)
+{
+	*hold = -1;
+	return nbd_attach(file, cfg->argv, dev, size);
+}
+
+/*
+ * The image formats, one row each: the name in /mklive.conf (format=),
+ * how the file becomes a block device, and the filesystem on that device
+ * (fstype= in /mklive.conf overrides it: a cloop whose blocks hold ext2 is
+ * format=cloop with fstype=ext2).  A new format is a row here, and a
+ * reader behind nbd if the kernel cannot read it.
+ */
+static const struct image_format {
+	const char *name;
+	int (*attach)(const struct init_cfg *cfg, const char *file, char *dev,
+		      size_t size, int *hold);
+	const char *fstype;
+} formats[] = {
+	{ "squashfs", attach_loop, "squashfs" },
+	{ "cloop", attach_nbd, "iso9660" },	/* nbd.c */
+};
+#define NFORMATS (sizeof(formats) / sizeof(formats[0]))
+
+/* 0 if name is a known image format; else -1 and known gets their list. */
+int image_format_check(const char *name, char *known, size_t size)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < NFORMATS; i++)
+		if (!strcmp(formats[i].name, name))
+			return 0;
+	for (i = 0; i < NFORMATS && n < size; i++)
+		n += sfmt(known + n, size - n, "%s%s", i ? ", " : "", formats[i].name);
+	return -1;
+}
+
+/*
+ * The image, read-only on MKL_RO: attached as its format's row says (a
+ * squashfs on a loop device, a cloop image served through nbd) and mounted
+ * as the row's filesystem, or fstype= of /mklive.conf.  dev gets the block
+ * device.
+ */
+static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
+		       size_t size)
+{
+	const struct image_format *f = formats;
+	const char *fstype;
+	int hold, r;
+
+	while (f < formats + NFORMATS - 1 && strcmp(f->name, cfg->format))
+		f++;	/* main() checked the name */
+	fstype = cfg->fstype ? cfg->fstype : f->fstype;
+	if (f->attach(cfg, file, dev, size, &hold) < 0)
+		return -1;
+	r = mount_fs(dev, MKL_RO, fstype, MS_RDONLY, NULL);
+	if (r < 0)
+		err("error: cannot mount %s (%s image %s) as %s on " MKL_RO ": %s",
+		    dev, f->name, file, fstype, errstr(errno));
+	if (hold >= 0)
+		close(hold);
+	return r;
 }
 
 /* The overlay root; upper and work on the persistence fs when base is set. */
@@ -202,12 +257,12 @@ static int overlay_root(const char *base)
 
 	if (!base) {
 		if (mount_fs("tmpfs", MKL_RW, "tmpfs", 0, "mode=0755") < 0) {
-			err("error: cannot mount tmpfs on " MKL_RW ": %s", strerror(errno));
+			err("error: cannot mount tmpfs on " MKL_RW ": %s", errstr(errno));
 			return -1;
 		}
 		if (mkdir(MKL_RW "/upper", 0755) < 0 || mkdir(MKL_RW "/work", 0755) < 0) {
 			err("error: cannot create " MKL_RW "/upper and work: %s",
-			    strerror(errno));
+			    errstr(errno));
 			return -1;
 		}
 		base = MKL_RW;
@@ -216,7 +271,7 @@ static int overlay_root(const char *base)
 	     base, base);
 	if (mount_fs("overlay", MKL_NEWROOT, "overlay", 0, opts) < 0) {
 		err("error: cannot mount the overlay root on " MKL_NEWROOT ": %s",
-		    strerror(errno));
+		    errstr(errno));
 		return -1;
 	}
 	return 0;
@@ -240,7 +295,7 @@ static long symlink_root(const struct init_cfg *cfg)
 	lfd = loop_attach(file, 0, loop, sizeof(loop));
 	if (lfd < 0) {
 		err("error: cannot attach the writable root image %s to a loop "
-		    "device: %s", file, strerror(errno));
+		    "device: %s", file, errstr(errno));
 		if (errno == ENOENT)
 			err("check rwimage= / mklive.rwimage= (now %s) against the "
 			    "files on the medium", cfg->rwimage);
@@ -248,19 +303,19 @@ static long symlink_root(const struct init_cfg *cfg)
 	}
 	if (mount_fs(loop, MKL_RWSRC, "squashfs", MS_RDONLY, NULL) < 0) {
 		err("error: cannot mount %s (%s) as squashfs on " MKL_RWSRC ": %s",
-		    loop, file, strerror(errno));
+		    loop, file, errstr(errno));
 		close(lfd);
 		return -1;
 	}
 	close(lfd);
 	if (mount_fs("tmpfs", MKL_NEWROOT, "tmpfs", 0, "mode=0755") < 0) {
-		err("error: cannot mount tmpfs on " MKL_NEWROOT ": %s", strerror(errno));
+		err("error: cannot mount tmpfs on " MKL_NEWROOT ": %s", errstr(errno));
 		return -1;
 	}
 	n = copy_tree(MKL_RWSRC, MKL_NEWROOT);
 	/* the loop device clears itself with the unmount (autoclear) */
 	if (umount2(MKL_RWSRC, MNT_DETACH) < 0)
-		err("warning: cannot unmount " MKL_RWSRC ": %s", strerror(errno));
+		err("warning: cannot unmount " MKL_RWSRC ": %s", errstr(errno));
 	else
 		rmdir(MKL_RWSRC);
 	if (n < 0) {
@@ -268,12 +323,12 @@ static long symlink_root(const struct init_cfg *cfg)
 		return -1;
 	}
 	if (lstat(MKL_NEWROOT "/ro", &st) < 0 && mkdir(MKL_NEWROOT "/ro", 0755) < 0) {
-		err("error: cannot create " MKL_NEWROOT "/ro: %s", strerror(errno));
+		err("error: cannot create " MKL_NEWROOT "/ro: %s", errstr(errno));
 		return -1;
 	}
 	if (mount(MKL_RO, MKL_NEWROOT "/ro", NULL, MS_BIND, NULL) < 0) {
 		err("error: cannot bind " MKL_RO " on " MKL_NEWROOT "/ro: %s",
-		    strerror(errno));
+		    errstr(errno));
 		return -1;
 	}
 	return n;
@@ -291,7 +346,7 @@ static void release_medium(void)
 {
 	if (umount2(MKL_MEDIUM, 0) < 0) {
 		err("warning: toram: cannot unmount the medium from " MKL_MEDIUM
-		    ": %s; do not remove it", strerror(errno));
+		    ": %s; do not remove it", errstr(errno));
 		return;
 	}
 	rmdir(MKL_MEDIUM);

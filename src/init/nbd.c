@@ -114,47 +114,24 @@ static void put32(unsigned char *p, uint32_t v)
 	p[3] = v;
 }
 
-static int read_full(int fd, void *buf, size_t len)
+/* sig (4 bytes, "V2.0" or "V4.0") anywhere in the 128-byte preamble */
+static int has_sig(const unsigned char *head, const char *sig)
+{
+	for (int i = 0; i + 4 <= CLOOP_PREAMBLE; i++)
+		if (!memcmp(head + i, sig, 4))
+			return 1;
+	return 0;
+}
+
+/* All of len bytes: read (how 'r'), write ('w') or pread at pos ('p'). */
+static int full(int how, int fd, void *buf, size_t len, uint64_t pos)
 {
 	char *p = buf;
 	ssize_t r;
 
 	while (len) {
-		r = read(fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		len -= r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	ssize_t r;
-
-	while (len) {
-		r = write(fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		len -= r;
-	}
-	return 0;
-}
-
-static int pread_full(int fd, void *buf, size_t len, uint64_t pos)
-{
-	char *p = buf;
-	ssize_t r;
-
-	while (len) {
-		r = pread(fd, p, len, pos);
+		r = how == 'r' ? read(fd, p, len) : how == 'w' ? write(fd, p, len) :
+		    pread(fd, p, len, pos);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -165,6 +142,9 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t pos)
 	}
 	return 0;
 }
+#define read_full(fd, buf, len) full('r', fd, buf, len, 0)
+#define write_full(fd, buf, len) full('w', fd, (void *)(buf), len, 0)
+#define pread_full(fd, buf, len, pos) full('p', fd, buf, len, pos)
 
 /* Everything cloop_open() allocated and opened; c stays reusable. */
 static void cloop_free(struct cloop *c)
@@ -200,7 +180,7 @@ static int cloop_open(struct cloop *c, const char *file)
 	memset(c, 0, sizeof(*c));
 	c->fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (c->fd < 0) {
-		err("error: cannot open the cloop image %s: %s", file, strerror(errno));
+		err("error: cannot open the cloop image %s: %s", file, errstr(errno));
 		goto fail;
 	}
 	if (fstat(c->fd, &st) < 0 || pread_full(c->fd, head, sizeof(head), 0) < 0) {
@@ -208,19 +188,19 @@ static int cloop_open(struct cloop *c, const char *file)
 		goto fail;
 	}
 	end = st.st_size;
-	if (!memmem(head, CLOOP_PREAMBLE, MKL_CLOOP_SIG_V4, 4) &&
-	    !memmem(head, CLOOP_PREAMBLE, MKL_CLOOP_SIG_V2, 4) &&
+	if (!has_sig(head, MKL_CLOOP_SIG_V4) &&
+	    !has_sig(head, MKL_CLOOP_SIG_V2) &&
 	    end >= sizeof(head)) {
 		/* V4.0 "header last": the table, then the header, at the end */
 		if (pread_full(c->fd, head, sizeof(head), end - sizeof(head)) < 0 ||
-		    !memmem(head, CLOOP_PREAMBLE, MKL_CLOOP_SIG_V4, 4)) {
+		    !has_sig(head, MKL_CLOOP_SIG_V4)) {
 			err("error: %s: not a cloop V2.0 or V4.0 image (no version "
 			    "in its first or last 136 bytes)", file);
 			goto fail;
 		}
 		end -= sizeof(head);
 	}
-	c->v4 = memmem(head, CLOOP_PREAMBLE, MKL_CLOOP_SIG_V4, 4) != NULL;
+	c->v4 = has_sig(head, MKL_CLOOP_SIG_V4);
 	c->bsize = be32(head + CLOOP_PREAMBLE);
 	c->nblocks = be32(head + CLOOP_PREAMBLE + 4);
 	if (c->bsize < NBD_SECTOR || c->bsize > MAX_BLOCK_SIZE || c->bsize % NBD_SECTOR) {
@@ -482,7 +462,7 @@ static void daemonize(char **argv)
 	}
 	if (chroot(MKL_RUN) < 0 || chdir("/") < 0)
 		err("warning: nbd server: cannot chroot to " MKL_RUN ": %s",
-		    strerror(errno));
+		    errstr(errno));
 }
 
 /* Close every descriptor but 0-2 and the ones given (-1: none). */
@@ -543,7 +523,7 @@ int nbd_attach(const char *file, char **argv, char *dev, size_t size)
 	if (access("/sys/module/nbd", F_OK) < 0)
 		mod_load_name("nbd");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		err("error: socketpair for the nbd server: %s", strerror(errno));
+		err("error: socketpair for the nbd server: %s", errstr(errno));
 		return -1;
 	}
 	for (n = 0; n < NBD_MAX_DEVS; n++) {
@@ -551,7 +531,7 @@ int nbd_attach(const char *file, char **argv, char *dev, size_t size)
 		if (fd < 0) {
 			if (n == 0)
 				err("error: cannot open %s (is the nbd module in the "
-				    "initramfs?): %s", dev, strerror(errno));
+				    "initramfs?): %s", dev, errstr(errno));
 			break;
 		}
 		if (ioctl(fd, NBD_SET_SOCK, sv[0]) == 0) {
@@ -561,7 +541,7 @@ int nbd_attach(const char *file, char **argv, char *dev, size_t size)
 		close(fd);
 		fd = -1;
 		if (errno != EBUSY) {
-			err("error: %s: NBD_SET_SOCK: %s", dev, strerror(errno));
+			err("error: %s: NBD_SET_SOCK: %s", dev, errstr(errno));
 			break;
 		}
 	}
@@ -579,28 +559,28 @@ int nbd_attach(const char *file, char **argv, char *dev, size_t size)
 	    ioctl(fd, NBD_SET_FLAGS, (unsigned long)(NBD_FLAG_HAS_FLAGS |
 						      NBD_FLAG_READ_ONLY)) < 0) {
 		err("error: %s: cannot set size %lu: %s", dev,
-		    (unsigned long)c.size, strerror(errno));
+		    (unsigned long)c.size, errstr(errno));
 		ioctl(fd, NBD_CLEAR_SOCK);
 		goto fail;
 	}
 	ioctl(fd, NBD_SET_TIMEOUT, 0UL);
-	pid = fork();
+	pid = _Fork();
 	if (pid < 0) {
-		err("error: cannot fork the nbd server: %s", strerror(errno));
+		err("error: cannot fork the nbd server: %s", errstr(errno));
 		ioctl(fd, NBD_CLEAR_SOCK);
 		goto fail;
 	}
 	if (pid == 0) {
 		setsid();
 		daemonize(argv);
-		pid = fork();
+		pid = _Fork();
 		if (pid == 0) {
 			close_others(sv[1], c.fd);
 			serve(&c, sv[1]);
 		}
 		close_others(fd, -1);
 		if (pid < 0) {
-			err("error: cannot fork the nbd server: %s", strerror(errno));
+			err("error: cannot fork the nbd server: %s", errstr(errno));
 			ioctl(fd, NBD_CLEAR_SOCK);
 			_exit(1);
 		}

@@ -135,7 +135,7 @@ int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
 	}
 	if (mount_fs(dev, path ? MKL_PHOST : MKL_PERSIST, type, MS_NOATIME, NULL) < 0) {
 		err("warning: persistence: cannot mount %s (label '%s') as %s: %s",
-		    dev, label, type, strerror(errno));
+		    dev, label, type, errstr(errno));
 		not_persistent();
 		return -1;
 	}
@@ -145,12 +145,12 @@ int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
 		lfd = loop_attach(file, 1, loop, sizeof(loop));
 		if (lfd < 0) {
 			err("warning: persistence: cannot attach %s on %s (label '%s') to "
-			    "a loop device: %s", path, dev, label, strerror(errno));
+			    "a loop device: %s", path, dev, label, errstr(errno));
 			goto fail_host;
 		}
 		if (mount_fs(loop, MKL_PERSIST, "ext4", MS_NOATIME, NULL) < 0) {
 			err("warning: persistence: cannot mount %s (%s on %s) as "
-			    "ext2/3/4: %s", loop, path, dev, strerror(errno));
+			    "ext2/3/4: %s", loop, path, dev, errstr(errno));
 			close(lfd);
 			goto fail_host;
 		}
@@ -159,7 +159,7 @@ int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
 	if (mkdir_p(MKL_PERSIST "/mklive/upper", 0755) < 0 ||
 	    mkdir_p(MKL_PERSIST "/mklive/work", 0755) < 0) {
 		err("warning: persistence: cannot create mklive/upper and mklive/work "
-		    "on %s: %s", dev, strerror(errno));
+		    "on %s: %s", dev, errstr(errno));
 		if (path)
 			umount2(MKL_PERSIST, 0);
 		goto fail_host;

@@ -130,7 +130,7 @@ static int move_into(const char *newroot, const char *dir)
 	strcpy(dst, newroot);
 	strcat(dst, dir);
 	if (lstat(dst, &st) < 0 && mkdir(dst, 0755) < 0 && errno != EEXIST) {
-		err("error: cannot create %s: %s", dst, strerror(errno));
+		err("error: cannot create %s: %s", dst, errstr(errno));
 		return -1;
 	}
 	if (lstat(dst, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -138,7 +138,7 @@ static int move_into(const char *newroot, const char *dir)
 		return -1;
 	}
 	if (mount(dir, dst, NULL, MS_MOVE, NULL) < 0) {
-		err("error: cannot move %s to %s: %s", dir, dst, strerror(errno));
+		err("error: cannot move %s to %s: %s", dir, dst, errstr(errno));
 		return -1;
 	}
 	return 0;
@@ -169,7 +169,7 @@ void switch_root(const char *newroot, const char *init, char **argv)
 		return;
 	}
 	if (statfs("/", &sfs) < 0) {
-		err("error: cannot tell what / is: %s", strerror(errno));
+		err("error: cannot tell what / is: %s", errstr(errno));
 		return;
 	}
 	/* The ext2 initrd (--initrd-format ext2, booted with root=/dev/ram0)
@@ -182,7 +182,7 @@ void switch_root(const char *newroot, const char *init, char **argv)
 	}
 	rootfd = open(newroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0) {
-		err("error: cannot open %s: %s", newroot, strerror(errno));
+		err("error: cannot open %s: %s", newroot, errstr(errno));
 		return;
 	}
 	if (init) {
@@ -216,7 +216,7 @@ void switch_root(const char *newroot, const char *init, char **argv)
 		 * one at /, from where it is detached (freed once we exec). */
 		if (chdir(newroot) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
 		    umount2(".", MNT_DETACH) < 0 || chroot(".") < 0 || chdir("/") < 0) {
-			err("error: cannot pivot the root to %s: %s", newroot, strerror(errno));
+			err("error: cannot pivot the root to %s: %s", newroot, errstr(errno));
 			return;
 		}
 	} else {
@@ -224,7 +224,7 @@ void switch_root(const char *newroot, const char *init, char **argv)
 		dbg("initramfs emptied: %u entries removed, %u left", gone, kept);
 		if (chdir(newroot) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 ||
 		    chroot(".") < 0 || chdir("/") < 0) {
-			err("error: cannot move %s to /: %s", newroot, strerror(errno));
+			err("error: cannot move %s to /: %s", newroot, errstr(errno));
 			return;
 		}
 	}
@@ -240,5 +240,5 @@ void switch_root(const char *newroot, const char *init, char **argv)
 		nargv[i] = argv[i];
 	info("starting %s", init);
 	execv(init, nargv);
-	err("error: cannot execute %s: %s", init, strerror(errno));
+	err("error: cannot execute %s: %s", init, errstr(errno));
 }

@@ -31,7 +31,13 @@ static unsigned long mem_available_kb(void)
 
 	if (!s)
 		return 0;
-	p = strstr(s, "MemAvailable:");
+	/* "MemAvailable:    123456 kB" at the start of a line */
+	p = s;
+	while (p && strncmp(p, "MemAvailable:", 13)) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
 	if (p) {
 		for (p += 13; *p == ' '; p++)
 			;
@@ -62,7 +68,7 @@ int toram_copy(const char *file, char *out, size_t size)
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) < 0) {
 		err("warning: toram: cannot open %s: %s; booting from the medium",
-		    src, strerror(errno));
+		    src, errstr(errno));
 		if (in >= 0)
 			close(in);
 		return -1;
@@ -81,7 +87,7 @@ int toram_copy(const char *file, char *out, size_t size)
 	     (unsigned long)(st.st_size / 1024) + 64);
 	if (mount_fs("tmpfs", MKL_TORAM, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0) {
 		err("warning: toram: cannot mount tmpfs on " MKL_TORAM ": %s; booting "
-		    "from the medium", strerror(errno));
+		    "from the medium", errstr(errno));
 		close(in);
 		return -1;
 	}
@@ -117,7 +123,7 @@ int toram_copy(const char *file, char *out, size_t size)
 fail:
 	err("warning: toram: cannot copy %s into RAM (%lu of %lu MB done): %s; "
 	    "booting from the medium, which must stay in", src,
-	    (unsigned long)(done / MIB), mb, strerror(errno));
+	    (unsigned long)(done / MIB), mb, errstr(errno));
 	if (o >= 0)
 		close(o);
 	close(in);

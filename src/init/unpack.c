@@ -267,23 +267,32 @@ long zlib_unpack(const void *in, size_t inlen, void *out, size_t cap)
  * Decode an lz4 block (the raw block format, as LZ4_compress_default
  * writes it) of inlen bytes into out; the size of the output or -1.
  */
+/* An lz4 length's continuation bytes (255 means one more follows). */
+static int lz4_more(const uint8_t **pp, const uint8_t *end, size_t *len)
+{
+	unsigned c;
+
+	do {
+		if (*pp == end)
+			return -1;
+		c = *(*pp)++;
+		*len += c;
+	} while (c == 255);
+	return 0;
+}
+
 long lz4_unpack(const void *in, size_t inlen, void *out, size_t cap)
 {
 	const uint8_t *p = in, *end = p + inlen;
 	uint8_t *o = out;
 	size_t op = 0, len, d;
-	unsigned token, c;
+	unsigned token;
 
 	while (p < end) {
 		token = *p++;
 		len = token >> 4;
-		if (len == 15)
-			do {
-				if (p == end)
-					return -1;
-				c = *p++;
-				len += c;
-			} while (c == 255);
+		if (len == 15 && lz4_more(&p, end, &len))
+			return -1;
 		if ((size_t)(end - p) < len || cap - op < len)
 			return -1;
 		memcpy(o + op, p, len);
@@ -296,13 +305,8 @@ long lz4_unpack(const void *in, size_t inlen, void *out, size_t cap)
 		d = p[0] | p[1] << 8;
 		p += 2;
 		len = (token & 15) + 4;
-		if (len == 19)
-			do {
-				if (p == end)
-					return -1;
-				c = *p++;
-				len += c;
-			} while (c == 255);
+		if (len == 19 && lz4_more(&p, end, &len))
+			return -1;
 		if (!d || d > op || cap - op < len)
 			return -1;
 		for (; len; len--, op++)

@@ -119,6 +119,72 @@ size_t sfmt(char *buf, size_t size, const char *fmt, ...)
 	return n;
 }
 
+/*
+ * What errno e means, in a few words.  Our own short table of the errors a
+ * PID 1 meets (files, devices, mounts, modules, memory) instead of musl's
+ * strerror, whose table of every error is 2 KB; anything else is "error N",
+ * the number errno(3) lists.  Each entry: the errno as one byte, the text,
+ * a NUL.
+ */
+static const char errtab[] =
+	"\001operation not permitted\0"
+	"\002no such file or directory\0"
+	"\004interrupted\0"
+	"\005input/output error\0"
+	"\006no such device or address\0"
+	"\007argument list too long\0"
+	"\010exec format error\0"
+	"\011bad file descriptor\0"
+	"\013resource temporarily unavailable\0"
+	"\014out of memory\0"
+	"\015permission denied\0"
+	"\017not a block device\0"
+	"\020device or resource busy\0"
+	"\021file exists\0"
+	"\022cross-device link\0"
+	"\023no such device\0"
+	"\024not a directory\0"
+	"\025is a directory\0"
+	"\026invalid argument\0"
+	"\027too many open files in the system\0"
+	"\030too many open files\0"
+	"\031inappropriate ioctl for device\0"
+	"\032text file busy\0"
+	"\033file too large\0"
+	"\034no space left on device\0"
+	"\036read-only file system\0"
+	"\037too many links\0"
+	"\040broken pipe\0"
+	"\044file name too long\0"
+	"\046function not implemented\0"
+	"\047directory not empty\0"
+	"\050too many levels of symbolic links\0"
+	"\075no data available\0"
+	"\112bad message\0"
+	"\113value too large for its type\0"
+	"\137operation not supported\0"
+	"\150connection reset by peer\0"
+	"\151no buffer space available\0"
+	"\156timed out\0"
+	"\165structure needs cleaning\0"
+	"\172disk quota exceeded\0"
+	"\173no medium found\0"
+	"\174wrong medium type\0"
+	"\176required key not available\0"
+	"\201key was rejected by service\0";
+
+const char *errstr(int e)
+{
+	static char num[24];
+	const char *p;
+
+	for (p = errtab; *p; p += strlen(p) + 1)
+		if ((unsigned char)*p == e)
+			return p + 1;
+	sfmt(num, sizeof(num), "error %d", e);
+	return num;
+}
+
 /* The kernel's other consoles (console=ttyS0 console=tty0: /dev/console is
  * the last one only). Messages go to every one, so a laptop's screen and a
  * serial line both show what the init found or missed. */

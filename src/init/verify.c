@@ -74,12 +74,12 @@ int medium_verify(const char *mnt)
 	list = read_file(path);
 	if (!list) {
 		err("error: mklive.verify: no checksums on the medium (%s: %s); it was made "
-		    "without them, or it is damaged", path, strerror(errno));
+		    "without them, or it is damaged", path, errstr(errno));
 		return -1;
 	}
 	dfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
-		err("error: mklive.verify: cannot open %s: %s", mnt, strerror(errno));
+		err("error: mklive.verify: cannot open %s: %s", mnt, errstr(errno));
 		free(list);
 		return -1;
 	}
@@ -114,7 +114,7 @@ int medium_verify(const char *mnt)
 		name = line + 68;
 		files++;
 		if (hash_file(dfd, name, sum, &done, total, &shown) < 0) {
-			err("error: the medium is damaged: %s cannot be read: %s", name, strerror(errno));
+			err("error: the medium is damaged: %s cannot be read: %s", name, errstr(errno));
 			bad++;
 			continue;
 		}

@@ -100,6 +100,8 @@ static int pass_source(struct build *b, struct mkl_err *err)
 		if (e.hardlink) {
 			if (mkl_tree_add_hardlink(b->tree, e.path, e.hardlink, &n, err))
 				return -1;
+			if (part_of(b, e.path) == PART_IMAGE)
+				b->res->hardlinks++;
 		} else {
 			if (mkl_tree_add(b->tree, e.path, &e.st, &n, err))
 				return -1;
@@ -117,6 +119,27 @@ static int pass_source(struct build *b, struct mkl_err *err)
 		}
 	}
 	return r;
+}
+
+/* Say, through o->warn, what the image format cannot carry when the tree
+ * has it (its row's limits), and which format keeps it. */
+static void warn_limits(struct build *b)
+{
+	const struct mkl_image_format *keeps = NULL;
+	char line[512];
+
+	if (!b->o->warn || !b->fmt->limits || b->fmt->hardlinks || !b->res->hardlinks)
+		return;
+	/* A row that keeps hard links, the nearest first: booted the same way. */
+	for (const struct mkl_image_format *f = mkl_image_formats; f->name; f++)
+		if (f->hardlinks && (!keeps || (!strcmp(f->init_format, b->fmt->init_format) &&
+						strcmp(keeps->init_format, b->fmt->init_format))))
+			keeps = f;
+	snprintf(line, sizeof(line), "the tree has %zu hard link%s, and a %s image cannot keep "
+		 "them: %s%s%s%s", b->res->hardlinks, b->res->hardlinks == 1 ? "" : "s",
+		 b->fmt->name, b->fmt->limits, keeps ? "; --image-format " : "",
+		 keeps ? keeps->name : "", keeps ? " keeps them" : "");
+	b->o->warn(b->o->ctx, line);
 }
 
 /* Files the build adds to the tree come from memory. */
@@ -308,6 +331,7 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 	build_note(&b, "reading '%s'", o->source);
 	if (pass_source(&b, err) || add_media(&b, err) || mkl_tree_finish(b.tree, err))
 		goto fail;
+	warn_limits(&b);
 	if (o->root_mode == MKL_ROOT_SYMLINK) {
 		if (mkl_layout_split(&b.layout, b.tree, &b.split, err))
 			goto fail;

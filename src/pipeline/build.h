@@ -75,9 +75,12 @@ struct mkl_build_opts {
 	int64_t time;			/* SOURCE_DATE_EPOCH, or now */
 
 	/* Reporting (optional). progress: bytes done/total of a phase.
-	 * note: one line of explanation for -v. */
+	 * note: one line of explanation for -v. warn: something the image
+	 * will not carry as the input has it (the format's limits, when the
+	 * tree has what they name); the build goes on. */
 	void (*progress)(void *ctx, enum mkl_phase phase, uint64_t done, uint64_t total);
 	void (*note)(void *ctx, const char *msg);
+	void (*warn)(void *ctx, const char *msg);
 	void *ctx;
 };
 
@@ -93,6 +96,7 @@ struct mkl_build_result {
 	bool media;			/* /media/list is set up in the image */
 	uint64_t esp_bytes;
 	size_t entries, modules;
+	size_t hardlinks;		/* names that are hard links to an earlier one, in the image */
 };
 
 int mkl_build(const struct mkl_build_opts *opts, struct mkl_build_result *res, struct mkl_err *err);

@@ -9,6 +9,17 @@
 #include <unistd.h>
 
 static const char *const cloop_modules[] = { "nbd", NULL };
+/* ext2 is mounted by the ext4 driver (jbd2, mbcache and crc16 come from
+ * modules.dep); ext4 asks for crc32c through the crypto API, which
+ * modules.dep does not show. */
+static const char *const cloop_ext2_modules[] = { "nbd", "ext4", "crc32c_generic", NULL };
+
+/* What the cloop rows share: the file, the init's nbd bridge, the codecs
+ * of cloop V2.0/V4.0 and those the init decodes, the writer. */
+#define CLOOP_ROW \
+	.path = "live/filesystem.cloop", .init_format = "cloop", .compressor = "gzip", \
+	.compressors = "gzip, lz4, none, xz", .boot_compressors = "gzip, lz4, none", \
+	.ops = &mkl_image_cloop_ops
 
 /* A new format: its file (image_NAME.c with its mkl_image_ops), a row here,
  * and the init's reader (src/init/, its own table of formats). */
@@ -27,17 +38,20 @@ const struct mkl_image_format mkl_image_formats[] = {
 	{
 		.name = "cloop",
 		.help = "the article's: ISO 9660 in cloop blocks, served by nbd",
-		.path = "live/filesystem.cloop",
-		.init_format = "cloop",
 		.fstype = "iso9660",
 		.modules = cloop_modules,
-		.compressor = "gzip",
-		.compressors = "gzip, lz4, none, xz",
-		.boot_compressors = "gzip, lz4, none",
+		CLOOP_ROW,
 		.limits = "hard links become separate files (Linux's isofs gives each "
 			  "Rock Ridge entry its own inode)",
 		.hardlinks = false,
-		.ops = &mkl_image_cloop_ops,
+	},
+	{
+		.name = "cloop-ext2",
+		.help = "ext2 in cloop blocks, served by nbd: keeps hard links",
+		.fstype = "ext2",
+		.modules = cloop_ext2_modules,
+		CLOOP_ROW,
+		.hardlinks = true,
 	},
 	{ .name = NULL },
 };

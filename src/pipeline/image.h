@@ -7,7 +7,7 @@
  * the writer's entry points. The build, the CLI, the config parser,
  * --help, the docs check and module selection all read the table; a new
  * format is its own file (image_NAME.c), one row here, and the init's
- * reader (see docs/ARCHITECTURE.md, "Adding an image format").
+ * reader (see docs/ARCHITECTURE.md, "Image formats: the registry").
  *
  * A writer takes file contents during the one pass over the source
  * (add, in source order), is finished with the whole tree (finish), then

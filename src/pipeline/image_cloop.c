@@ -1,20 +1,31 @@
-/* The cloop image format (a row of image.c), the article's: the tree as
- * ISO 9660 + Rock Ridge (src/fmt/isotree.c, libisofs) streamed into cloop
- * blocks compressed on all cores (src/fmt/cloop.c). The payload can only
- * be laid out once the tree is whole, so during the pass file contents are
- * kept raw in a scratch store; finish writes the payload from it. The init
- * serves the blocks through nbd and mounts the device. */
+/* The cloop image formats (rows of image.c): the tree as a filesystem
+ * image streamed into cloop blocks compressed on all cores
+ * (src/fmt/cloop.c). The row's fstype picks the payload:
+ *   iso9660  the article's: ISO 9660 + Rock Ridge (src/fmt/isotree.c,
+ *            libisofs), written straight into the blocks; Linux's isofs
+ *            gives every name its own inode, so hard links come apart;
+ *   ext2     src/fmt/ext2.c, reading the tree back as a source
+ *            (src/source/treesrc.c): hard links, xattrs and all; libext2fs
+ *            needs a seekable file, so the image is made in a scratch file
+ *            and then streamed into the blocks.
+ * A payload can only be laid out once the tree is whole, so during the
+ * pass file contents are kept raw in a scratch store; finish writes the
+ * payload from it. The init serves the blocks through nbd and mounts the
+ * device as the row's fstype. */
 #include "pipeline/image.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "codec/codec.h"
 #include "fmt/cloop.h"
+#include "fmt/ext2.h"
 #include "fmt/isotree.h"
+#include "source/source.h"
 #include "tree/outfile.h"
 
 struct store_rec {
@@ -122,6 +133,61 @@ static int store_read(void *ctx, const struct mkl_node *n, uint64_t off, void *b
 	return 0;
 }
 
+/* The ext2 payload: the tree read back as a source (contents from the
+ * store) into an ext2 image in a scratch file (libext2fs seeks), then
+ * that file into the cloop writer. 4 KiB blocks, the page size; the
+ * label cut to ext2's 16 bytes; the build's time for the filesystem's own
+ * times and for directories a tar only implied. */
+static int ext2_payload(struct cloop_image *c, struct mkl_tree *tree, struct mkl_cloop_writer *w,
+			uint64_t *size, struct mkl_err *err)
+{
+	char label[MKL_EXT2_LABEL_MAX + 1];
+	struct mkl_ext2_opts eo = { .block_size = 4096, .time = c->img.o.time,
+				    .scratch_near = c->img.o.output };
+	struct mkl_ext2_stats es;
+	struct mkl_source *src = NULL;
+	unsigned char *buf = NULL;
+	int fd = -1, ret = -1;
+
+	snprintf(label, sizeof(label), "%s", c->img.o.label ? c->img.o.label : "MKLIVE");
+	eo.label = label;
+	if (mkl_scratch_open(c->img.o.output, &fd, err) ||
+	    mkl_source_tree_open(tree, store_read, c, c->img.o.time, &src, err))
+		goto out;
+	if (mkl_ext2_write(fd, &eo, src, &es, err))
+		goto out;
+	mkl_image_note(&c->img, "cloop: ext2 of %" PRIu64 " blocks of %u bytes, %" PRIu32
+		       " inodes (%" PRIu32 " free)", es.blocks, es.block_size, es.inodes,
+		       es.free_inodes);
+	buf = mkl_malloc(1u << 20, err);
+	if (!buf)
+		goto out;
+	for (uint64_t off = 0; off < es.bytes;) {
+		size_t len = es.bytes - off < (1u << 20) ? (size_t)(es.bytes - off) : (1u << 20);
+		ssize_t got = pread(fd, buf, len, (off_t)off);
+
+		if (got <= 0) {
+			mkl_error(err, got < 0 ? errno : EIO, "cannot read the ext2 scratch file");
+			goto out;
+		}
+		if (mkl_cancelled()) {
+			mkl_error(err, ECANCELED, "cancelled");
+			goto out;
+		}
+		if (mkl_cloop_write(w, buf, (size_t)got, err))
+			goto out;
+		off += (uint64_t)got;
+	}
+	*size = es.bytes;
+	ret = 0;
+out:
+	free(buf);
+	mkl_source_close(src);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 static int cloop_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl_err *err)
 {
 	struct cloop_image *c = (struct cloop_image *)img;
@@ -131,6 +197,7 @@ static int cloop_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl
 	struct mkl_cloop_writer *w = NULL;
 	struct mkl_cloop_stats stats;
 	char *dir = mkl_dir_of(img->o.output);
+	bool ext2 = !strcmp(img->fmt->fstype, "ext2");
 	uint64_t size;
 	int ret = -1;
 
@@ -140,17 +207,18 @@ static int cloop_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl
 	if (co.version < 0 || mkl_scratch_open(img->o.output, &img->fd, err) ||
 	    mkl_cloop_create(img->fd, &co, &w, err))
 		goto out;
-	mkl_image_note(img, "cloop: ISO 9660 payload in %s blocks (V%d.0)", mkl_codec_name(co.codec),
-		       co.version);
-	if (mkl_isotree_write(tree, &io, store_read, c, mkl_cloop_write, w, &size, err)) {
+	mkl_image_note(img, "cloop: %s payload in %s blocks (V%d.0)", ext2 ? "ext2" : "ISO 9660",
+		       mkl_codec_name(co.codec), co.version);
+	if (ext2 ? ext2_payload(c, tree, w, &size, err) :
+	    mkl_isotree_write(tree, &io, store_read, c, mkl_cloop_write, w, &size, err)) {
 		mkl_err_prefix(err, "writing the cloop payload");
 		goto out;
 	}
 	if (mkl_cloop_finish(w, &stats, err))
 		goto out;
 	img->bytes = stats.file_bytes;
-	mkl_image_note(img, "cloop: %" PRIu64 " bytes of ISO 9660 in %u blocks -> %" PRIu64 " bytes",
-		       size, stats.blocks, stats.file_bytes);
+	mkl_image_note(img, "cloop: %" PRIu64 " bytes of %s in %u blocks -> %" PRIu64 " bytes",
+		       size, ext2 ? "ext2" : "ISO 9660", stats.blocks, stats.file_bytes);
 	ret = 0;
 out:
 	mkl_cloop_writer_destroy(w);
@@ -187,11 +255,7 @@ static void cloop_destroy(struct mkl_image *img)
 	free(c);
 }
 
+/* check, open, add, finish, read, destroy */
 const struct mkl_image_ops mkl_image_cloop_ops = {
-	.check = cloop_check,
-	.open = cloop_open,
-	.add = cloop_add,
-	.finish = cloop_finish,
-	.read = cloop_read,
-	.destroy = cloop_destroy,
+	cloop_check, cloop_open, cloop_add, cloop_finish, cloop_read, cloop_destroy,
 };

@@ -81,11 +81,7 @@ static void sqfs_destroy(struct mkl_image *img)
 	free(s);
 }
 
+/* check, open, add, finish, read, destroy */
 const struct mkl_image_ops mkl_image_squashfs_ops = {
-	.check = sqfs_check,
-	.open = sqfs_open,
-	.add = sqfs_add,
-	.finish = sqfs_finish,
-	.read = sqfs_read,
-	.destroy = sqfs_destroy,
+	sqfs_check, sqfs_open, sqfs_add, sqfs_finish, sqfs_read, sqfs_destroy,
 };

@@ -244,16 +244,22 @@ out:
 }
 
 /* The init's /mklive.conf: the medium's ID, the image (its path, and how the
- * init attaches and mounts it: the format's row), the kernel version, the
+ * init attaches and mounts it: the format's row; fstype= only where the
+ * init would assume another), the kernel version, the
  * root mode and the modules to load before the hardware's. */
 static void initramfs_conf(const struct build *b, const char *kver, char *conf, size_t size)
 {
 	const struct mkl_image_format *f = b->fmt;
+	/* The init's defaults: format squashfs; mounted as squashfs, or as
+	 * iso9660 for cloop. */
+	const char *assumed = strcmp(f->init_format, "cloop") ? f->init_format : "iso9660";
 	size_t n = (size_t)snprintf(conf, size, "id=%s\nimage=/%s\nkver=%s\n", b->res->medium_id,
 				    f->path, kver);
 
-	if (strcmp(f->init_format, "squashfs"))	/* the init's default */
+	if (strcmp(f->init_format, "squashfs"))
 		n += (size_t)snprintf(conf + n, size - n, "format=%s\n", f->init_format);
+	if (strcmp(f->fstype, assumed))
+		n += (size_t)snprintf(conf + n, size - n, "fstype=%s\n", f->fstype);
 	if (b->o->root_mode == MKL_ROOT_SYMLINK)
 		n += (size_t)snprintf(conf + n, size - n, "root=symlink\nrwimage=/%s\n", RWIMAGE_PATH);
 	n += (size_t)snprintf(conf + n, size - n, "modules=");

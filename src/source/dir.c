@@ -604,6 +604,7 @@ int mkl_source_dir_open(const char *path, struct mkl_source **out, struct mkl_er
 	len = strlen(d->root);
 	while (len > 1 && d->root[len - 1] == '/')
 		d->root[--len] = '\0';
+	d->base.dir_root = d->root;
 	if (set_path(d, 0, "", err) < 0)
 		goto fail;
 	fd = open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -17,6 +17,7 @@ struct mkl_source_ops {
 /* Every reader's state begins with this. */
 struct mkl_source {
 	const struct mkl_source_ops *ops;
+	const char *dir_root;	/* a directory walk's root; NULL: read once */
 };
 
 /* path: a directory (the walk's root). */

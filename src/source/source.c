@@ -48,6 +48,11 @@ long mkl_source_read(void *src, void *buf, size_t len, struct mkl_err *err)
 	return s->ops->read(s, buf, len, err);
 }
 
+const char *mkl_source_dir_root(const struct mkl_source *src)
+{
+	return src->dir_root;
+}
+
 void mkl_source_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total)
 {
 	*done = 0;

@@ -42,6 +42,20 @@ long mkl_source_read(void *src, void *buf, size_t len, struct mkl_err *err);
  * open; tar: the archive's size on disk; 0 when unknown, e.g. a pipe). */
 void mkl_source_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total);
 
+/* A directory source's root (as given, without trailing '/'): a writer that
+ * needs a file's bytes twice may open ROOT/PATH again (and must check that
+ * the file is still what the entry said) instead of keeping a copy. NULL
+ * for an archive, which is read once. */
+const char *mkl_source_dir_root(const struct mkl_source *src);
+
 void mkl_source_close(struct mkl_source *src);	/* accepts NULL */
+
+/* A finished tree read back as a source (treesrc.c): pre-order, the root
+ * "" first; the first name of an inode met carries it, later names are
+ * hard links to that path; regular files' bytes come from content(ctx,
+ * leader, ...); nodes a tar only implied get implicit_time as mtime. The
+ * tree must outlive the source and stay unchanged. */
+int mkl_source_tree_open(struct mkl_tree *tree, mkl_content_fn content, void *ctx,
+			 int64_t implicit_time, struct mkl_source **out, struct mkl_err *err);
 
 #endif

@@ -125,23 +125,48 @@ void mkl_outfile_close(struct mkl_outfile *o)
 	o->tmpname = o->path = NULL;
 }
 
+/* A named scratch file in dir, removed at once. */
+static int scratch_named(const char *dir, int *fd)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/.mklive-XXXXXX", dir) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	*fd = mkostemp(path, O_CLOEXEC);
+	if (*fd < 0)
+		return -1;
+	unlink(path);
+	return 0;
+}
+
+int mkl_scratch_open_in(const char *dir, int *fd, struct mkl_err *err)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if (!dir)
+		dir = tmp;
+	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (*fd >= 0 || scratch_named(dir, fd) == 0)
+		return 0;
+	if (strcmp(dir, tmp) && (*fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) >= 0)
+		return 0;
+	if (strcmp(dir, tmp) && scratch_named(tmp, fd) == 0)
+		return 0;
+	return mkl_error(err, errno, "cannot create a scratch file in '%s'", dir);
+}
+
 int mkl_scratch_open(const char *near, int *fd, struct mkl_err *err)
 {
 	char *dir = mkl_dir_of(near);
-	const char *tmp = getenv("TMPDIR");
+	int rc;
 
 	if (!dir)
 		return mkl_error(err, ENOMEM, "out of memory");
-	*fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	rc = mkl_scratch_open_in(dir, fd, err);
 	free(dir);
-	if (*fd < 0) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/mklive-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-		*fd = mkostemp(path, O_CLOEXEC);
-		if (*fd < 0)
-			return mkl_error(err, errno, "cannot create a scratch file in '%s'", path);
-		unlink(path);
-	}
-	return 0;
+	return rc;
 }

@@ -34,6 +34,10 @@ void mkl_outfile_close(struct mkl_outfile *o);
 
 /* A scratch file, unnamed, in the directory of `near` (or $TMPDIR, /tmp). */
 int mkl_scratch_open(const char *near, int *fd, struct mkl_err *err);
+/* The same in directory dir; NULL: $TMPDIR, else /tmp. Where the directory
+ * has no unnamed files, a name made and removed at once; where nothing can
+ * be made in dir, $TMPDIR (or /tmp). */
+int mkl_scratch_open_in(const char *dir, int *fd, struct mkl_err *err);
 
 /* The directory part of a path ("." for a bare name); malloc'd. */
 char *mkl_dir_of(const char *path);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tree/io.h"
+
 struct slot {
 	uint64_t hash;
 	char *path;			/* NULL: empty; TOMBSTONE: deleted */
@@ -24,17 +26,6 @@ struct mkl_tree {
 	size_t nslots, used;		/* used counts live entries and tombstones */
 	size_t count;			/* nodes, root included */
 };
-
-static uint64_t hash_path(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;	/* FNV-1a */
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
 
 static struct slot *index_find(struct mkl_tree *t, const char *path, uint64_t h)
 {
@@ -79,7 +70,7 @@ static int index_grow(struct mkl_tree *t, struct mkl_err *err)
 static int index_insert(struct mkl_tree *t, const char *path, struct mkl_node *node,
 			struct mkl_err *err)
 {
-	uint64_t h = hash_path(path);
+	uint64_t h = mkl_hash_str(path);
 	size_t i;
 
 	if ((t->used + 1) * 4 >= t->nslots * 3 && index_grow(t, err))
@@ -99,7 +90,7 @@ static int index_insert(struct mkl_tree *t, const char *path, struct mkl_node *n
 
 static void index_remove(struct mkl_tree *t, const char *path)
 {
-	struct slot *s = index_find(t, path, hash_path(path));
+	struct slot *s = index_find(t, path, mkl_hash_str(path));
 
 	if (s) {
 		free(s->path);
@@ -271,7 +262,7 @@ struct mkl_node *mkl_tree_lookup(struct mkl_tree *t, const char *path)
 	if (!norm[0])
 		return t->root;
 	if (t->slots) {
-		s = index_find(t, norm, hash_path(norm));
+		s = index_find(t, norm, mkl_hash_str(norm));
 		return s ? s->node : NULL;
 	}
 	/* After finish: walk the sorted children. */

@@ -114,6 +114,12 @@ static inline bool mkl_is_dir(const struct mkl_node *n) { return (n->mode & 0170
 static inline bool mkl_is_reg(const struct mkl_node *n) { return (n->mode & 0170000) == 0100000; }
 static inline bool mkl_is_lnk(const struct mkl_node *n) { return (n->mode & 0170000) == 0120000; }
 
+/* Content of a regular file kept outside the tree (a scratch store): copy
+ * exactly len bytes from offset off of node's content into buf; 0 or -1
+ * (err set). node is the hard-link leader (mkl_node_inode()). */
+typedef int (*mkl_content_fn)(void *ctx, const struct mkl_node *node, uint64_t off, void *buf,
+			      size_t len, struct mkl_err *err);
+
 /* The inode a node's name refers to: its hard-link leader, or itself. */
 static inline struct mkl_node *mkl_node_inode(struct mkl_node *n) { return n->link ? n->link : n; }
 

@@ -29,6 +29,8 @@ if boot_wait "$T/usb.log" MKLIVE-BOOT-OK -device qemu-xhci \
 	-drive if=none,id=stick,format=raw,readonly=on,file="$iso" -device usb-storage,drive=stick,bootindex=1; then
 	ok "boots as USB stick (qemu-xhci + usb-storage) in ${BOOT_SECONDS}s"
 	check_log usb "$T/usb.log"
+	check "usb: the live system has usb-storage's default settle time again" \
+		grep -q 'mklive-demo: usb-storage delay_use: 1\b' "$T/usb.log"
 else
 	fail "boots as USB stick: no marker; last lines:"; tail -n 25 "$T/usb.log"
 fi

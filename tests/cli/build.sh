@@ -28,7 +28,7 @@ B="$MKLIVE build -q --timeout 1 --level 1 --uefi yes --efi-root $EFI_ROOT"
 # --- the init: static, small -----------------------------------------------
 check "mklive-init is statically linked" grep -q 'statically linked' <<<"$(file -L "$MKLIVE_INIT")"
 isz=$(stat -c %s "$MKLIVE_INIT")
-check "mklive-init is under 100 KB ($isz bytes)" test "$isz" -lt 102400
+check "mklive-init is under 64 KiB ($isz bytes)" test "$isz" -lt 65536
 
 # --- a build from a directory --------------------------------------------
 if $B "$src" -o "$T/a.iso" 2>"$T/err"; then ok "build from a directory"; else fail "build from a directory: $(cat "$T/err")"; fi

@@ -94,6 +94,16 @@ SOURCE_DATE_EPOCH=100 $MKLIVE fat "$s" -o "$T/a4.img"
 check "times before 1980 are clamped to 1980-01-01" grep -Eq '1980-01-01 +0:00' <<<"$(mdir -i "$T/a4.img" ::)"
 fsck_clean "time 1970" "$T/a4.img"
 
+# --- a tar as input (the source layer, as mklive ext2 and build) -----------
+tar -C "$s" --format=gnu -cf "$T/src.tar" .
+if $MKLIVE fat "$T/src.tar" -o "$T/t.img" --label 'mklive esp' 2>"$T/err"; then ok "mklive fat on a tar"; else fail "mklive fat on a tar: $(cat "$T/err")"; fi
+fsck_clean "from a tar" "$T/t.img" 16
+same_tree "from a tar" "$T/t.img" "$s"
+check "a tar of the tree gives the image of the directory, byte for byte" cmp -s "$T/a.img" "$T/t.img"
+tar -C "$s" -cf - . | gzip -1 >"$T/src.tar.gz"
+$MKLIVE fat - -o "$T/t2.img" --label 'mklive esp' <"$T/src.tar.gz" 2>"$T/err"
+check "a gzip tar on standard input gives the same image" cmp -s "$T/a.img" "$T/t2.img"
+
 # --- a small tree is FAT12 --------------------------------------------------
 mkdir -p "$T/small/EFI/BOOT"; printf 'x%.0s' $(seq 1 3000) >"$T/small/EFI/BOOT/BOOTX64.EFI"
 $MKLIVE fat "$T/small" -o "$T/s.img"
@@ -169,6 +179,10 @@ expect_error() { # NAME EXIT PATTERN ARGS...
 }
 expect_error "floppy too small for the content" 1 "does not fit in a 1.44 MB floppy" $MKLIVE fat --floppy "$T/fl" -o "$T/e/x.img"
 expect_error "missing DIR" 1 "cannot open '$T/none'" $MKLIVE fat "$T/none" -o "$T/e/x.img"
+mkdir -p "$T/tl/dir"; printf 'x' >"$T/tl/dir/f"; ln -s dir "$T/tl/link-to-dir"; tar -C "$T/tl" -cf "$T/tl.tar" .
+expect_error "tar: symbolic link to a directory" 1 "'$T/tl.tar/link-to-dir' is a symbolic link to a directory" $MKLIVE fat "$T/tl.tar" -o "$T/e/x.img"
+head -c 5000 /dev/urandom >"$T/notatar"
+expect_error "a file that is not a tar" 1 "cannot read tar '$T/notatar': not a tar archive" $MKLIVE fat "$T/notatar" -o "$T/e/x.img"
 expect_error "no DIR" 2 "no DIR given" $MKLIVE fat -o "$T/e/x.img"
 expect_error "no output" 2 "no output given" $MKLIVE fat "$T/small"
 expect_error "bad size" 2 "not a size" $MKLIVE fat --size 12Q "$T/small" -o "$T/e/x.img"

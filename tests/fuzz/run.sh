@@ -30,13 +30,13 @@ esac
 
 # name | max_len | pkg-config packages | project sources linked in
 TARGETS="
-config      | 4096  |                               | src/cli/config.c src/cli/options.c src/pipeline/image.c src/tree/err.c
+config      | 4096  |                               | src/cli/config.c src/cli/options.c src/cli/common.c src/pipeline/image.c src/tree/err.c
 tar         | 65536 | libarchive                    | src/source/source.c src/source/tar.c src/source/dir.c src/tree/tree.c src/tree/err.c
-cloop       | 65536 | zlib liblzma liblz4 libzstd   | src/fmt/cloop.c src/codec/block.c src/codec/codec.c src/tree/err.c
-init-cloop  | 65536 | zlib liblzma liblz4 libzstd   | src/fmt/cloop.c src/codec/block.c src/codec/codec.c src/tree/err.c
+cloop       | 65536 | zlib liblzma liblz4 libzstd   | src/fmt/cloop.c src/codec/block.c src/codec/codec.c src/tree/err.c src/tree/io.c src/tree/outfile.c
+init-cloop  | 65536 | zlib liblzma liblz4 libzstd   | src/fmt/cloop.c src/codec/block.c src/codec/codec.c src/tree/err.c src/tree/io.c src/tree/outfile.c
 init-unpack | 65536 | zlib liblz4                   |
-medium      | 4096  |                               | src/init/medium.c src/init/util.c src/init/modules.c
-cmdline     | 4096  |                               | src/init/util.c src/init/medium.c src/init/mount.c src/init/nbd.c src/init/unpack.c src/init/copy.c src/init/switch_root.c
+medium      | 4096  |                               | src/init/medium.c src/init/util.c src/init/modules.c src/init/usb.c
+cmdline     | 4096  |                               | src/init/util.c src/init/medium.c src/init/mount.c src/init/nbd.c src/init/unpack.c src/init/copy.c src/init/switch_root.c src/init/usb.c
 modules     | 16384 |                               | src/pipeline/modules.c src/tree/err.c
 media       | 69632 |                               | src/media/probe.c
 "

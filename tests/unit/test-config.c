@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/config.h"
 
 /* T_EQ_STR for char arrays (its NULL checks warn on them) */
@@ -217,6 +218,18 @@ static void test_sizes(void)
 	EQ_MSG(err.msg, "'18446744073709551616' is too large");
 	T_EQ_INT(mkl_parse_size("17179869184G", &v, &err), -1);
 	EQ_MSG(err.msg, "'17179869184G' is too large");
+	/* KiB, MiB, GiB: the same binary multiples as K, M, G. */
+	T_EQ_INT(mkl_parse_size("1KiB", &v, &err), 0);
+	T_EQ_INT(v, 1024);
+	T_EQ_INT(mkl_parse_size("64MiB", &v, &err), 0);
+	T_EQ_INT(v, 64 << 20);
+	T_EQ_INT(mkl_parse_size("2GiB", &v, &err), 0);
+	T_EQ_INT(v, 2LL << 30);
+	T_EQ_INT(mkl_parse_size("1kiB", &v, &err), -1);
+	T_EQ_INT(mkl_parse_size("1KiBB", &v, &err), -1);
+	T_EQ_INT(mkl_parse_size("1iB", &v, &err), -1);
+	T_EQ_INT(mkl_parse_size("17179869184GiB", &v, &err), -1);
+	EQ_MSG(err.msg, "'17179869184GiB' is too large");
 }
 
 static void test_files(void)

@@ -318,14 +318,29 @@ static void test_errors(void)
 	}
 	free(many);
 	free(names);
-	mkl_fat_files_free(NULL, 0);
+	{
+		struct mkl_fat_input none = { 0 };
+
+		mkl_fat_input_free(&none);	/* a never-read input: fine */
+	}
+}
+
+/* A directory through the source layer (src/source) into a list. */
+static int from_source(const char *path, struct mkl_fat_input *in, struct mkl_err *err)
+{
+	struct mkl_source *src = NULL;
+	int rc = mkl_source_open(path, &src, err) || mkl_fat_input_read(in, src, path, NULL, err) ? -1 : 0;
+
+	mkl_source_close(src);
+	return rc;
 }
 
 static void test_from_dir(void)
 {
 	char p[300];
-	struct mkl_fat_file *files = NULL;
-	size_t n = 0;
+	struct mkl_fat_input in = { 0 };
+	struct mkl_fat_file *files;
+	size_t n;
 	struct mkl_err err = { 0 };
 	int fd;
 
@@ -336,7 +351,9 @@ static void test_from_dir(void)
 	T_OK(fd >= 0 && write(fd, "12345", 5) == 5, "write");
 	close(fd);
 	snprintf(p, sizeof(p), "%s/tree", dir);
-	T_OK(mkl_fat_files_from_dir(p, &files, &n, &err) == 0, "%s", err.msg);
+	T_OK(from_source(p, &in, &err) == 0, "%s", err.msg);
+	files = in.files;
+	n = in.n;
 	T_EQ_INT(n, 4);
 	if (n == 4) {
 		T_EQ_STR(files[0].path, "b/");
@@ -346,9 +363,20 @@ static void test_from_dir(void)
 		T_EQ_INT(files[3].size, 5);
 		T_EQ_INT(files[3].fd, -1);
 	}
-	mkl_fat_files_free(files, n);
+	/* The contents come back from the spool into an image. */
+	{
+		struct mkl_fat_opts o = { .serial = 1, .time = 1700000000 };
+		size_t size = 0;
+		unsigned char *img = make("fromdir.img", &o, files, n, &size, &err);
+
+		T_OK(img != NULL, "image from the list: %s", err.msg);
+		T_OK(img && memmem(img, size, "12345", 5) != NULL, "the file's content is in the image");
+		free(img);
+	}
+	mkl_fat_input_free(&in);
 	snprintf(p, sizeof(p), "%s/none", dir);
-	T_OK(mkl_fat_files_from_dir(p, &files, &n, &err) < 0 && strstr(err.msg, "cannot open"), "%s", err.msg);
+	T_OK(from_source(p, &in, &err) < 0 && strstr(err.msg, "cannot open"), "%s", err.msg);
+	mkl_fat_input_free(&in);
 }
 
 int main(void)
