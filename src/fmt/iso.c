@@ -46,6 +46,7 @@
 #include "fmt/iso.h"
 #include "fmt/digest.h"
 #include "fmt/isolib.h"
+#include "fmt/iso_int.h"
 #include "tree/io.h"
 
 #include <errno.h>
@@ -106,167 +107,6 @@ static int check_text(const char *what, const char *s, size_t max, struct mkl_er
 
 #define FS_ID 0x6d6b6c76u	/* "mklv": our streams' file system id */
 
-/* One file's checksum, made as libisofs reads the file: reads that go on
- * from where the last one ended are hashed; a read from 0 starts over
- * (libisofs reads the boot images more than once). A file that was not
- * read through in order by the end of the write is hashed then from its
- * source (a fallback: libisofs reads every file once, in order).
- *
- * The list itself is the first file data on the medium (a truncated copy
- * still says what is missing), but its content is known only when every
- * other file has gone through: libisofs writes a placeholder of the
- * list's exact size (its size is known up front: 64 + 2 + 2 + path + 1
- * bytes a line), which starts with 32 random bytes; out_chunk finds the
- * one block that starts with them as the image goes by, and the list is
- * written over the placeholder when the image is complete. */
-struct sumrec {
-	size_t file;		/* its index in the caller's files */
-	const char *path;
-	uint64_t size;
-	struct mkl_digest *d;
-	uint64_t hashed;	/* bytes hashed in order so far */
-	int done, broken;
-	unsigned char sum[MKL_SHA256_LEN];
-	/* the source, for the fallback: the stream's memory copy or the fd */
-	const unsigned char *mem;
-	int fd;
-	uint64_t at;
-};
-
-#define NONCE_LEN 32
-
-struct sums {
-	struct sumrec *recs;
-	size_t n;
-	uint64_t text_size;
-	unsigned char nonce[NONCE_LEN];	/* the placeholder starts with it */
-	uint64_t at;		/* where the placeholder is in the image */
-	unsigned found;		/* blocks seen that start with the nonce */
-	uint64_t late;		/* bytes hashed by the fallback (0 expected) */
-};
-
-static void sum_feed(struct sumrec *r, uint64_t pos, const void *buf, size_t len)
-{
-	if (r->broken)
-		return;
-	if (pos == 0 && r->hashed) {	/* read again from the start */
-		r->done = 0;
-		r->hashed = 0;
-		if (mkl_digest_reset(r->d)) {
-			r->broken = 1;
-			return;
-		}
-	}
-	if (pos != r->hashed || r->done)
-		return;		/* out of order: the fallback hashes it */
-	if (mkl_digest_update(r->d, buf, len)) {
-		r->broken = 1;
-		return;
-	}
-	r->hashed += len;
-	if (r->hashed == r->size) {
-		if (mkl_digest_final(r->d, r->sum))
-			r->broken = 1;
-		else
-			r->done = 1;
-	}
-}
-
-/* A file that was not streamed through in order: hash it now. */
-static int sum_late(struct sums *s, struct sumrec *r)
-{
-	unsigned char buf[1 << 16];
-
-	if (mkl_digest_reset(r->d))
-		return -1;
-	for (uint64_t off = 0; off < r->size;) {
-		size_t want = r->size - off < sizeof(buf) ? (size_t)(r->size - off) : sizeof(buf);
-		const void *p = buf;
-
-		if (r->mem) {
-			p = r->mem + off;
-		} else {
-			ssize_t n = pread(r->fd, buf, want, (off_t)(r->at + off));
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return -1;
-			want = (size_t)n;
-		}
-		if (mkl_digest_update(r->d, p, want))
-			return -1;
-		off += want;
-	}
-	if (mkl_digest_final(r->d, r->sum))
-		return -1;
-	s->late += r->size;
-	r->done = 1;
-	r->broken = 0;
-	return 0;
-}
-
-/* The placeholder: the nonce, then newlines. */
-static int sums_read(void *data, uint64_t pos, void *buf, size_t count)
-{
-	struct sums *s = data;
-	unsigned char *p = buf;
-
-	for (size_t i = 0; i < count; i++)
-		p[i] = pos + i < NONCE_LEN ? s->nonce[pos + i] : '\n';
-	return (int)count;
-}
-
-/* The list, once the image is written: NULL when out of memory or when a
- * file cannot be read for the fallback (err says which). */
-static char *sums_text(struct sums *s, struct mkl_err *err)
-{
-	char hex[2 * MKL_SHA256_LEN + 1], *text = mkl_malloc((size_t)s->text_size + 1, err);
-	size_t len = 0;
-
-	if (!text)
-		return NULL;
-	for (size_t i = 0; i < s->n; i++) {
-		struct sumrec *r = &s->recs[i];
-
-		if (!r->done && sum_late(s, r)) {
-			free(text);
-			mkl_error(err, EIO, "cannot read '%s' for its checksum", r->path);
-			return NULL;
-		}
-		mkl_sha256_hex(r->sum, hex);
-		len += (size_t)snprintf(text + len, (size_t)s->text_size + 1 - len, "%s  ./%s\n",
-					hex, r->path);
-	}
-	if (len != s->text_size) {
-		free(text);
-		mkl_error(err, EINVAL, "checksum list of %zu bytes, not %llu", len,
-			  (unsigned long long)s->text_size);
-		return NULL;
-	}
-	return text;
-}
-
-static const struct mkl_isolib_source sums_source = {
-	.read = sums_read,
-};
-
-/* The placed file while its place is looked for: the nonce inverted,
- * then zeros. */
-static int probe_read(void *data, uint64_t pos, void *buf, size_t count)
-{
-	struct sums *s = data;
-	unsigned char *p = buf;
-
-	for (size_t i = 0; i < count; i++)
-		p[i] = pos + i < NONCE_LEN ? (unsigned char)~s->nonce[pos + i] : 0;
-	return (int)count;
-}
-
-static const struct mkl_isolib_source probe_source = {
-	.read = probe_read,
-};
-
 /* The padding before a placed file. */
 static int zero_read(void *data, uint64_t pos, void *buf, size_t count)
 {
@@ -320,7 +160,7 @@ static int fds_read(void *data, uint64_t pos, void *buf, size_t count)
 		done = (size_t)n;
 	}
 	if (f->sum)
-		sum_feed(f->sum, pos, buf, done);
+		mkl_isosum_feed(f->sum, pos, buf, done);
 	return (int)done;
 }
 
@@ -376,7 +216,10 @@ static void set_node(IsoNode *node, mode_t perm, time_t t)
 
 /* Add one file, making the directories on its path. Its content is f's,
  * hashed into sum (may be NULL), or given's (the checksum list: taken
- * over, last on the medium). */
+ * over, last on the medium). Long (about 140 lines) because the four kinds
+ * of content (the list, the file already placed in the output, memory, an
+ * fd) each need their stream made before the one node that takes it, and
+ * one unwind path frees what a failure leaves. */
 static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index, time_t t,
 		    struct sumrec *sum, IsoStream *given, struct mkl_err *err)
 {
@@ -727,7 +570,7 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 			uint64_t from = done > d->placed_at ? done : d->placed_at;
 			uint64_t to = end < d->placed_end ? end : d->placed_end;
 
-			sum_feed(d->placed_sum, from - d->placed_at, buf + (from - done), (size_t)(to - from));
+			mkl_isosum_feed(d->placed_sum, from - d->placed_at, buf + (from - done), (size_t)(to - from));
 		}
 		/* what lies before and after the placed bytes */
 		if (done < d->placed_at &&
@@ -775,7 +618,7 @@ static int make_image(const struct mkl_iso_opts *o, const struct mkl_iso_file *f
 		IsoStream *given = NULL;
 
 		if (files[i].placed && probe) {
-			given = mkl_isolib_stream(&probe_source, sums, files[i].size, FS_ID,
+			given = mkl_isolib_stream(&mkl_isosum_probe_source, sums, files[i].size, FS_ID,
 						  (ino_t)i + 1, err);
 			if (!given)
 				goto fail;
@@ -791,7 +634,7 @@ static int make_image(const struct mkl_iso_opts *o, const struct mkl_iso_file *f
 	}
 	if (o->sums_path) {
 		struct mkl_iso_file f = { .path = o->sums_path, .size = sums->text_size, .fd = -1 };
-		IsoStream *ss = mkl_isolib_stream(&sums_source, sums, sums->text_size, FS_ID,
+		IsoStream *ss = mkl_isolib_stream(&mkl_isosum_source, sums, sums->text_size, FS_ID,
 						  (ino_t)nfiles + 1, err);
 
 		if (!ss || add_file(image, &f, nfiles, (time_t)o->time, NULL, ss, err) < 0)
@@ -893,6 +736,35 @@ out:
 	return rc;
 }
 
+/* The options and the files make sense together; *placed: the one file
+ * already written into the output where it will be, or NULL. */
+static int check_opts(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso_file *files,
+		      size_t nfiles, const struct mkl_iso_file **placed, struct mkl_err *err)
+{
+	if (mkl_iso_check_label(o->volume_id, err) < 0 ||
+	    check_text("volume set id", o->volume_set_id, 128, err) < 0 ||
+	    check_text("application id", o->application_id, 128, err) < 0)
+		return -1;
+	if (o->mbr_template && (o->mbr_template_size < 432 || o->mbr_template_size > SYSTEM_AREA))
+		return mkl_error(err, EINVAL, "invalid isohybrid MBR template: %zu bytes (want "
+				 "432 to %d)", o->mbr_template_size, SYSTEM_AREA);
+	if (o->mbr_template && !o->boot_image)
+		return mkl_error(err, EINVAL, "an isohybrid MBR needs an El Torito boot image");
+	if (o->floppy_image && (!o->boot_image || o->mbr_template))
+		return mkl_error(err, EINVAL, "a boot floppy needs the isolinux entry and no isohybrid MBR");
+	*placed = NULL;
+	for (size_t i = 0; i < nfiles; i++) {
+		if (!files[i].placed)
+			continue;
+		if (*placed || files[i].mem || files[i].first || files[i].placed % 2048 ||
+		    files[i].fd != out_fd || files[i].size == 0)
+			return mkl_error(err, EINVAL, "cannot place '%s' in the ISO image: one file, "
+					 "from the output, at a 2 KiB block, not first", files[i].path);
+		*placed = &files[i];
+	}
+	return 0;
+}
+
 int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso_file *files,
 		  size_t nfiles, mkl_progress_fn progress, void *progress_ctx, struct mkl_err *err)
 {
@@ -907,50 +779,10 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 	size_t i;
 	int rc = -1;
 
-	if (mkl_iso_check_label(o->volume_id, err) < 0 ||
-	    check_text("volume set id", o->volume_set_id, 128, err) < 0 ||
-	    check_text("application id", o->application_id, 128, err) < 0)
+	if (check_opts(out_fd, o, files, nfiles, &placed, err) < 0 || mkl_isolib_setup(err))
 		return -1;
-	if (o->mbr_template && (o->mbr_template_size < 432 || o->mbr_template_size > SYSTEM_AREA))
-		return mkl_error(err, EINVAL, "invalid isohybrid MBR template: %zu bytes (want "
-				 "432 to %d)", o->mbr_template_size, SYSTEM_AREA);
-	if (o->mbr_template && !o->boot_image)
-		return mkl_error(err, EINVAL, "an isohybrid MBR needs an El Torito boot image");
-	if (o->floppy_image && (!o->boot_image || o->mbr_template))
-		return mkl_error(err, EINVAL, "a boot floppy needs the isolinux entry and no isohybrid MBR");
-	for (i = 0; i < nfiles; i++) {
-		if (!files[i].placed)
-			continue;
-		if (placed || files[i].mem || files[i].first || files[i].placed % 2048 ||
-		    files[i].fd != out_fd || files[i].size == 0)
-			return mkl_error(err, EINVAL, "cannot place '%s' in the ISO image: one file, "
-					 "from the output, at a 2 KiB block, not first", files[i].path);
-		placed = &files[i];
-	}
-	if (mkl_isolib_setup(err))
-		return -1;
-
-	sums.recs = mkl_calloc(nfiles ? nfiles : 1, sizeof(*sums.recs), err);
-	if (!sums.recs)
+	if (mkl_isosum_start(&sums, o->sums_path ? files : NULL, nfiles, err) < 0)
 		goto out;
-	if (getrandom(sums.nonce, NONCE_LEN, 0) != NONCE_LEN) {
-		mkl_error(err, errno, "cannot get random bytes for the ISO image");
-		goto out;
-	}
-	for (i = 0; o->sums_path && i < nfiles; i++) {
-		struct sumrec *r;
-
-		if (files[i].nosum)
-			continue;
-		r = &sums.recs[sums.n++];
-		r->file = i;
-		r->path = files[i].path;
-		r->fd = -1;
-		r->d = mkl_digest_new(err);
-		if (!r->d)
-			goto out;
-		sums.text_size += 2 * MKL_SHA256_LEN + 5 + strlen(files[i].path);
-	}
 	if (placed) {
 		uint64_t at;
 		ssize_t n;
@@ -999,25 +831,8 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 			goto out;
 		}
 	}
-	if (sums.text_size) {
-		char *text;
-		ssize_t w;
-
-		if (sums.found != 1) {
-			mkl_error(err, EIO, "writing the ISO image: the checksum list's place was "
-				  "found %u times", sums.found);
-			goto out;
-		}
-		text = sums_text(&sums, err);
-		if (!text)
-			goto out;
-		w = pwrite(out_fd, text, (size_t)sums.text_size, (off_t)sums.at);
-		free(text);
-		if (w != (ssize_t)sums.text_size) {
-			mkl_error(err, w < 0 ? errno : ENOSPC, "writing the checksum list into the ISO image");
-			goto out;
-		}
-	}
+	if (sums.text_size && mkl_isosum_write(&sums, out_fd, err) < 0)
+		goto out;
 	if (fstat(out_fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    ftruncate(out_fd, (off_t)total) < 0) {
 		mkl_error(err, errno, "writing the ISO image: cannot truncate it to %llu bytes",
@@ -1031,8 +846,6 @@ out:
 	if (image)
 		iso_image_unref(image);
 	mkl_isolib_drain(NULL, 0);
-	for (i = 0; i < sums.n; i++)
-		mkl_digest_free(sums.recs[i].d);
-	free(sums.recs);
+	mkl_isosum_free(&sums);
 	return rc;
 }

@@ -166,6 +166,11 @@ int mkl_sqfs_create(int fd, const struct mkl_sqfs_opts *opts, struct mkl_sqfs **
 	return mkl_sqfs_create_at(fd, 0, opts, out, err);
 }
 
+/* Long (about 135 lines): libsquashfs's objects are made in the order
+ * they depend on one another (file, compressors, super block, block
+ * writer, fragment table, block processor, id table, xattr writer, meta
+ * and directory writers), each with its own message, and one destroy
+ * undoes whatever was made. */
 int mkl_sqfs_create_at(int fd, uint64_t at, const struct mkl_sqfs_opts *opts,
 		       struct mkl_sqfs **out, struct mkl_err *err)
 {
