@@ -171,7 +171,7 @@ enum { ON_BARE = 1, ON_MKLIVE = 2, IN_CONF = 4 };
 enum { K_FLAG, K_NOVAL, K_YES, K_STR, K_ANY, K_SECS };
 #define AT(field) offsetof(struct init_cfg, field)
 static const struct setting {
-	char name[11];
+	char name[12];		/* the longest, "persistence", and its NUL */
 	unsigned char where, kind;
 	unsigned short at;
 } settings[] = {
