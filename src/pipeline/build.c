@@ -18,33 +18,6 @@
 #include "tree/outfile.h"
 #include "tree/tree.h"
 
-int buf_sink(void *ctx, const void *data, size_t len, struct mkl_err *err)
-{
-	struct buf *b = ctx;
-
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 65536;
-		unsigned char *nd;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		nd = realloc(b->data, cap);
-		if (!nd)
-			return mkl_error(err, ENOMEM, "out of memory (%zu bytes)", cap);
-		b->data = nd;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-	return 0;
-}
-
-void buf_free(struct buf *b)
-{
-	free(b->data);
-	memset(b, 0, sizeof(*b));
-}
-
 static int part_of(const struct build *b, const char *path)
 {
 	if (b->o->root_mode == MKL_ROOT_SYMLINK && !mkl_layout_inside(&b->layout, path))
@@ -65,23 +38,12 @@ void build_note(struct build *b, const char *fmt, ...)
 	b->o->note(b->o->ctx, line);
 }
 
-static void hash_bytes(uint64_t *h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		/* The analyzer loses the bytes of an initialised uint64_t array. */
-		*h ^= p[i];	/* NOLINT(clang-analyzer-core.uninitialized.Assign) */
-		*h *= 1099511628211ull;
-	}
-}
-
 static void hash_entry(uint64_t *h, const struct mkl_source_entry *e)
 {
 	uint64_t v[5] = { e->st.mode, e->st.uid, e->st.gid, e->st.size, (uint64_t)e->st.mtime };
 
-	hash_bytes(h, e->path, strlen(e->path) + 1);
-	hash_bytes(h, v, sizeof(v));
+	mkl_hash_bytes(h, e->path, strlen(e->path) + 1);
+	mkl_hash_bytes(h, v, sizeof(v));
 }
 
 /* Read the source once: the tree gets the metadata, the squashfs the bytes. */
@@ -198,7 +160,7 @@ static int add_media(struct build *b, struct mkl_err *err)
 		"SUBSYSTEM==\"block\", ACTION==\"add|remove|change\", "
 		"RUN+=\"/usr/lib/mklive/mklive-media --sync\"\n";
 	const struct mkl_build_opts *o = b->o;
-	struct buf prog = { 0 };
+	struct mkl_buf prog = { 0 };
 	int rc;
 
 	if (!o->media)
@@ -212,15 +174,15 @@ static int add_media(struct build *b, struct mkl_err *err)
 	}
 	if (!o->media_program)
 		return mkl_error(err, EINVAL, "/media/list: no mklive-media program given");
-	if (build_read_host(o->media_program, &prog, false, err)) {
-		buf_free(&prog);
+	if (mkl_read_file(o->media_program, &prog, false, err)) {
+		mkl_buf_free(&prog);
 		return mkl_err_prefix(err, "/media/list needs mklive-media (build it with 'make')");
 	}
 	rc = add_own_file(b, "usr/lib/mklive/mklive-media", 0755, prog.data, prog.len, err) ||
 	     add_own_file(b, "etc/auto.master.d/mklive.autofs", 0644, master, strlen(master), err) ||
 	     add_own_file(b, "etc/udev/rules.d/90-mklive-media.rules", 0644, rule, strlen(rule), err) ||
 	     add_own_link(b, "media/list", "/run/mklive-media", err) ? -1 : 0;
-	buf_free(&prog);
+	mkl_buf_free(&prog);
 	if (rc)
 		return mkl_err_prefix(err, "/media/list");
 	build_note(b, "/media/list: mklive-media, the autofs map for /media/.auto and a udev rule installed");
@@ -228,7 +190,7 @@ static int add_media(struct build *b, struct mkl_err *err)
 	return 0;
 }
 
-int build_read_node(struct build *b, struct mkl_node *n, const char *what, struct buf *out,
+int build_read_node(struct build *b, struct mkl_node *n, const char *what, struct mkl_buf *out,
 		     struct mkl_err *err)
 {
 	char *path;
@@ -242,34 +204,8 @@ int build_read_node(struct build *b, struct mkl_node *n, const char *what, struc
 		return mkl_error(err, ENOMEM, "out of memory");
 	img = b->part[part_of(b, path)];
 	free(path);
-	if (mkl_image_read(img, n, buf_sink, out, err))
+	if (mkl_image_read(img, n, mkl_buf_sink, out, err))
 		return mkl_err_prefix(err, "reading '%s' back from the image", what);
-	return 0;
-}
-
-int build_read_host(const char *path, struct buf *out, bool optional, struct mkl_err *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char chunk[65536];
-	ssize_t r;
-
-	if (fd < 0) {
-		if (optional && errno == ENOENT)
-			return 1;
-		return mkl_error(err, errno, "cannot open '%s'", path);
-	}
-	while ((r = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (buf_sink(out, chunk, (size_t)r, err)) {
-			close(fd);
-			return -1;
-		}
-	}
-	if (r < 0) {
-		mkl_error(err, errno, "cannot read '%s'", path);
-		close(fd);
-		return -1;
-	}
-	close(fd);
 	return 0;
 }
 
@@ -307,10 +243,10 @@ static int open_parts(struct build *b, int out_fd, struct mkl_err *err)
 
 int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, struct mkl_err *err)
 {
-	struct build b = { .o = o, .res = res, .hash = 14695981039346656037ull,
+	struct build b = { .o = o, .res = res, .hash = MKL_HASH_INIT,
 			   .fmt = o->image_format ? o->image_format : mkl_image_formats };
 	struct mkl_outfile out = { .fd = -1 };
-	struct buf kernel = { 0 }, initrd = { 0 };
+	struct mkl_buf kernel = { 0 }, initrd = { 0 };
 	struct stat st;
 	int ret = -1;
 
@@ -354,13 +290,13 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 	/* The medium's ID: a digest of the tree's metadata, the label and the
 	 * build time, so equal inputs give equal images and two different
 	 * sticks plugged in at once are told apart. */
-	hash_bytes(&b.hash, &o->time, sizeof(o->time));
-	hash_bytes(&b.hash, o->label ? o->label : "MKLIVE", strlen(o->label ? o->label : "MKLIVE"));
-	hash_bytes(&b.hash, &o->root_mode, sizeof(o->root_mode));
+	mkl_hash_bytes(&b.hash, &o->time, sizeof(o->time));
+	mkl_hash_bytes(&b.hash, o->label ? o->label : "MKLIVE", strlen(o->label ? o->label : "MKLIVE"));
+	mkl_hash_bytes(&b.hash, &o->root_mode, sizeof(o->root_mode));
 	{
 		int row = (int)(b.fmt - mkl_image_formats);	/* as the enum it was */
 
-		hash_bytes(&b.hash, &row, sizeof(row));
+		mkl_hash_bytes(&b.hash, &row, sizeof(row));
 	}
 	snprintf(res->medium_id, sizeof(res->medium_id), "MKLIVE-%016" PRIx64, b.hash);
 
@@ -394,8 +330,8 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 	ret = 0;
 fail:
 	mkl_outfile_close(&out);
-	buf_free(&kernel);
-	buf_free(&initrd);
+	mkl_buf_free(&kernel);
+	mkl_buf_free(&initrd);
 	for (int i = 0; i < NPARTS; i++)
 		mkl_image_destroy(b.part[i]);
 	mkl_layout_split_free(&b.split);

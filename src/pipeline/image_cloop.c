@@ -26,18 +26,12 @@
 #include "fmt/ext2.h"
 #include "fmt/isotree.h"
 #include "source/source.h"
+#include "tree/io.h"
 #include "tree/outfile.h"
-
-struct store_rec {
-	struct store_rec *next;
-	uint64_t off;
-};
 
 struct cloop_image {
 	struct mkl_image img;	/* first: the image interface */
-	int store_fd;		/* raw contents, during the pass */
-	uint64_t store_len;
-	struct store_rec *recs;	/* node->data of stored files */
+	struct mkl_spool store;	/* raw contents, during the pass */
 };
 
 static struct mkl_cloop_opts cloop_opts(const struct mkl_image_format *fmt,
@@ -76,61 +70,23 @@ static int cloop_open(const struct mkl_image_format *fmt, const struct mkl_image
 	if (!c)
 		return -1;
 	c->img.fd = -1;
-	c->store_fd = -1;
+	c->store = (struct mkl_spool)MKL_SPOOL_INIT;
 	*out = &c->img;
-	return mkl_scratch_open(o->output, &c->store_fd, err);
+	return mkl_spool_open(&c->store, o->output, err);
 }
 
 /* Append a file's content to the store. */
 static int cloop_add(struct mkl_image *img, struct mkl_node *n, mkl_read_fn read, void *ctx,
 		     struct mkl_err *err)
 {
-	struct cloop_image *c = (struct cloop_image *)img;
-	struct store_rec *r = mkl_calloc(1, sizeof(*r), err);
-	char buf[1 << 16];
-	uint64_t left = n->size;
-
-	if (!r)
-		return -1;
-	r->off = c->store_len;
-	r->next = c->recs;
-	c->recs = r;
-	while (left > 0) {
-		long got = read(ctx, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf), err);
-		ssize_t w;
-
-		if (got < 0)
-			return -1;
-		if (got == 0)
-			return mkl_error(err, 0, "'%s' ended early", n->name);
-		if (mkl_cancelled())
-			return mkl_error(err, ECANCELED, "cancelled");
-		w = pwrite(c->store_fd, buf, (size_t)got, (off_t)c->store_len);
-		if (w != got)
-			return mkl_error(err, w < 0 ? errno : ENOSPC, "cannot write the scratch file");
-		c->store_len += (uint64_t)got;
-		left -= (uint64_t)got;
-	}
-	n->data = r;
-	return 0;
+	return mkl_spool_add_node(&((struct cloop_image *)img)->store, n, read, ctx, err);
 }
 
-/* A stored file's bytes; an mkl_content_fn for the payload writer. */
+/* A stored file's bytes; an mkl_content_fn for the payload writers. */
 static int store_read(void *ctx, const struct mkl_node *n, uint64_t off, void *buf, size_t len,
 		      struct mkl_err *err)
 {
-	const struct cloop_image *c = ctx;
-	const struct store_rec *r = mkl_node_inode((struct mkl_node *)n)->data;
-	ssize_t got;
-
-	if (!r && n->size == 0)
-		return 0;
-	if (!r)
-		return mkl_error(err, 0, "no content stored for '%s'", n->name);
-	got = pread(c->store_fd, buf, len, (off_t)(r->off + off));
-	if (got != (ssize_t)len)
-		return mkl_error(err, got < 0 ? errno : EIO, "cannot read the scratch file");
-	return 0;
+	return mkl_spool_read_node(&((const struct cloop_image *)ctx)->store, n, off, buf, len, err);
 }
 
 /* The ext2 payload: the tree read back as a source (contents from the
@@ -244,14 +200,7 @@ static void cloop_destroy(struct mkl_image *img)
 {
 	struct cloop_image *c = (struct cloop_image *)img;
 
-	while (c->recs) {
-		struct store_rec *r = c->recs->next;
-
-		free(c->recs);
-		c->recs = r;
-	}
-	if (c->store_fd >= 0)
-		close(c->store_fd);
+	mkl_spool_close(&c->store);
 	free(c);
 }
 

@@ -22,21 +22,21 @@
 
 /* A file of the kernel's module directory, from the host (--modules) or the tree. */
 static int read_moddir(struct build *b, const char *moddir, const char *rel, bool optional,
-		       struct buf *out, struct mkl_err *err)
+		       struct mkl_buf *out, struct mkl_err *err)
 {
 	char path[PATH_MAX];
 	struct mkl_node *n;
 
 	snprintf(path, sizeof(path), "%s/%s", moddir, rel);
 	if (b->o->modules)
-		return build_read_host(path, out, optional, err);
+		return mkl_read_file(path, out, optional, err);
 	n = mkl_tree_resolve(b->tree, path);
 	if (!n && optional)
 		return 1;
 	return build_read_node(b, n, path, out, err);
 }
 
-int build_find_kernel(struct build *b, struct buf *kernel, char *version, size_t vsize,
+int build_find_kernel(struct build *b, struct mkl_buf *kernel, char *version, size_t vsize,
 		       struct mkl_err *err)
 {
 	struct mkl_node *boot, *c, *best = NULL;
@@ -65,7 +65,7 @@ int build_find_kernel(struct build *b, struct buf *kernel, char *version, size_t
 				"vmlinuz-VERSION or pass --modules DIR/lib/modules/VERSION", b->o->kernel);
 		}
 		build_note(b, "kernel %s from '%s'", version, b->o->kernel);
-		return build_read_host(b->o->kernel, kernel, false, err);
+		return mkl_read_file(b->o->kernel, kernel, false, err);
 	}
 	boot = mkl_tree_resolve(b->tree, "boot");
 	for (c = boot && mkl_is_dir(boot) ? boot->children : NULL; c; c = c->next) {
@@ -165,7 +165,7 @@ static int initrd_level(const struct mkl_build_opts *o)
  * root=/dev/ram0, mounts it as / and starts /init; the init pivots away
  * from it (switch_root.c). ramdisk_size= is set from the image's size, as
  * the driver's default (4 MiB) is too small for the modules. */
-static int cpio_to_ext2(struct build *b, const struct buf *cpio, struct buf *out, struct mkl_err *err)
+static int cpio_to_ext2(struct build *b, const struct mkl_buf *cpio, struct mkl_buf *out, struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;
 	struct mkl_ext2_opts eo = { .block_size = 1024, .label = "mklive-initrd", .time = o->time };
@@ -200,7 +200,7 @@ static int cpio_to_ext2(struct build *b, const struct buf *cpio, struct buf *out
 		mkl_error(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (mkl_cstream_create(o->initrd_codec, initrd_level(o), buf_sink, out, &cs, err))
+	if (mkl_cstream_create(o->initrd_codec, initrd_level(o), mkl_buf_sink, out, &cs, err))
 		goto out;
 	for (;;) {
 		ssize_t n = pread(efd, buf, 1 << 16, (off_t)off);
@@ -270,10 +270,10 @@ static void initramfs_conf(const struct build *b, const char *kver, char *conf, 
 	snprintf(conf + n, size - n, "\n");
 }
 
-int build_initramfs(struct build *b, const char *kver, struct buf *out, struct mkl_err *err)
+int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;
-	struct buf dep = { 0 }, alias = { 0 }, builtin = { 0 }, init = { 0 }, ko = { 0 }, raw = { 0 };
+	struct mkl_buf dep = { 0 }, alias = { 0 }, builtin = { 0 }, init = { 0 }, ko = { 0 }, raw = { 0 };
 	bool ext2 = o->initrd_format == MKL_INITRD_EXT2;
 	struct mkl_modsel sel = { 0 };
 	struct mkl_cstream *cs = NULL;
@@ -324,12 +324,12 @@ int build_initramfs(struct build *b, const char *kver, struct buf *out, struct m
 	b->res->modules = sel.npaths;
 	build_note(b, "initramfs: %zu modules with their dependencies", sel.npaths);
 
-	if (build_read_host(o->init, &init, false, err)) {
+	if (mkl_read_file(o->init, &init, false, err)) {
 		mkl_err_prefix(err, "the init program (build it with 'make', or pass --init)");
 		goto out;
 	}
 	/* ext2: the archive is made whole first, then becomes the filesystem. */
-	if (mkl_cstream_create(ext2 ? MKL_CODEC_NONE : o->initrd_codec, initrd_level(o), buf_sink,
+	if (mkl_cstream_create(ext2 ? MKL_CODEC_NONE : o->initrd_codec, initrd_level(o), mkl_buf_sink,
 			       ext2 ? &raw : out, &cs, err) ||
 	    mkl_cpio_create((mkl_sink_fn)mkl_cstream_write, cs, &cp, err))
 		goto out;
@@ -367,15 +367,15 @@ int build_initramfs(struct build *b, const char *kver, struct buf *out, struct m
 		goto out;
 	ret = 0;
 out:
-	buf_free(&raw);
+	mkl_buf_free(&raw);
 	mkl_cpio_destroy(cp);
 	mkl_cstream_destroy(cs);
 	mkl_modsel_free(&sel);
-	buf_free(&dep);
-	buf_free(&alias);
-	buf_free(&builtin);
-	buf_free(&init);
-	buf_free(&ko);
+	mkl_buf_free(&dep);
+	mkl_buf_free(&alias);
+	mkl_buf_free(&builtin);
+	mkl_buf_free(&init);
+	mkl_buf_free(&ko);
 	return ret;
 }
 

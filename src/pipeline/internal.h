@@ -19,15 +19,8 @@
 #include "pipeline/image.h"
 #include "pipeline/layout.h"
 #include "source/source.h"
+#include "tree/io.h"
 #include "tree/tree.h"
-
-/* A growing memory buffer; buf_sink is an mkl_sink_fn into it. */
-struct buf {
-	unsigned char *data;
-	size_t len, cap;
-};
-int buf_sink(void *ctx, const void *data, size_t len, struct mkl_err *err);
-void buf_free(struct buf *b);
 
 /* Where file contents go while the source is read: the image (all of the
  * tree in overlay mode, the read-only directories in symlink mode) and the
@@ -50,19 +43,17 @@ struct build {
 };
 
 void build_note(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A file of the host, whole; optional: 1 when it does not exist. */
-int build_read_host(const char *path, struct buf *out, bool optional, struct mkl_err *err);
 /* A regular file of the tree, read back from the part that holds it. */
-int build_read_node(struct build *b, struct mkl_node *n, const char *what, struct buf *out,
+int build_read_node(struct build *b, struct mkl_node *n, const char *what, struct mkl_buf *out,
 		    struct mkl_err *err);
 
 /* initramfs.c */
-int build_find_kernel(struct build *b, struct buf *kernel, char *version, size_t vsize,
+int build_find_kernel(struct build *b, struct mkl_buf *kernel, char *version, size_t vsize,
 		      struct mkl_err *err);
-int build_initramfs(struct build *b, const char *kver, struct buf *out, struct mkl_err *err);
+int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, struct mkl_err *err);
 
 /* medium.c: the ISO, written to fd. */
-int build_write_iso(struct build *b, int fd, const struct buf *kernel, const struct buf *initrd,
+int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
 		    struct mkl_err *err);
 
 #endif

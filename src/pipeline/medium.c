@@ -29,7 +29,7 @@ static void iso_progress(void *ctx, uint64_t done, uint64_t total)
 
 /* UEFI: Debian's signed shim and CD GRUB, when they are there. */
 struct uefi {
-	struct buf shim, grub;
+	struct mkl_buf shim, grub;
 	char *cfg, *esp_cfg, *info;
 	int esp_fd;
 	uint64_t esp_size;
@@ -37,8 +37,8 @@ struct uefi {
 
 static void uefi_free(struct uefi *u)
 {
-	buf_free(&u->shim);
-	buf_free(&u->grub);
+	mkl_buf_free(&u->shim);
+	mkl_buf_free(&u->grub);
 	free(u->cfg);
 	free(u->esp_cfg);
 	free(u->info);
@@ -70,7 +70,7 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 		     shim, grub);
 		return 0;
 	}
-	if (build_read_host(shim, &u->shim, false, err) || build_read_host(grub, &u->grub, false, err)) {
+	if (mkl_read_file(shim, &u->shim, false, err) || mkl_read_file(grub, &u->grub, false, err)) {
 		mkl_err_prefix(err, "UEFI boot needs Debian's shim-signed and grub-efi-amd64-signed");
 		return -1;
 	}
@@ -99,7 +99,7 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 }
 
 /* The legacy boot floppy: the kernel and initramfs of the live entry. */
-static int make_floppy(struct build *b, const struct buf *kernel, const struct buf *initrd, int *fd,
+static int make_floppy(struct build *b, const struct mkl_buf *kernel, const struct mkl_buf *initrd, int *fd,
 		       struct mkl_err *err)
 {
 	char *cmd = mkl_floppy_cmdline(b->append);
@@ -123,13 +123,13 @@ static int make_floppy(struct build *b, const struct buf *kernel, const struct b
 	return 0;
 }
 
-int build_write_iso(struct build *b, int fd, const struct buf *kernel, const struct buf *initrd,
+int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
 		     struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;
 	const char *label = o->label ? o->label : "MKLIVE";
 	static const char *const c32[] = { "ldlinux.c32", "menu.c32", "libutil.c32", "libcom32.c32" };
-	struct buf loader[5] = { { 0 } }, mbr = { 0 };
+	struct mkl_buf loader[5] = { { 0 } }, mbr = { 0 };
 	struct mkl_iso_file files[24];
 	struct mkl_iso_opts io = { 0 };
 	char path[PATH_MAX], appid[128], idfile[96], names[4][64], *cfg;
@@ -141,15 +141,15 @@ int build_write_iso(struct build *b, int fd, const struct buf *kernel, const str
 	if (!cfg)
 		return mkl_error(err, ENOMEM, "out of memory");
 	snprintf(path, sizeof(path), "%s/isolinux.bin", o->isolinux_dir);
-	if (build_read_host(path, &loader[0], false, err))
+	if (mkl_read_file(path, &loader[0], false, err))
 		goto out;
 	for (i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/%s", o->syslinux_modules, c32[i]);
-		if (build_read_host(path, &loader[i + 1], false, err))
+		if (mkl_read_file(path, &loader[i + 1], false, err))
 			goto out;
 	}
 	snprintf(path, sizeof(path), "%s/isohdpfx.bin", o->isolinux_dir);
-	if (build_read_host(path, &mbr, false, err))
+	if (mkl_read_file(path, &mbr, false, err))
 		goto out;
 	/* Not in the checksums: libisofs patches the boot info table in. */
 	files[n++] = (struct mkl_iso_file){ .path = "isolinux/isolinux.bin", .mem = loader[0].data,
@@ -229,8 +229,8 @@ int build_write_iso(struct build *b, int fd, const struct buf *kernel, const str
 	ret = 0;
 out:
 	for (i = 0; i < 5; i++)
-		buf_free(&loader[i]);
-	buf_free(&mbr);
+		mkl_buf_free(&loader[i]);
+	mkl_buf_free(&mbr);
 	free(cfg);
 	uefi_free(&u);
 	if (floppy_fd >= 0)
