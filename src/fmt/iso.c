@@ -188,11 +188,7 @@ static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t at, uint64_
 		free(mem);
 		return NULL;
 	}
-	f->fd = fd;
-	f->mem = mem;
-	f->at = at;
-	f->size = size;
-	f->sum = sum;
+	*f = (struct fd_source){ .fd = fd, .mem = mem, .at = at, .size = size, .sum = sum };
 	if (sum) {
 		sum->mem = mem;
 		sum->fd = fd;
