@@ -201,6 +201,28 @@ void mkl_cloop_writer_destroy(struct mkl_cloop_writer *w)
 	free(w);
 }
 
+int mkl_cloop_check_opts(const struct mkl_cloop_opts *o, struct mkl_err *err)
+{
+	int version = o->version ? o->version : 2;
+	uint32_t bs = o->block_size ? o->block_size : MKL_CLOOP_DEFAULT_BLOCK;
+	int level = o->level ? o->level : o->codec == MKL_CODEC_GZIP ? 9 : mkl_codec_default_level(o->codec);
+
+	if (version != 2 && version != 4)
+		return mkl_error(err, 0, "cloop format version %d is not supported (2 or 4)", version);
+	if (cloop_codec_of(o->codec) < 0)
+		return mkl_error(err, 0, "cloop: %s blocks are not supported (zlib, xz, lz4, none)",
+				 mkl_codec_name(o->codec));
+	if (version == 2 && o->codec != MKL_CODEC_GZIP)
+		return mkl_error(err, 0, "cloop V2.0 blocks are zlib only (%s needs V4.0)",
+				 mkl_codec_name(o->codec));
+	if (bs % MKL_CLOOP_BLOCK_ALIGN || bs > MKL_CLOOP_MAX_BLOCK)
+		return mkl_error(err, 0, "cloop block size %u is not a multiple of 512 from 512 to 64 MiB",
+				 bs);
+	if (o->codec != MKL_CODEC_NONE && mkl_codec_check_level(o->codec, level, err))
+		return -1;
+	return 0;
+}
+
 int mkl_cloop_create(int out_fd, const struct mkl_cloop_opts *o, struct mkl_cloop_writer **out,
 		     struct mkl_err *err)
 {
@@ -219,26 +241,7 @@ int mkl_cloop_create(int out_fd, const struct mkl_cloop_opts *o, struct mkl_cloo
 	w->codec = o->codec;
 	w->bs = o->block_size ? o->block_size : MKL_CLOOP_DEFAULT_BLOCK;
 	w->level = o->level ? o->level : w->codec == MKL_CODEC_GZIP ? 9 : mkl_codec_default_level(w->codec);
-	if (w->version != 2 && w->version != 4) {
-		mkl_error(err, 0, "cloop format version %d is not supported (2 or 4)", w->version);
-		goto fail;
-	}
-	if (cloop_codec_of(w->codec) < 0) {
-		mkl_error(err, 0, "cloop: %s blocks are not supported (zlib, xz, lz4, none)",
-			  mkl_codec_name(w->codec));
-		goto fail;
-	}
-	if (w->version == 2 && w->codec != MKL_CODEC_GZIP) {
-		mkl_error(err, 0, "cloop V2.0 blocks are zlib only (%s needs V4.0)",
-			  mkl_codec_name(w->codec));
-		goto fail;
-	}
-	if (w->bs % MKL_CLOOP_BLOCK_ALIGN || w->bs > MKL_CLOOP_MAX_BLOCK) {
-		mkl_error(err, 0, "cloop block size %u is not a multiple of 512 from 512 to 64 MiB",
-			  w->bs);
-		goto fail;
-	}
-	if (w->codec != MKL_CODEC_NONE && mkl_codec_check_level(w->codec, w->level, err))
+	if (mkl_cloop_check_opts(o, err))
 		goto fail;
 	if (threads == 0) {
 		cores = sysconf(_SC_NPROCESSORS_ONLN);

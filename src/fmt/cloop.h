@@ -51,6 +51,9 @@ struct mkl_cloop_stats {
 
 struct mkl_cloop_writer;
 
+/* The options make a writer (version, codec, block size, level), without
+ * writing anything; mkl_cloop_create checks the same. */
+int mkl_cloop_check_opts(const struct mkl_cloop_opts *opts, struct mkl_err *err);
 int mkl_cloop_create(int out_fd, const struct mkl_cloop_opts *opts, struct mkl_cloop_writer **out,
 		     struct mkl_err *err);
 /* An mkl_sink_fn: ctx is the writer. */

@@ -52,14 +52,7 @@ static int cloop_check(const struct mkl_image_format *fmt, const struct mkl_imag
 {
 	struct mkl_cloop_opts co = cloop_opts(fmt, o, err);
 
-	if (co.version < 0)
-		return -1;
-	if (co.block_size && (co.block_size % 512 || co.block_size > (64u << 20)))
-		return mkl_error(err, 0, "cloop block size %u is not a multiple of 512 from 512 to "
-				 "64 MiB", co.block_size);
-	if (co.level && co.codec != MKL_CODEC_NONE && mkl_codec_check_level(co.codec, co.level, err))
-		return -1;
-	return 0;
+	return co.version < 0 ? -1 : mkl_cloop_check_opts(&co, err);
 }
 
 static int cloop_open(const struct mkl_image_format *fmt, const struct mkl_image_opts *o,
