@@ -74,11 +74,13 @@ for run in $(seq "$runs"); do
 	peer_iso xorriso "$work/peer.sqfs"
 	measure zstd zstd -q -T"$threads" -"$level" -f "$work/tree.tar" -o "$work/tree.tar.zst"
 	rm -f "$work/tree.tar.zst"
+	rm -f "$work/mklive.iso"	# as the peers: no old output to replace
 	measure mklive "$top/build/mklive" build -q --level "$level" --block-size "$block" \
 		--compressor zstd "$work/root" -o "$work/mklive.iso"
 	size[mklive]=$(sqfs_in_iso "$work/mklive.iso")
 	size[mklive_iso]=$(stat -c %s "$work/mklive.iso")
 	if [ -n "${BEFORE:-}" ]; then
+		rm -f "$work/before.iso"
 		measure before "$BEFORE" build -q --level "$level" --block-size "$block" \
 			--compressor zstd "$work/root" -o "$work/before.iso"
 		size[before]=$(sqfs_in_iso "$work/before.iso")
@@ -89,6 +91,7 @@ for run in $(seq "$runs"); do
 			-b "$block" -processors "$threads" -no-progress
 		size[mksquashfs_xz]=$(stat -c %s "$work/peer.sqfs")
 		peer_iso xorriso_xz "$work/peer.sqfs"
+		rm -f "$work/mklive-xz.iso"
 		measure mklive_xz "$top/build/mklive" build -q --block-size "$block" \
 			--compressor xz "$work/root" -o "$work/mklive-xz.iso"
 		size[mklive_xz]=$(sqfs_in_iso "$work/mklive-xz.iso")

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "tree/io.h"
+
 #include <openssl/evp.h>
 
 struct mkl_digest {
@@ -65,4 +67,41 @@ void mkl_digest_free(struct mkl_digest *d)
 		return;
 	EVP_MD_CTX_free(d->ctx);
 	free(d);
+}
+
+int mkl_digest_fd(int fd, uint64_t at, uint64_t size, const char *what,
+		  unsigned char out[MKL_SHA256_LEN], struct mkl_err *err)
+{
+	enum { CHUNK = 1 << 20 };
+	struct mkl_digest *d = mkl_digest_new(err);
+	unsigned char *buf = d ? mkl_malloc(CHUNK, err) : NULL;
+	int rc = -1;
+
+	if (!buf)
+		goto out;
+	for (uint64_t off = 0; off < size;) {
+		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		ssize_t n = mkl_pread_full(fd, buf, want, at + off, what, err);
+
+		if (n < 0)
+			goto out;
+		if ((size_t)n != want) {
+			mkl_error(err, EIO, "cannot read '%s' for its checksum: it ends at byte %llu",
+				  what, (unsigned long long)(off + (uint64_t)n));
+			goto out;
+		}
+		if (mkl_digest_update(d, buf, want))
+			goto crypto;
+		off += want;
+	}
+	if (mkl_digest_final(d, out))
+		goto crypto;
+	rc = 0;
+	goto out;
+crypto:
+	mkl_error(err, EIO, "cannot hash '%s' (libcrypto)", what);
+out:
+	free(buf);
+	mkl_digest_free(d);
+	return rc;
 }

@@ -6,6 +6,7 @@
 #define MKL_DIGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fmt/sha256.h"
 #include "tree/err.h"
@@ -21,5 +22,10 @@ int mkl_digest_update(struct mkl_digest *d, const void *data, size_t len);
 /* The sum; the context must be reset before it is used again. */
 int mkl_digest_final(struct mkl_digest *d, unsigned char out[MKL_SHA256_LEN]);
 void mkl_digest_free(struct mkl_digest *d);	/* accepts NULL */
+
+/* The SHA-256 of size bytes of fd from byte at (read with pread, 1 MiB at
+ * a time), into out. what names the file in errors. */
+int mkl_digest_fd(int fd, uint64_t at, uint64_t size, const char *what,
+		  unsigned char out[MKL_SHA256_LEN], struct mkl_err *err);
 
 #endif

@@ -125,6 +125,10 @@ struct fd_source {
 	unsigned char *mem;	/* our copy of a memory file, or NULL: read fd */
 	uint64_t at;		/* a placed file: where it starts in fd (0: fd is the file) */
 	uint64_t size;
+	/* Bytes really read: all but for a placed file whose sum is given,
+	 * whose rest libisofs gets as its buffer holds it (out_chunk neither
+	 * writes nor looks at it). */
+	uint64_t readable;
 	struct sumrec *sum;	/* NULL: not in the checksums */
 };
 
@@ -152,8 +156,12 @@ static int fds_read(void *data, uint64_t pos, void *buf, size_t count)
 	if (f->mem) {
 		memcpy(buf, f->mem + pos, count);
 		done = count;
+	} else if (pos >= f->readable) {
+		done = count;
 	} else {
 		/* Fewer bytes than asked: the file shrank, libisofs pads with zeros. */
+		if (count > f->readable - pos)
+			count = (size_t)(f->readable - pos);
 		n = mkl_pread_full(f->fd, buf, count, f->at + pos, "a file", &ignored);
 		if (n < 0)
 			return (int)ISO_FILE_READ_ERROR;
@@ -178,9 +186,10 @@ static const struct mkl_isolib_source fd_source = {
 	.release = fds_release,
 };
 
-/* A stream over fd, or over mem (taken over: freed with the stream). */
-static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t at, uint64_t size, ino_t ino,
-				struct sumrec *sum, struct mkl_err *err)
+/* A stream over fd, or over mem (taken over: freed with the stream);
+ * readable: see struct fd_source. */
+static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t at, uint64_t size,
+				uint64_t readable, ino_t ino, struct sumrec *sum, struct mkl_err *err)
 {
 	struct fd_source *f = mkl_calloc(1, sizeof(*f), err);
 
@@ -188,7 +197,8 @@ static IsoStream *fd_stream_new(int fd, unsigned char *mem, uint64_t at, uint64_
 		free(mem);
 		return NULL;
 	}
-	*f = (struct fd_source){ .fd = fd, .mem = mem, .at = at, .size = size, .sum = sum };
+	*f = (struct fd_source){ .fd = fd, .mem = mem, .at = at, .size = size, .readable = readable,
+				 .sum = sum };
 	if (sum) {
 		sum->mem = mem;
 		sum->fd = fd;
@@ -296,14 +306,18 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 		if (!copy)
 			goto fail;
 		memcpy(copy, f->mem, (size_t)f->size);
-		stream = fd_stream_new(-1, copy, 0, f->size, (ino_t)index + 1, sum, err);
+		stream = fd_stream_new(-1, copy, 0, f->size, f->size, (ino_t)index + 1, sum, err);
 		if (!stream)
 			goto fail;
 	} else if (f->placed) {
 		/* Already in the output, where libisofs will put it. Hashed by
 		 * out_chunk, on the pump's thread, while libisofs's thread reads
-		 * ahead: the two share the work. */
-		stream = fd_stream_new(f->fd, NULL, f->placed, f->size, (ino_t)index + 1, NULL, err);
+		 * ahead: the two share the work. With its sum given, only its
+		 * first block is read (out_chunk checks the layout on it). */
+		uint64_t readable = f->sha256 ? (f->size < 2048 ? f->size : 2048) : f->size;
+
+		stream = fd_stream_new(f->fd, NULL, f->placed, f->size, readable, (ino_t)index + 1, NULL,
+				       err);
 		if (!stream)
 			goto fail;
 		if (sum) {
@@ -327,7 +341,7 @@ static int add_file(IsoImage *image, const struct mkl_iso_file *f, size_t index,
 				  "a regular file", f->path, f->fd);
 			goto fail;
 		}
-		stream = fd_stream_new(f->fd, NULL, 0, size, (ino_t)index + 1, sum, err);
+		stream = fd_stream_new(f->fd, NULL, 0, size, size, (ino_t)index + 1, sum, err);
 		if (!stream)
 			goto fail;
 	}
@@ -542,8 +556,11 @@ static int out_chunk(void *ctx, unsigned char *buf, size_t len, uint64_t done,
 
 	if (done == 0 && len >= 512 && d->o->mbr_template)
 		fix_disk_signature(buf, d->o->time);
-	/* Chunks start on 2 KiB blocks, as does every file's data. */
+	/* Chunks start on 2 KiB blocks, as does every file's data; the list
+	 * is not inside the placed file (whose bytes may not be here). */
 	for (size_t off = 0; d->sums && off + NONCE_LEN <= len; off += 2048) {
+		if (done + off >= d->placed_at && done + off < d->placed_end)
+			continue;
 		if (memcmp(buf + off, d->sums->nonce, NONCE_LEN) == 0) {
 			d->sums->at = done + off;
 			d->sums->found++;
@@ -622,7 +639,7 @@ static int make_image(const struct mkl_iso_opts *o, const struct mkl_iso_file *f
 		struct sumrec *r = NULL;
 
 		for (size_t k = 0; !probe && k < sums->n; k++)
-			if (sums->recs[k].file == i)
+			if (sums->recs[k].file == i && !sums->recs[k].done)
 				r = &sums->recs[k];
 		if (add_file(image, &files[i], i, (time_t)o->time, r, given,
 			     err) < 0)
@@ -814,7 +831,7 @@ int mkl_iso_write(int out_fd, const struct mkl_iso_opts *o, const struct mkl_iso
 			d.head = head;
 			d.head_len = placed->size < sizeof(head) ? (size_t)placed->size : sizeof(head);
 			for (i = 0; i < sums.n; i++)
-				if (sums.recs[i].file == (size_t)(placed - files))
+				if (sums.recs[i].file == (size_t)(placed - files) && !sums.recs[i].done)
 					d.placed_sum = &sums.recs[i];
 		}
 		if (progress)

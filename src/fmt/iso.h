@@ -30,6 +30,10 @@ struct mkl_iso_file {
 	 * its bytes are read (for the checksum) but not written again. One
 	 * file at most. */
 	uint64_t placed;
+	/* Its SHA-256 for opts->sums_path, made by the caller (NULL: hashed
+	 * here as libisofs reads it). A placed file with its sum given is not
+	 * read again but for its first block. */
+	const unsigned char *sha256;
 };
 
 struct mkl_iso_opts {

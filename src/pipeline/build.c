@@ -299,6 +299,8 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		mkl_hash_bytes(&b.hash, &row, sizeof(row));
 	}
 	snprintf(res->medium_id, sizeof(res->medium_id), "MKLIVE-%016" PRIx64, b.hash);
+	if (build_sum_image(&b, err))
+		goto fail;
 
 	if (build_find_kernel(&b, &kernel, res->kernel_version, sizeof(res->kernel_version), err))
 		goto fail;
@@ -329,6 +331,12 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		goto fail;
 	ret = 0;
 fail:
+	if (b.isum) {
+		struct mkl_err ignored;
+
+		build_sum_image_wait(&b, NULL, &ignored);
+		free(b.isum);
+	}
 	mkl_outfile_close(&out);
 	mkl_buf_free(&kernel);
 	mkl_buf_free(&initrd);

@@ -40,6 +40,7 @@ struct build {
 	char *append;			/* every entry's extra arguments: opts->append,
 					 * after root= for an ext2 initrd */
 	struct mkl_build_result *res;
+	struct image_sum *isum;		/* the image's SHA-256 in the making (medium.c) */
 };
 
 void build_note(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -52,6 +53,12 @@ int build_find_kernel(struct build *b, struct mkl_buf *kernel, char *version, si
 		      struct mkl_err *err);
 int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, struct mkl_err *err);
 
+/* medium.c: the finished image's SHA-256 for the medium's checksums, made
+ * on a thread of its own from build_sum_image (while the initramfs is
+ * made) to build_sum_image_wait, which every path that started it calls:
+ * 0 and the sum, or -1 with err. */
+int build_sum_image(struct build *b, struct mkl_err *err);
+int build_sum_image_wait(struct build *b, const unsigned char **sum, struct mkl_err *err);
 /* medium.c: the ISO, written to fd. */
 int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
 		    struct mkl_err *err);

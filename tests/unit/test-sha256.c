@@ -4,7 +4,9 @@
  * libcrypto), which must agree. */
 #include "t.h"
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "fmt/digest.h"
@@ -109,6 +111,39 @@ int main(void)
 		T_OK(!strcmp(a, b), "%zu bytes in pieces of 64: %s != %s", lens[i], a, b);
 		host(buf, lens[i], 7, a);
 		T_OK(!strcmp(a, b), "host: %zu bytes in pieces of 7: %s != %s", lens[i], a, b);
+	}
+
+	/* mkl_digest_fd: a range of a file, over its 1 MiB reads (the image
+	 * inside the ISO), and a range past the end of the file. */
+	{
+		enum { SKIP = 3000, BIG = (5 << 19) + 17 };	/* 2.5 MiB and a bit */
+		char path[] = "/tmp/mkl-sha-fd-XXXXXX";
+		unsigned char *big = malloc(SKIP + BIG), sum[32];
+		struct mkl_err err = { 0 };
+		int fd = mkstemp(path);
+
+		T_OK(big && fd >= 0, "scratch file");
+		for (size_t i = 0; big && i < SKIP + BIG; i++) {
+			x = x * 1103515245 + 12345;
+			big[i] = (unsigned char)(x >> 16);
+		}
+		if (big && fd >= 0 && write(fd, big, SKIP + BIG) == SKIP + BIG) {
+			T_OK(theirs(big + SKIP, BIG, b) == 0, "sha256sum on %d bytes", BIG);
+			T_EQ_INT(mkl_digest_fd(fd, SKIP, BIG, "big", sum, &err), 0);
+			mkl_sha256_hex(sum, a);
+			T_OK(!strcmp(a, b), "fd range: %s != %s", a, b);
+			T_OK(theirs(big, 0, b) == 0, "sha256sum on nothing");
+			T_EQ_INT(mkl_digest_fd(fd, SKIP, 0, "big", sum, &err), 0);
+			mkl_sha256_hex(sum, a);
+			T_OK(!strcmp(a, b), "empty fd range: %s != %s", a, b);
+			T_EQ_INT(mkl_digest_fd(fd, SKIP + 1, BIG, "big.iso", sum, &err), -1);
+			T_OK(strstr(err.msg, "'big.iso'") && strstr(err.msg, "ends"), "short: %s", err.msg);
+		}
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		free(big);
 	}
 	return t_done();
 }
