@@ -327,7 +327,14 @@ static char **make_argv(const struct mkl_recipe *r, char **dir_out, struct mkl_e
 	add(&a, strdup("--format=tar"));
 	if (r->architecture)
 		add(&a, fmt("--architectures=%s", r->architecture));
-	add(&a, fmt("--components=%s", cjoined));
+	if ((q = joined(comps, ',')))
+		add(&a, fmt("--components=%s", q));
+	else
+		a.failed = 1;
+	free(q);
+	/* no fsync per unpacked file: the tree is thrown away if anything
+	 * fails (the setting leaves with the last hook below) */
+	add(&a, strdup("--dpkgopt=force-unsafe-io"));
 	if (r->packages && (q = joined(r->packages, ','))) {
 		if (*q)
 			add(&a, fmt("--include=%s", q));
@@ -363,6 +370,7 @@ static char **make_argv(const struct mkl_recipe *r, char **dir_out, struct mkl_e
 	s = r->hooks ? r->hooks : "";
 	while ((n = next_word(&s, &w)))
 		add(&a, fmt("--customize-hook=%.*s", (int)n, w));
+	add(&a, strdup("--customize-hook=rm -f \"$1\"/etc/dpkg/dpkg.cfg.d/99mmdebstrap"));
 	add(&a, strdup(r->suite));
 	add(&a, strdup("-"));
 	for (size_t i = 0; i < src.n; i++)
