@@ -37,7 +37,7 @@ void mkl_config_free(struct mkl_config *cfg)
 		const struct mkl_option *o = &mkl_options[i];
 
 		if (o->kind == MKL_OPT_STR || o->kind == MKL_OPT_LABEL || o->kind == MKL_OPT_CHOICE ||
-		    o->kind == MKL_OPT_FORMAT)
+		    o->kind == MKL_OPT_FORMAT || o->kind == MKL_OPT_LIVE)
 			free(*(char **)((char *)cfg + o->off));
 	}
 	mkl_config_init(cfg);

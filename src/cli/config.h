@@ -27,6 +27,10 @@
  *   read-only = /usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt
  *   [media]
  *   automount = auto
+ *   [live]
+ *   user = user          autologin = yes
+ *   hostname = live      locale = de_DE.UTF-8
+ *   keyboard = de(nodeadkeys)   timezone = Europe/Berlin
  *
  * Unknown sections or keys and bad values are errors "FILE:LINE: ...".
  * Command-line options override the file: the CLI parses the file and its
@@ -61,6 +65,10 @@ struct mkl_config {
 	char *image_format;		/* [image] format: a registry row's name; NULL: squashfs */
 	char *root_mode;		/* [layout] root-mode: overlay, symlink; NULL: overlay */
 	char *read_only;		/* [layout] read-only: "/usr /bin ..."; NULL: default */
+	/* [live]: the live user and system settings; NULL: the tree's */
+	char *live_user;		/* user: default "user" */
+	char *autologin;		/* yes, no; default yes */
+	char *hostname, *locale, *keyboard, *timezone;
 	/* The command line's only. */
 	char *output, *config, *kernel, *modules, *init, *isolinux_dir, *syslinux_modules, *efi_root;
 	int threads;			/* 0: all cores */

@@ -238,6 +238,10 @@ static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char
 					    .threads = (unsigned)s->threads };
 	o->root_mode = !strcmp(s->root_mode, "symlink") ? MKL_ROOT_SYMLINK : MKL_ROOT_OVERLAY;
 	o->read_only = s->read_only;
+	o->live = (struct mkl_live_opts){ .user = s->live_user, .hostname = s->hostname,
+					  .locale = s->locale, .keyboard = s->keyboard,
+					  .timezone = s->timezone,
+					  .autologin = !strcmp(s->autologin, "yes") };
 	o->initrd_format = ext2 ? MKL_INITRD_EXT2 : MKL_INITRD_CPIO;
 	/* The article's initrd was gzip'd; an initramfs defaults to zstd. */
 	if (mkl_codec_parse(s->initrd_compressor ? s->initrd_compressor : ext2 ? "gzip" : "zstd",

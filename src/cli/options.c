@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt/live.h"
 #include "pipeline/image.h"
 
-const char *const mkl_sections[] = { "recipe", "image", "initramfs", "boot", "layout", "media", NULL };
+const char *const mkl_sections[] = { "recipe", "image", "initramfs", "boot", "layout", "media",
+				     "live", NULL };
 
 #define F(field) offsetof(struct mkl_config, field)
 #define LABEL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
@@ -104,6 +106,26 @@ const struct mkl_option mkl_options[] = {
 	  .def = "auto", .arg = "auto|yes|no", .off = F(media),
 	  .help = "/media/list: install mklive-media (the autofs map,\n"
 		  "a udev rule) into the image; auto (default): when\nthe tree has autofs" },
+	/* [live]: written into the root by the init at boot (init/live.c);
+	 * mklive.NAME= on the kernel command line overrides each */
+	{ "user", 0, "live", "user", MKL_OPT_LIVE, .min = MKL_LIVE_USER, .def = "user",
+	  .arg = "NAME", .off = F(live_user),
+	  .help = "the live user (default user), made at boot when\nthe tree lacks it: "
+		  "no password, home from\n/etc/skel, desktop groups, sudo" },
+	{ "autologin", 0, "live", "autologin", MKL_OPT_CHOICE, .choices = "yes, no", .def = "yes",
+	  .arg = "yes|no", .off = F(autologin),
+	  .help = "log the user in on tty1, the serial console and\nthe display manager "
+		  "(default yes)" },
+	{ "hostname", 0, "live", "hostname", MKL_OPT_LIVE, .min = MKL_LIVE_HOST, .arg = "NAME",
+	  .off = F(hostname), .help = "the live system's host name (default: the tree's)" },
+	{ "locale", 0, "live", "locale", MKL_OPT_LIVE, .min = MKL_LIVE_LOCALE, .arg = "LOCALE",
+	  .off = F(locale), .help = "LANG, e.g. de_DE.UTF-8 (default: the tree's)" },
+	{ "keyboard", 0, "live", "keyboard", MKL_OPT_LIVE, .min = MKL_LIVE_KEYBOARD,
+	  .arg = "LAYOUT", .off = F(keyboard),
+	  .help = "XKB layout, e.g. de or de(nodeadkeys), for X and\nthe console "
+		  "(default: the tree's)" },
+	{ "timezone", 0, "live", "timezone", MKL_OPT_LIVE, .min = MKL_LIVE_TZ, .arg = "ZONE",
+	  .off = F(timezone), .help = "e.g. Europe/Berlin (default: the tree's)" },
 	{ "kernel", 0, NULL, NULL, MKL_OPT_STR, .arg = "FILE", .off = F(kernel),
 	  .help = "kernel to boot (default: the tree's /boot/vmlinuz-*)" },
 	{ "modules", 0, NULL, NULL, MKL_OPT_STR, .arg = "DIR", .off = F(modules),
@@ -131,7 +153,7 @@ _Static_assert(sizeof(mkl_options) / sizeof(mkl_options[0]) - 1 <= 64,
 static const char *kind_name(const struct mkl_option *o)
 {
 	static const char *const names[] = { "text", "number", "size", "label", "choice",
-					     "format", "flag", "flag" };
+					     "format", "flag", "flag", "text" };
 
 	return o->set ? "flag" : names[o->kind];
 }
@@ -146,6 +168,39 @@ static char *spoken(char *list)
 		memcpy(last, " or", 3);
 	}
 	return list;
+}
+
+/* NULL when v is a good value of [live] kind k (fmt/live.h: its
+ * characters; here the rest of each rule), else what it must be. */
+static const char *live_bad(enum mkl_live_kind k, const char *v)
+{
+	static const char *const what[] = {
+		[MKL_LIVE_USER] = "a user name: 1 to 32 of a-z 0-9 _ -, starting with a-z or _",
+		[MKL_LIVE_HOST] = "a host name: labels of 1 to 63 of a-z A-Z 0-9 - (not first or "
+				  "last) joined by dots, 64 bytes at most",
+		[MKL_LIVE_LOCALE] = "a locale such as de_DE.UTF-8 or C.UTF-8",
+		[MKL_LIVE_KEYBOARD] = "an XKB layout such as de, or layout(variant) such as "
+				      "de(nodeadkeys)",
+		[MKL_LIVE_TZ] = "a time zone such as Europe/Berlin or UTC",
+	};
+	size_t n = strlen(v), i, len;
+	bool ok = mkl_live_ok(k, v);
+
+	if (ok && k == MKL_LIVE_HOST)
+		for (i = 0; ok && i < n; i += len + 1) {
+			len = strcspn(v + i, ".");
+			ok = len && len <= 63 && v[i] != '-' && v[i + len - 1] != '-' &&
+			     !(v[i + len] == '.' && !v[i + len + 1]);
+		}
+	if (ok && k == MKL_LIVE_KEYBOARD) {
+		len = strcspn(v, "(");
+		ok = len <= 32 && strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len &&
+		     (!v[len] || (n - len > 2 && n - len <= 34 && v[n - 1] == ')' &&
+				  strcspn(v + len + 1, "()") == n - len - 2));
+	}
+	if (ok && k == MKL_LIVE_TZ)
+		ok = !strstr(v, "//") && v[n - 1] != '/';
+	return ok ? NULL : what[k];
 }
 
 /* The name errors give: "--name" on the command line, "key" in a file. */
@@ -221,6 +276,10 @@ int mkl_option_set(struct mkl_config *cfg, const struct mkl_option *o, const cha
 							: !mkl_in_list(v, o->choices)))
 			return mkl_error(err, 0, "%s%s: unknown '%s' (%s)", OPTNAME(o, cli), v,
 					 cli ? spoken(names) : names);
+		break;
+	case MKL_OPT_LIVE:
+		if ((s = (char *)live_bad((enum mkl_live_kind)o->min, v)))
+			return mkl_error(err, 0, "%s%s: '%s' is not %s", OPTNAME(o, cli), v, s);
 		break;
 	case MKL_OPT_STR:
 		break;

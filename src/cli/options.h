@@ -24,6 +24,7 @@ enum mkl_opt_kind {
 	MKL_OPT_FORMAT,		/* an image format: a row of the registry (pipeline/image.h) */
 	MKL_OPT_VERBOSITY,	/* -q/-v: no argument, sets the verbosity to min */
 	MKL_OPT_HELP,		/* --help */
+	MKL_OPT_LIVE,		/* [live]: a value of kind min of fmt/live.h (user name, ...) */
 };
 
 /* Row flags. */

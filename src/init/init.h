@@ -11,7 +11,8 @@
  * table; loop, overlay and symlink roots), persist.c (the persistence filesystem, found by its label),
  * toram.c (the image copied into RAM), alloc.c (malloc and free in place of
  * musl's), nbd.c (cloop images served to the nbd
- * driver), unpack.c (zlib and lz4 for cloop blocks), copy.c
+ * driver), unpack.c (zlib and lz4 for cloop blocks), live.c (the live
+ * user and settings written into the root), copy.c
  * (copying a tree with its metadata) and switch_root.c (leaving the
  * initramfs).
  */
@@ -41,6 +42,9 @@ struct init_cfg {
 	int ufd;		/* uevent socket, -1 if none */
 	int debug, quiet, shell, toram;
 	int verify;		/* mklive.verify: check the medium's checksums */
+	/* the live user's settings (live.c); NULL: leave the tree's */
+	const char *user, *hostname, *locale, *keyboard, *timezone;
+	int autologin;		/* log the user in on tty1, serial consoles, the DM */
 };
 
 /* mount points, all below /run so that they survive switch_root */
@@ -66,6 +70,7 @@ const char *errstr(int e);
 unsigned long now_ms(void);
 unsigned long since_start_ms(void);
 char *read_file(const char *path);
+char *read_fd(int fd);
 int read_attr(int dfd, const char *name, char *buf, size_t size);
 int mkdir_p(const char *path, mode_t mode);
 int open_console(void);
@@ -130,6 +135,10 @@ long lz4_unpack(const void *in, size_t inlen, void *out, size_t cap);
 
 /* copy.c */
 long copy_tree(const char *src, const char *dst);
+
+/* live.c: the live user, autologin, hostname, locale, keyboard and time
+ * zone written into the root at newroot; warnings only, never fails. */
+void live_apply(const struct init_cfg *cfg, const char *newroot);
 
 /* switch_root.c */
 void switch_root(const char *newroot, const char *init, char **argv);

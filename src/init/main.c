@@ -5,8 +5,8 @@
  *   load the drivers the hardware asks for; find the medium by its ID;
  *   mount it; attach the image (loop, or nbd for cloop; from a copy in RAM
  *   with toram); build the overlay root (upper layer on the persistence
- *   filesystem with persistence) or symlink root; switch_root; exec the
- *   real init.
+ *   filesystem with persistence) or symlink root; write the live user
+ *   and settings into it; switch_root; exec the real init.
  *
  * PID 1 must never exit (the kernel panics): every failure says what was
  * looked for and where, then goes to rescue(), which never returns.
@@ -35,6 +35,7 @@ static struct init_cfg cfg = {
 	.timeout = 30,
 	.ptimeout = 5,
 	.ufd = -1,
+	.autologin = 1,
 };
 
 /*
@@ -65,7 +66,8 @@ int run_shell(void)
 			if (fd > 2)
 				close(fd);
 		}
-		execl(RESCUE_SHELL, "sh", (char *)NULL);
+		/* execv: musl's execl copies its arguments, 0.3 KB */
+		execv(RESCUE_SHELL, (char *[]){ "sh", NULL });
 		_exit(127);
 	}
 	do
@@ -144,7 +146,7 @@ static void default_path(void)
 
 static int yes(const char *v)
 {
-	return !v || strcmp(v, "0") != 0;
+	return !v || (strcmp(v, "0") && strcmp(v, "no"));
 }
 
 /* SECONDS (0..86400) of mklive.NAME=v into *t, or a warning. */
@@ -192,6 +194,13 @@ static const struct setting {
 	{ "modules", IN_CONF, K_STR, AT(modules) },
 	{ "format", IN_CONF, K_STR, AT(format) },
 	{ "fstype", IN_CONF, K_STR, AT(fstype) },
+	/* the live user and settings (live.c), from [live] of mklive.conf */
+	{ "user", ON_MKLIVE | IN_CONF, K_STR, AT(user) },
+	{ "autologin", ON_MKLIVE | IN_CONF, K_YES, AT(autologin) },
+	{ "hostname", ON_MKLIVE | IN_CONF, K_STR, AT(hostname) },
+	{ "locale", ON_MKLIVE | IN_CONF, K_STR, AT(locale) },
+	{ "keyboard", ON_MKLIVE | IN_CONF, K_STR, AT(keyboard) },
+	{ "timezone", ON_MKLIVE | IN_CONF, K_STR, AT(timezone) },
 };
 
 /* NAME[=v] from one of the places `where`: 1 taken, 0 not ours (or a value
@@ -416,6 +425,7 @@ int main(int argc, char **argv)
 	if (cfg.ufd >= 0)
 		close(cfg.ufd);
 	usb_settle_done();
+	live_apply(&cfg, MKL_NEWROOT);
 	if (cfg.shell) {
 		info("mklive.shell: root ready on " MKL_NEWROOT "; exit the shell "
 		     "to boot it");

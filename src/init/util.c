@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +20,9 @@ unsigned long now_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* the system call itself: musl's clock_gettime looks the vDSO up,
+	 * 0.8 KB of the init, to save a microsecond a call */
+	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
 	return (unsigned long)ts.tv_sec * 1000 + (unsigned long)ts.tv_nsec / 1000000;
 }
 
@@ -224,12 +227,16 @@ void msg(int level, const char *fmt, ...)
 /* The whole of a (proc, sys or initramfs) file, NUL terminated; NULL on error. */
 char *read_file(const char *path)
 {
+	return read_fd(open(path, O_RDONLY | O_CLOEXEC));
+}
+
+/* The same from an open file, which it closes; NULL also when fd < 0. */
+char *read_fd(int fd)
+{
 	size_t cap = 4096, len = 0;
 	char *buf, *nbuf;
 	ssize_t r;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	buf = malloc(cap + 1);

@@ -105,6 +105,37 @@ static void warn_limits(struct build *b)
 	b->o->warn(b->o->ctx, line);
 }
 
+/* [live]: a time zone or keyboard layout the tree lacks is still written
+ * into /mklive.conf (a boot option may name another), but the init will
+ * leave the tree's: said now, where it can be fixed. */
+static void warn_live(struct build *b)
+{
+	const struct mkl_live_opts *l = &b->o->live;
+	char path[128], line[300];
+	struct mkl_node *n;
+
+	if (!b->o->warn)
+		return;
+	if (l->timezone) {
+		snprintf(path, sizeof(path), "usr/share/zoneinfo/%s", l->timezone);
+		n = mkl_tree_resolve(b->tree, path);
+		if (!n || !mkl_is_reg(n)) {
+			snprintf(line, sizeof(line), "[live] timezone %s: the tree has no /%s (package "
+				 "tzdata): the live system keeps the tree's zone", l->timezone, path);
+			b->o->warn(b->o->ctx, line);
+		}
+	}
+	if (l->keyboard && mkl_tree_resolve(b->tree, "usr/share/X11/xkb/symbols")) {
+		snprintf(path, sizeof(path), "usr/share/X11/xkb/symbols/%.*s",
+			 (int)strcspn(l->keyboard, "("), l->keyboard);
+		if (!mkl_tree_resolve(b->tree, path)) {
+			snprintf(line, sizeof(line), "[live] keyboard %s: the tree has no /%s: the live "
+				 "system keeps the tree's layout", l->keyboard, path);
+			b->o->warn(b->o->ctx, line);
+		}
+	}
+}
+
 /* Files the build adds to the tree come from memory. */
 struct memread {
 	const unsigned char *p;
@@ -271,6 +302,7 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 	if (pass_source(&b, err) || add_media(&b, err) || mkl_tree_finish(b.tree, err))
 		goto fail;
 	warn_limits(&b);
+	warn_live(&b);
 	if (o->root_mode == MKL_ROOT_SYMLINK) {
 		if (mkl_layout_split(&b.layout, b.tree, &b.split, err))
 			goto fail;

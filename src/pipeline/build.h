@@ -76,6 +76,13 @@ struct mkl_build_opts {
 	 * rule and the /media/list link. -1: when the tree has autofs. */
 	int media;
 	const char *media_program;
+	/* [live]: the live user and the system's settings, written into the
+	 * init's /mklive.conf; the init writes them into the root at boot
+	 * (mklive-init(7)). NULL: the tree's (user: none made). */
+	struct mkl_live_opts {
+		const char *user, *hostname, *locale, *keyboard, *timezone;
+		bool autologin;
+	} live;
 	int64_t time;			/* SOURCE_DATE_EPOCH, or now */
 
 	/* Reporting (optional). progress: bytes done/total of a phase.

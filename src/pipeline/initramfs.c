@@ -246,7 +246,8 @@ out:
 /* The init's /mklive.conf: the medium's ID, the image (its path, and how the
  * init attaches and mounts it: the format's row; fstype= only where the
  * init would assume another), the kernel version, the
- * root mode and the modules to load before the hardware's. */
+ * root mode, the modules to load before the hardware's, and the live
+ * user and settings ([live]). */
 static void initramfs_conf(const struct build *b, const char *kver, char *conf, size_t size)
 {
 	const struct mkl_image_format *f = b->fmt;
@@ -267,7 +268,18 @@ static void initramfs_conf(const struct build *b, const char *kver, char *conf, 
 		n += (size_t)snprintf(conf + n, size - n, "%s ", *m);
 	for (const char *const *m = f->modules; m && *m; m++)
 		n += (size_t)snprintf(conf + n, size - n, "%s%s", *m, m[1] ? " " : "");
-	snprintf(conf + n, size - n, "\n");
+	n += (size_t)snprintf(conf + n, size - n, "\n");
+	{
+		const struct mkl_live_opts *l = &b->o->live;
+		const char *keys[] = { "user", "hostname", "locale", "keyboard", "timezone" };
+		const char *vals[] = { l->user, l->hostname, l->locale, l->keyboard, l->timezone };
+
+		for (size_t i = 0; i < 5; i++)
+			if (vals[i] && n < size)
+				n += (size_t)snprintf(conf + n, size - n, "%s=%s\n", keys[i], vals[i]);
+		if (l->user && n < size)
+			snprintf(conf + n, size - n, "autologin=%s\n", l->autologin ? "yes" : "no");
+	}
 }
 
 int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, struct mkl_err *err)
@@ -278,7 +290,7 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 	struct mkl_modsel sel = { 0 };
 	struct mkl_cstream *cs = NULL;
 	struct mkl_cpio *cp = NULL;
-	char moddir[PATH_MAX], base[PATH_MAX], conf[1024], path[PATH_MAX];
+	char moddir[PATH_MAX], base[PATH_MAX], conf[2048], path[PATH_MAX];
 	int64_t t = o->time;
 	int ret = -1, r;
 	size_t i;

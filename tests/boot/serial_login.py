@@ -4,7 +4,9 @@
     serial_login.py COMMANDS-FILE QEMU-ARGV...
 
 Starts QEMU (its first serial port must be on stdio), waits for a login
-prompt, logs in as $LOGIN_USER (default root; no password), runs each line
+prompt, logs in as $LOGIN_USER (default root; no password), or with
+AUTOLOGIN=1 waits for agetty's "login: NAME (automatic login)" and types
+nothing (a "Password:" prompt then is a failure), runs each line
 of COMMANDS-FILE at the shell prompt, one after the other, then stops QEMU.
 Everything the guest writes goes to stdout, as it comes, for the test to
 grep. Exit status: 0 when every command got back to a prompt, 1 when the
@@ -42,7 +44,7 @@ def main():
             m = rx.search(seen)
             if m:
                 seen = seen[m.end():]
-                return True
+                return m
             left = deadline - time.monotonic()
             if left <= 0:
                 out.write(b"\nserial_login: timed out waiting for %s\n" % pattern)
@@ -94,10 +96,17 @@ def main():
 
     # A shell prompt ends in "# " (root) or "$ ".
     prompt = rb"[#$] $|[#$] \x1b"
-    ok = wait_for(rb"login: ")
-    if ok:
-        send(user)
-        ok = wait_for(prompt)
+    if os.environ.get("AUTOLOGIN") == "1":
+        ok = wait_for(rb"login: \S+ \(automatic login\)")
+        m = ok and wait_for(rb"Password: |" + prompt)
+        ok = bool(m) and m.group(0) != b"Password: "
+        if m and not ok:
+            out.write(b"\nserial_login: asked for a password\n")
+    else:
+        ok = wait_for(rb"login: ")
+        if ok:
+            send(user)
+            ok = wait_for(prompt)
     for cmd in commands:
         if not ok:
             break

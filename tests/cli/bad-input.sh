@@ -52,6 +52,7 @@ printf '# a fruit\n[fruit]\n' >"$T/section.conf"
 printf '[image]\nlabl = X\n' >"$T/key.conf"
 printf '[image]\ncompressor = lzma\n' >"$T/comp.conf"
 printf '[image]\nlevel = 99\n' >"$T/level.conf"
+printf '[live]\nlocale = "de DE"\n' >"$T/live.conf"
 printf '[image]\nblock-size = 3000\n' >"$T/bs.conf"
 # A valid tar cut in the middle of a file's data, plain and gzip'ed.
 mkroot "$T/tt" && head -c 300000 /dev/urandom >"$T/tt/etc/big"

@@ -114,6 +114,22 @@ check "modules copied byte for byte" cmp -s "$T/ird/lib/modules/$kver/kernel/fs/
 check "init is the built mklive-init" cmp -s "$T/ird/init" "$MKLIVE_INIT"
 check "conf names the medium id" grep -qx "id=$volset" "$T/ird/mklive.conf"
 check "initramfs has /dev/console" test -c "$T/ird/dev/console" -o "$(id -u)" -ne 0
+check "conf: the default live user, logged in automatically" \
+	test "$(grep -E '^(user|autologin|hostname|locale|keyboard|timezone)=' "$T/ird/mklive.conf" | tr '\n' ' ')" = "user=user autologin=yes "
+# [live] given: every key in the conf; a zone the tree lacks is a warning.
+if $MKLIVE build --timeout 1 --level 1 --uefi no --user live --autologin no --hostname box \
+	--locale C.UTF-8 --keyboard 'de(nodeadkeys)' --timezone Nowhere/Zone "$src" -o "$T/live.iso" \
+	2>"$T/live.err"; then
+	xorriso -osirrox on -indev "$T/live.iso" -extract /live/initrd.img "$T/live-initrd" >/dev/null 2>&1
+	conf=$(zstd -dc "$T/live-initrd" | cpio -i --to-stdout mklive.conf 2>/dev/null)
+	check "conf: [live] keys from the options" \
+		test "$(grep -E '^(user|autologin|hostname|locale|keyboard|timezone)=' <<<"$conf" | tr '\n' ' ')" = \
+		"user=live hostname=box locale=C.UTF-8 keyboard=de(nodeadkeys) timezone=Nowhere/Zone autologin=no "
+	check "a time zone the tree lacks: a warning naming the file" grep -q \
+		"warning: \[live\] timezone Nowhere/Zone: the tree has no /usr/share/zoneinfo/Nowhere/Zone" "$T/live.err"
+else
+	fail "build with [live] options: $(cat "$T/live.err")"
+fi
 size=$(stat -c %s "$T/x/live/initrd.img")
 check "initramfs is at most 1.5 MB ($size bytes)" test "$size" -le 1572864
 

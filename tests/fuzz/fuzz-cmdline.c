@@ -26,6 +26,7 @@ int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
 	return 0;
 }
 int toram_copy(const char *file, char *out, size_t size) { (void)file; (void)out; (void)size; return 0; }
+void live_apply(const struct init_cfg *cfg, const char *newroot) { (void)cfg; (void)newroot; }
 
 static const char *text_start, *text_end;
 
@@ -81,6 +82,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(cfg.image == defaults.image || (check_str(cfg.image), *cfg.image));
 	FUZZ_CHECK(cfg.root == defaults.root || (check_str(cfg.root), *cfg.root));
 	check_str(cfg.rwimage);
+	/* the live settings: text of the command line, autologin 0 or 1 */
+	check_str(cfg.user);
+	check_str(cfg.hostname);
+	check_str(cfg.locale);
+	check_str(cfg.keyboard);
+	check_str(cfg.timezone);
+	FUZZ_CHECK(cfg.autologin == 0 || cfg.autologin == 1);
 	check_fmt(cfg.id, cfg.timeout);
 	check_fmt(cfg.init, (unsigned long)size);
 	check_fmt(cfg.image, 0);

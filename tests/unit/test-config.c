@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/config.h"
+#include "cli/options.h"
 
 /* T_EQ_STR for char arrays (its NULL checks warn on them) */
 #define EQ_MSG(a, b) T_OK(strcmp((a), (b)) == 0, "'%s' != '%s'", (a), (b))
@@ -128,7 +129,7 @@ static void test_quoting(void)
 static void test_errors(void)
 {
 	bad("[image]\nlabel = X\n[disk]\n",
-	    "t.conf:3: unknown section [disk] (sections: recipe, image, initramfs, boot, layout, media)");
+	    "t.conf:3: unknown section [disk] (sections: recipe, image, initramfs, boot, layout, media, live)");
 	bad("[image\n", "t.conf:1: missing ']' in '[image'");
 	bad("[image]\nsize = 3\n",
 	    "t.conf:2: unknown key 'size' in [image] (keys: label, compressor, level, block-size, format)");
@@ -187,6 +188,75 @@ static void test_errors(void)
 		T_EQ_INT(cfg.block_size, 1048576);
 		mkl_config_free(&cfg);
 	}
+}
+
+/* [live]: every key, the defaults merged in, and each rule's edges */
+static void test_live(void)
+{
+	struct mkl_config cfg, cli;
+	struct mkl_err err;
+	static const char *const good[][2] = {
+		{ "user", "live" }, { "user", "_x-1" }, { "user", "abcdefghijklmnopqrstuvwxyz012345" },
+		{ "hostname", "a" }, { "hostname", "live-1.example.org" }, { "hostname", "A1" },
+		{ "locale", "C" }, { "locale", "C.UTF-8" }, { "locale", "sr_RS.UTF-8@latin" },
+		{ "keyboard", "us" }, { "keyboard", "de(nodeadkeys)" }, { "keyboard", "fr(bepo_afnor)" },
+		{ "timezone", "UTC" }, { "timezone", "America/Argentina/Buenos_Aires" },
+		{ "timezone", "Etc/GMT+1" }, { "autologin", "no" },
+	};
+	static const char *const badv[][3] = {
+		{ "user", "Live", "a user name" }, { "user", "1x", "a user name" },
+		{ "user", "a:b", "a user name" }, { "user", "abcdefghijklmnopqrstuvwxyz0123456", "a user name" },
+		{ "user", "", "a user name" },
+		{ "hostname", "-a", "a host name" }, { "hostname", "a-", "a host name" },
+		{ "hostname", "a..b", "a host name" }, { "hostname", "a.", "a host name" },
+		{ "hostname", "a_b", "a host name" }, { "hostname", "a.-b", "a host name" },
+		{ "hostname", "a234567890123456789012345678901234567890123456789012345678901234",
+		  "a host name" },
+		{ "locale", "de DE", "a locale" }, { "locale", "_x", "a locale" },
+		{ "keyboard", "De", "an XKB layout" }, { "keyboard", "de(", "an XKB layout" },
+		{ "keyboard", "de()", "an XKB layout" }, { "keyboard", "de(x))", "an XKB layout" },
+		{ "keyboard", "de;x", "an XKB layout" }, { "keyboard", "(x)", "an XKB layout" },
+		{ "timezone", "../etc/passwd", "a time zone" }, { "timezone", "/UTC", "a time zone" },
+		{ "timezone", "Europe//Berlin", "a time zone" }, { "timezone", "Europe/", "a time zone" },
+		{ "timezone", "Europe/Berlin x", "a time zone" },
+	};
+	char text[200], msg[300];
+
+	T_EQ_INT(parse(&cfg, "[live]\nuser = live\nautologin = no\nhostname = box\n"
+			"locale = de_DE.UTF-8\nkeyboard = de(nodeadkeys)\ntimezone = Europe/Berlin\n",
+			&err), 0);
+	T_EQ_STR(cfg.live_user, "live");
+	T_EQ_STR(cfg.autologin, "no");
+	T_EQ_STR(cfg.hostname, "box");
+	T_EQ_STR(cfg.locale, "de_DE.UTF-8");
+	T_EQ_STR(cfg.keyboard, "de(nodeadkeys)");
+	T_EQ_STR(cfg.timezone, "Europe/Berlin");
+	mkl_config_free(&cfg);
+	/* defaults: user "user", autologin yes, the rest the tree's */
+	mkl_config_init(&cli);
+	T_EQ_INT(parse(&cfg, "", &err), 0);
+	T_EQ_INT(mkl_options_merge(&cli, &cfg, &err), 0);
+	T_EQ_STR(cli.live_user, "user");
+	T_EQ_STR(cli.autologin, "yes");
+	T_OK(!cli.hostname && !cli.locale && !cli.keyboard && !cli.timezone, "others unset");
+	mkl_config_free(&cli);
+	mkl_config_free(&cfg);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "[live]\n%s = %s\n", good[i][0], good[i][1]);
+		T_OK(parse(&cfg, text, &err) == 0, "%s = %s: %s", good[i][0], good[i][1], err.msg);
+		mkl_config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(badv) / sizeof(badv[0]); i++) {
+		snprintf(text, sizeof(text), "[live]\n%s = \"%s\"\n", badv[i][0], badv[i][1]);
+		snprintf(msg, sizeof(msg), "t.conf:2: %s: '%s' is not %s", badv[i][0], badv[i][1],
+			 badv[i][2]);
+		T_OK(parse(&cfg, text, &err) == -1 && !strncmp(err.msg, msg, strlen(msg)),
+		     "%s = %s: '%s', not '%s...'", badv[i][0], badv[i][1], err.msg, msg);
+		mkl_config_free(&cfg);
+	}
+	bad("[live]\nautologin = maybe\n", "t.conf:2: autologin: unknown 'maybe' (yes, no)");
+	bad("[live]\nuser = Root\n", "t.conf:2: user: 'Root' is not a user name: 1 to 32 of "
+	    "a-z 0-9 _ -, starting with a-z or _");
 }
 
 static void test_sizes(void)
@@ -324,6 +394,7 @@ int main(void)
 	test_defaults();
 	test_quoting();
 	test_errors();
+	test_live();
 	test_sizes();
 	test_files();
 	return t_done();
