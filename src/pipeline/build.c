@@ -260,6 +260,8 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		mkl_error(err, errno ? errno : EINVAL, "cannot use init program '%s'", o->init);
 		goto fail;
 	}
+	if (build_find_uefi(&b, err))
+		goto fail;
 	if (mkl_source_open(o->source, &b.src, err) || mkl_outfile_open(&out, o->output, false, err) ||
 	    !(b.tree = mkl_tree_create(err)) || open_parts(&b, out.fd, err))
 		goto fail;
@@ -340,6 +342,8 @@ fail:
 	mkl_outfile_close(&out);
 	mkl_buf_free(&kernel);
 	mkl_buf_free(&initrd);
+	mkl_buf_free(&b.shim);
+	mkl_buf_free(&b.grub);
 	for (int i = 0; i < NPARTS; i++)
 		mkl_image_destroy(b.part[i]);
 	mkl_layout_split_free(&b.split);
