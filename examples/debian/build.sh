@@ -46,11 +46,11 @@ if [ ! -s "$tar" ]; then
 	# Older trees of this example are of no more use.
 	find "$cache" -name "$suite-*.tar" ! -name "$(basename "$tar")" -delete
 fi
-# UEFI and Secure Boot: Debian's signed shim and GRUB, from the host when
-# installed (shim-signed, grub-efi-amd64-signed), else from the cache the
-# tests use (scripts/fetch-boot.sh downloads them from Debian's archive).
-efi=/
-if [ ! -f /usr/lib/shim/shimx64.efi.signed ]; then
-	efi=$("$top/scripts/fetch-boot.sh")
+# UEFI and Secure Boot: Debian's signed shim and GRUB. mklive build takes them
+# from the host when installed (shim-signed, grub-efi-amd64-signed), else from
+# its cache, which mklive fetch-efi fills from Debian's archive (apt-get
+# download and dpkg -x: nothing is installed).
+if [ ! -f /usr/lib/shim/shimx64.efi.signed ] || [ ! -f /usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed ]; then
+	"$mklive" fetch-efi >/dev/null
 fi
-"$mklive" build -c "$here/mklive.conf" --efi-root "$efi" "$tar" -o "$out"
+"$mklive" build -c "$here/mklive.conf" "$tar" -o "$out"

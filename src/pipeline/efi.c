@@ -56,7 +56,7 @@ int mkl_efi_find(const char *efi_root, const char *cache, char **root, enum mkl_
 		snprintf(where, sizeof(where), "neither '%s' nor mklive's cache '%s' has them", first, dir);
 		free(dir);
 	} else {
-		snprintf(where, sizeof(where), "'%s' has none, and mklive has no cache (none of "
+		snprintf(where, sizeof(where), "'%s' does not have them, nor has mklive a cache (none of "
 			 "MKLIVE_CACHE, XDG_CACHE_HOME and HOME is set)", first);
 	}
 	mkl_error(err, 0, "UEFI boot needs Debian's signed shim and GRUB (%s and %s, from the packages "
