@@ -93,6 +93,11 @@ static bool deb_version(const char *file, const char *pkg, char *out, size_t siz
 	return true;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
 /* The package files in DIR/debs: their names, sorted, into names (up to
  * max), and the versions into res. */
 static size_t list_debs(const char *debs, char names[][256], size_t max, struct mkl_efi_fetched *res)
@@ -116,7 +121,7 @@ static size_t list_debs(const char *debs, char names[][256], size_t max, struct 
 			memcpy(names[n++], de->d_name, len + 1);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
+	qsort(names, n, sizeof(names[0]), cmp_name);
 	return n;
 }
 
