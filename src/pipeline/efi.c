@@ -121,7 +121,8 @@ static size_t list_debs(const char *debs, char names[][256], size_t max, struct 
 			memcpy(names[n++], de->d_name, len + 1);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_name);
+	if (n > 1)
+		qsort(names, n, sizeof(names[0]), cmp_name);
 	return n;
 }
 
