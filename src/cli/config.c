@@ -1,7 +1,10 @@
 /* mklive.conf: a small INI parser (see cli/config.h and docs/mklive.conf.5).
  *
  * Lines are "[section]", "key = value", comments starting with '#' or ';'
- * (whole lines only: "a = b # c" gives the value "b # c") or blank. Space
+ * (whole lines only: "a = b # c" gives the value "b # c") or blank. A line
+ * that starts with white space right after "key = value" (or its
+ * continuation) continues the value, joined with one space, as in
+ * Python's configparser; indented comments in between are skipped. Space
  * around names and values is dropped; a value in double quotes keeps its
  * spaces and takes the escapes \" and \\. A key given twice in a section
  * takes the last value, as a later option on a command line would. On
@@ -10,6 +13,7 @@
 #include "cli/config.h"
 #include "cli/options.h"
 #include "cli/cli.h"
+#include "tree/io.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -118,29 +122,70 @@ static int parse_line(struct mkl_config *cfg, int *sec, char *line, struct mkl_e
 	return mkl_option_set(cfg, o, v, 0, err);
 }
 
+/* A line that continues the value before it: it starts with white space
+ * and holds something other than a comment. */
+static int continues(const char *p, const char *end)
+{
+	if (p >= end || (*p != ' ' && *p != '\t'))
+		return 0;
+	while (p < end && *p != '\n' && isspace((unsigned char)*p))
+		p++;
+	return p < end && *p != '\n' && *p != '#' && *p != ';';
+}
+
+/* An indented comment inside a continued value: skipped. */
+static int indented_comment(const char *p, const char *end)
+{
+	if (p >= end || (*p != ' ' && *p != '\t'))
+		return 0;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p < end && (*p == '#' || *p == ';');
+}
+
 int mkl_config_parse(struct mkl_config *cfg, const char *name, const char *text, size_t len,
 		     struct mkl_err *err)
 {
 	const char *p = text, *end = text + len, *nl;
 	int sec = -1, lineno = 0, rc = 0;
-	char *line;
+	struct mkl_buf line = { 0 };
 
 	for (; p < end && rc == 0; p = nl + 1) {
-		lineno++;
+		int first = ++lineno, key;
+		const char *s;
+
 		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
 			nl = end;
-		if (!(line = mkl_malloc((size_t)(nl - p) + 1, err)))
-			return -1;
-		memcpy(line, p, (size_t)(nl - p));
-		line[nl - p] = '\0';
-		if (memchr(p, '\0', (size_t)(nl - p)))
+		line.len = 0;
+		rc = mkl_buf_sink(&line, p, (size_t)(nl - p), err);
+		/* "key = value" and the lines that continue it, joined by a space */
+		for (s = p; s < nl && isspace((unsigned char)*s); s++)
+			;
+		key = s < nl && *s != '[' && *s != '#' && *s != ';' && memchr(s, '=', (size_t)(nl - s));
+		while (rc == 0 && key && nl < end && (continues(nl + 1, end) || indented_comment(nl + 1, end))) {
+			const char *q = nl + 1;
+
+			if (!(nl = memchr(q, '\n', (size_t)(end - q))))
+				nl = end;
+			lineno++;
+			while (q < nl && (*q == ' ' || *q == '\t'))
+				q++;
+			if (*q != '#' && *q != ';')
+				rc = mkl_buf_sink(&line, " ", 1, err) ||
+				     mkl_buf_sink(&line, q, (size_t)(nl - q), err);
+		}
+		if (rc == 0)
+			rc = mkl_buf_sink(&line, "", 1, err);
+		if (rc)
+			break;
+		if (memchr(line.data, '\0', line.len - 1))
 			rc = mkl_error(err, 0, "a NUL byte in the line");
 		else
-			rc = parse_line(cfg, &sec, line, err);
+			rc = parse_line(cfg, &sec, (char *)line.data, err);
 		if (rc)
-			mkl_err_prefix(err, "%s:%d", name, lineno);
-		free(line);
+			mkl_err_prefix(err, "%s:%d", name, first);
 	}
+	mkl_buf_free(&line);
 	return rc;
 }
 

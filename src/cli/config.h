@@ -3,6 +3,11 @@
  * same struct holds the command line's settings.
  *
  *   # comment            ; comment
+ *   [recipe]             (the tree made by mmdebstrap instead of a SOURCE)
+ *   suite = bookworm
+ *   packages = systemd-sysv, udev,
+ *     xfce4 lightdm      (a line starting with white space continues a value)
+ *   include = files      hooks = hooks/one.sh    (relative to the file)
  *   [image]
  *   label = MKLIVE
  *   compressor = zstd    (zstd, xz, gzip, lz4)
@@ -35,7 +40,12 @@
 #include "tree/err.h"
 
 struct mkl_config {
-	uint64_t set;			/* bit i: mkl_options[i] was given */
+	uint64_t set;			/* bit i: mkl_options[i] was given (not defaulted) */
+	struct {			/* [recipe] (source/recipe.h); NULL: not given */
+		char *suite, *packages, *components, *mirror, *architecture, *variant,
+		     *include, *hooks;
+	} recipe;
+	char *refresh;			/* --refresh: yes, no */
 	char *label;			/* NULL: default "MKLIVE" */
 	char *compressor;		/* the image's compressor; NULL: the format's default */
 	int level;			/* 0: default */

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/config.h"
 #include "cli/options.h"
+#include "cli/recipe.h"
 #include "codec/codec.h"
 #include "fmt/iso.h"
 #include "pipeline/cache.h"
@@ -296,7 +297,8 @@ int cmd_build(int argc, char **argv)
 	struct mkl_err err = { 0 };
 	struct progress prog_state = { 0 };
 	struct option longopts[64];
-	char shortopts[64], *init = NULL, *media = NULL, *cache = NULL;
+	char shortopts[64], *init = NULL, *media = NULL, *cache = NULL, what[PATH_MAX + 64];
+	struct cli_recipe recipe = { 0 };
 	struct timespec t0;
 	int c, rc = 2;
 
@@ -320,19 +322,48 @@ int cmd_build(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (optind + 1 != argc)
-		die_usage(optind >= argc ? "build: no SOURCE given" : "build: more than one SOURCE given");
+	if (optind + 1 < argc)
+		die_usage("build: more than one SOURCE given");
 	if (!cli.output)
 		die_usage("build: no output given (-o FILE.iso)");
-	o.source = argv[optind];
 	rc = 1;
 	if ((cli.config && mkl_config_load(&file, cli.config, &err)) ||
 	    mkl_options_merge(&cli, &file, &err)) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		goto out;
 	}
+	/* The tree: a SOURCE, or the [recipe] of the file; never both. */
+	if (cli_recipe_given(&cli)) {
+		if (optind < argc) {
+			fprintf(stderr, "%s: %s has a [recipe] and a SOURCE was given too: the recipe makes "
+				"the tree, so give one or the other\n", prog, cli.config);
+			goto out;
+		}
+		if (cli_recipe_opts(&cli, !strcmp(cli.refresh, "yes"), &recipe, &err)) {
+			rc = cli_report(&err);
+			goto out;
+		}
+		recipe.r.note = on_note;
+		recipe.r.ctx = &prog_state;
+		o.recipe = &recipe.r;
+		snprintf(what, sizeof(what), "the recipe of %s (mmdebstrap, %s)", cli.config,
+			 cli.recipe.suite ? cli.recipe.suite : "no suite");
+		o.source = what;
+	} else if (optind >= argc) {
+		die_usage("build: no SOURCE given (a directory or a tar, or -c FILE with a [recipe])");
+	} else {
+		o.source = argv[optind];
+	}
 	if ((rc = build_opts(&cli, &o, &init, &media, &cache, &err)))
 		goto out;
+	/* mmdebstrap stamps the tree with the image's time: equal recipes and
+	 * SOURCE_DATE_EPOCH give equal images. */
+	if (o.recipe) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "%lld", (long long)o.time);
+		setenv("SOURCE_DATE_EPOCH", t, 1);
+	}
 
 	prog_state.tty = isatty(2);
 	clock_gettime(CLOCK_MONOTONIC, &prog_state.t0);
@@ -340,7 +371,7 @@ int cmd_build(int argc, char **argv)
 	o.note = on_note;
 	o.warn = on_warn;
 	o.ctx = &prog_state;
-	if (mkl_outfile_not_input(o.output, o.source, &err)) {
+	if (!o.recipe && mkl_outfile_not_input(o.output, o.source, &err)) {
 		rc = cli_report(&err);
 		goto out;
 	}
@@ -354,6 +385,7 @@ int cmd_build(int argc, char **argv)
 	else if (verbosity > 0)
 		report_done(&o, &res, since(&t0));
 out:
+	cli_recipe_free(&recipe);
 	mkl_config_free(&cli);
 	mkl_config_free(&file);
 	free(init);

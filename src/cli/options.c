@@ -12,7 +12,7 @@
 
 #include "pipeline/image.h"
 
-const char *const mkl_sections[] = { "image", "initramfs", "boot", "layout", "media", NULL };
+const char *const mkl_sections[] = { "recipe", "image", "initramfs", "boot", "layout", "media", NULL };
 
 #define F(field) offsetof(struct mkl_config, field)
 #define LABEL_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
@@ -24,6 +24,27 @@ const struct mkl_option mkl_options[] = {
 	  .help = "the ISO to write (replaced only when complete)" },
 	{ "config", 'c', NULL, NULL, MKL_OPT_STR, .arg = "FILE", .off = F(config),
 	  .help = "read settings from FILE (see mklive.conf(5));\noptions given here override it" },
+	/* [recipe]: the tree made by mmdebstrap (source/recipe.h); file only */
+	{ NULL, 0, "recipe", "suite", MKL_OPT_STR, .arg = "SUITE", .off = F(recipe.suite),
+	  .help = "the Debian release to install (bookworm, trixie, ...)" },
+	{ NULL, 0, "recipe", "packages", MKL_OPT_STR, .arg = "NAMES", .off = F(recipe.packages),
+	  .help = "packages to install, separated by spaces or commas;\nlinux-image-ARCH is added without a kernel" },
+	{ NULL, 0, "recipe", "components", MKL_OPT_STR, .arg = "NAMES", .def = "main",
+	  .off = F(recipe.components), .help = "archive components (default main)" },
+	{ NULL, 0, "recipe", "mirror", MKL_OPT_STR, .arg = "URIS", .off = F(recipe.mirror),
+	  .help = "archive URIs (default: the host's apt sources)" },
+	{ NULL, 0, "recipe", "architecture", MKL_OPT_STR, .arg = "ARCH", .off = F(recipe.architecture),
+	  .help = "Debian architecture (default: the host's)" },
+	{ NULL, 0, "recipe", "variant", MKL_OPT_CHOICE, .def = "minbase",
+	  .choices = "essential, apt, required, minbase, buildd, important, debootstrap, standard",
+	  .off = F(recipe.variant), .help = "mmdebstrap's package set under the packages (default minbase)" },
+	{ NULL, 0, "recipe", "include", MKL_OPT_STR, .arg = "DIR", .off = F(recipe.include),
+	  .help = "a directory copied over the tree after the packages\n(relative to the file)" },
+	{ NULL, 0, "recipe", "hooks", MKL_OPT_STR, .arg = "FILES", .off = F(recipe.hooks),
+	  .help = "executables run with the tree's path as $1 after\nthe include (relative to the file)" },
+	{ "refresh", 0, NULL, NULL, MKL_OPT_CHOICE, .choices = "yes, no", .set = "yes", .def = "no",
+	  .off = F(refresh),
+	  .help = "a recipe: fetch the package lists again instead of\nthe cached ones (newer package versions)" },
 	{ "label", 0, "image", "label", MKL_OPT_LABEL, .arg = "NAME", .off = F(label),
 	  .flags = MKL_OPT_LATE, .def = "MKLIVE",
 	  .help = "volume label, 1-32 of A-Z 0-9 _ - (default MKLIVE)" },
@@ -243,8 +264,11 @@ int mkl_options_merge(struct mkl_config *cli, struct mkl_config *file, struct mk
 				*(char **)((char *)file + o->off) = NULL;
 			}
 			cli->set |= bit;
-		} else if (o->def && mkl_option_set(cli, o, o->def, 0, err)) {
-			return mkl_err_prefix(err, "the default of --%s", o->name);
+		} else if (o->def) {
+			if (mkl_option_set(cli, o, o->def, 0, err))
+				return mkl_err_prefix(err, "the default of %s%s", o->name ? "--" : "",
+						      o->name ? o->name : o->key);
+			cli->set &= ~bit;	/* a default, not given */
 		}
 	}
 	return 0;

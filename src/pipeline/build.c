@@ -14,6 +14,7 @@
 #include "pipeline/internal.h"
 #include "codec/codec.h"
 #include "fmt/iso.h"
+#include "source/recipe.h"
 #include "source/source.h"
 #include "tree/outfile.h"
 #include "tree/tree.h"
@@ -262,7 +263,9 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 	}
 	if (build_find_uefi(&b, err))
 		goto fail;
-	if (mkl_source_open(o->source, &b.src, err) || mkl_outfile_open(&out, o->output, false, err) ||
+	/* The output first: a recipe's source takes minutes to give its first entry. */
+	if (mkl_outfile_open(&out, o->output, false, err) ||
+	    (o->recipe ? mkl_source_recipe_open(o->recipe, &b.src, err) : mkl_source_open(o->source, &b.src, err)) ||
 	    !(b.tree = mkl_tree_create(err)) || open_parts(&b, out.fd, err))
 		goto fail;
 

@@ -20,6 +20,8 @@
 #include "pipeline/image.h"
 #include "tree/err.h"
 
+struct mkl_recipe;
+
 enum mkl_phase {
 	MKL_PHASE_SQUASHFS,	/* reading the source, compressing */
 	MKL_PHASE_INITRAMFS,
@@ -32,7 +34,9 @@ enum mkl_root_mode {
 };
 
 struct mkl_build_opts {
-	const char *source;		/* directory or tar */
+	const char *source;		/* directory or tar; with a recipe, what to call it */
+	const struct mkl_recipe *recipe;	/* non-NULL: the tree is made by mmdebstrap
+						 * (source/recipe.h) instead */
 	const char *output;		/* the ISO */
 	const char *label;		/* volume label; NULL: "MKLIVE" */
 	/* The image: its format (a row of mkl_image_formats; NULL: the first,

@@ -3,15 +3,17 @@
  *   $MKLIVE_CACHE, else $XDG_CACHE_HOME/mklive, else $HOME/.cache/mklive
  *
  * What mklive downloads and keeps there, each in a directory of its own
- * that is filled beside it and renamed into place when whole
- * (mkl_dir_temp, mkl_dir_commit in tree/outfile.h):
+ * (efi/ is filled beside it and renamed into place when whole:
+ * mkl_dir_temp, mkl_dir_commit in tree/outfile.h):
  *
- *   efi/     Debian's signed shim and GRUB, as `dpkg -x` unpacks them
- *            (usr/lib/shim/..., usr/lib/grub/...), and the packages they
- *            came from in efi/debs/ (src/pipeline/efi.h, mklive fetch-efi)
+ *   efi/       Debian's signed shim and GRUB, as `dpkg -x` unpacks them
+ *              (usr/lib/shim/..., usr/lib/grub/...), and the packages they
+ *              came from in efi/debs/ (src/pipeline/efi.h, mklive fetch-efi)
+ *   packages/  a recipe's downloaded packages and package lists, per suite,
+ *              architecture and sources (src/source/recipe.h)
  *
- * Scripts (scripts/fetch-boot.sh) use the same rule for the pieces the
- * tests and the demo download (debian/, debs/).
+ * scripts/fetch-boot.sh asks `mklive fetch-efi -q` where the cache is and
+ * keeps the pieces the tests and the demo download beside (debian/, debs/).
  */
 #ifndef MKL_CACHE_H
 #define MKL_CACHE_H
@@ -26,5 +28,6 @@ char *mkl_cache_dir(struct mkl_err *err);
 char *mkl_cache_path(const char *cache, const char *name, struct mkl_err *err);
 
 #define MKL_CACHE_EFI "efi"
+#define MKL_CACHE_PACKAGES "packages"
 
 #endif

@@ -7,7 +7,9 @@
  *      (the packages shim-signed and grub-efi-amd64-signed installed);
  *   2. mklive's cache, CACHE/efi (src/pipeline/cache.h), which
  *      mkl_efi_fetch fills (mklive fetch-efi; scripts/fetch-boot.sh for
- *      make check and make demo) without installing anything.
+ *      make check and make demo) without installing anything; a recipe
+ *      build, which downloads its packages anyway, fills it itself when
+ *      neither place has them (build_find_uefi in medium.c).
  * Found nowhere, the build fails before it writes anything, saying where it
  * looked, which packages hold the files, how to fill the cache and that
  * --uefi no makes a BIOS-only image: never a silent BIOS-only image.

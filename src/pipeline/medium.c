@@ -103,8 +103,27 @@ int build_find_uefi(struct build *b, struct mkl_err *err)
 
 	if (o->uefi == 0)
 		return 0;
-	if (mkl_efi_find(o->efi_root, o->cache, &root, &where, err))
-		return -1;
+	if (mkl_efi_find(o->efi_root, o->cache, &root, &where, err)) {
+		/* A recipe downloads its packages anyway: shim and GRUB come
+		 * along, into mklive's cache, as mklive fetch-efi puts them. */
+		struct mkl_efi_fetched f;
+		size_t l;
+
+		if (!o->recipe || !o->cache || err->code != ENOENT)
+			return -1;
+		build_note(b, "UEFI: no Debian's signed shim and GRUB under %s or in mklive's cache: "
+			   "fetching them into the cache for the recipe", o->efi_root ? o->efi_root : "/");
+		if (mkl_efi_fetch(o->cache, false, &f, err)) {
+			mkl_efi_fetched_free(&f);
+			l = strlen(err->msg);
+			snprintf(err->msg + l, sizeof(err->msg) - l, "; --uefi no makes an image that boots "
+				 "BIOS only");
+			return -1;
+		}
+		build_note(b, "UEFI: %s and %s unpacked into %s", f.shim, f.grub, f.dir);
+		root = f.dir;
+		where = MKL_EFI_FROM_CACHE;
+	}
 	snprintf(shim, sizeof(shim), "%s/%s", strcmp(root, "/") ? root : "", MKL_EFI_SHIM);
 	snprintf(grub, sizeof(grub), "%s/%s", strcmp(root, "/") ? root : "", MKL_EFI_GRUB);
 	if (mkl_read_file(shim, &b->shim, false, err) || mkl_read_file(grub, &b->grub, false, err)) {

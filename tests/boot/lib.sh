@@ -46,6 +46,24 @@ boot_wait() {
 	return $found
 }
 
+# The Debian example's ISO (examples/debian/build.sh: a recipe, so mmdebstrap
+# runs for minutes), made once for the tests that boot it and kept in
+# build/test-debian/, keyed by what it is made of: mklive, its init, the
+# example's files, SOURCE_DATE_EPOCH. Prints its path; the build's output
+# is in build/test-debian/build.log.
+debian_iso() {
+	local dir=$TOP/build/test-debian key
+	key=$(cat "$MKLIVE" "$MKLIVE_INIT" "$TOP"/examples/debian/mklive.conf "$TOP"/examples/debian/build.sh \
+		"$TOP"/examples/debian/hooks/* 2>/dev/null | sha256sum | cut -c1-16)-${SOURCE_DATE_EPOCH:-now}
+	mkdir -p "$dir"
+	if [ "$(cat "$dir/key" 2>/dev/null)" != "$key" ] || [ ! -s "$dir/debian.iso" ]; then
+		rm -f "$dir/key" "$dir/debian.iso"
+		MKLIVE=$MKLIVE "$TOP/examples/debian/build.sh" "$dir/debian.iso" >"$dir/build.log" 2>&1 || return 1
+		echo "$key" >"$dir/key"
+	fi
+	echo "$dir/debian.iso"
+}
+
 # Where the boot pieces (kernel, busybox, OVMF, memtest86+) are unpacked
 # (scripts/fetch-boot.sh, in mklive's cache).
 boot_cache() {

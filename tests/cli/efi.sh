@@ -23,9 +23,11 @@ SHIM=usr/lib/shim/shimx64.efi.signed
 GRUB=usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed
 
 # Stand-ins for apt-get, each in a directory of its own put first on PATH.
-standin() {	# NAME BODY: $T/NAME/apt-get, which logs its arguments first
+standin() {	# NAME BODY: $T/NAME/apt-get download logs its arguments first, then
+	# runs BODY; other apt-get commands (a recipe's indextargets) are the host's
 	mkdir -p "$T/$1"
-	printf '#!/bin/sh\necho "$*" >>"%s/apt.log"\n%s\n' "$T" "$2" >"$T/$1/apt-get"
+	printf '#!/bin/sh\n[ "$1" = download ] || exec /usr/bin/apt-get "$@"\necho "$*" >>"%s/apt.log"\n%s\n' \
+		"$T" "$2" >"$T/$1/apt-get"
 	chmod 755 "$T/$1/apt-get"
 }
 standin good "echo 'Get:1 http://deb.debian.org/debian bookworm/main shim-signed'; cp '$shim_deb' '$grub_deb' ."
@@ -39,6 +41,7 @@ for p in shim-signed grub-efi-amd64-signed; do
 done
 standin empty "cp '$T/shim-signed_9.9_amd64.deb' '$T/grub-efi-amd64-signed_9.9_amd64.deb' ."
 standin onlyshim "cp '$shim_deb' ."
+standin fails "echo 'E: Unable to locate package shim-signed' >&2; exit 100"
 mkfifo "$T/started"
 standin hang "echo \$\$ >'$T/hang.pid'; echo started >'$T/started'; exec tail -f /dev/null"
 calls() { wc -l <"$T/apt.log" 2>/dev/null || echo 0; }
@@ -157,6 +160,33 @@ MKLIVE_CACHE=$c "$MKLIVE" build --timeout 1 --level 1 --efi-root "$T/noefi" --ke
 	--modules "$T/mods/$kver" "$T/tree" -o "$T/sb.iso" 2>"$T/err"; rc=$?
 check "with Debian's signed kernel: boots BIOS and UEFI with Secure Boot" test $rc = 0 -a \
 	-n "$(grep "which boots BIOS and UEFI with Secure Boot (Debian's signed shim); in " "$T/err")"
+
+# A recipe fetches them along with its packages when neither place has them
+# (mmdebstrap: a stand-in that writes the small tree as a tar).
+printf '#!/bin/sh\nexec tar -C "%s" -cf - .\n' "$T/tree" >"$T/mmdebstrap"
+chmod 755 "$T/mmdebstrap"
+printf '[recipe]\nsuite = bookworm\npackages = less\n' >"$T/recipe.conf"
+recipe() {	# CACHE STANDIN ARGS...: stderr in $T/err
+	local cache=$1 s=$2; shift 2
+	MKLIVE_CACHE=$cache MKLIVE_MMDEBSTRAP=$T/mmdebstrap PATH="$T/$s:$PATH" "$MKLIVE" build -c "$T/recipe.conf" \
+		--timeout 1 --level 1 --kernel "$T/vmlinuz-$ver" --modules "$T/mods/$ver" --efi-root "$T/noefi" \
+		"$@" 2>"$T/err"
+}
+n=$(calls)
+recipe "$T/rc" good -v -o "$T/recipe.iso"; rc=$?
+check "a recipe, no shim or GRUB anywhere: exit 0 ($(grep -v '^mklive build: \[' "$T/err" | head -n 1))" test $rc = 0
+check "... fetched them into the cache (apt-get download once)" \
+	test "$(calls)" = $((n + 1)) -a -f "$T/rc/efi/$SHIM" -a -f "$T/rc/efi/$GRUB"
+check "... and -v says so" grep -qF "fetching them into the cache for the recipe" "$T/err"
+check "... the image boots UEFI" grep -Eq 'El Torito boot img : +2 +UEFI' <<<"$(eltorito "$T/recipe.iso")"
+recipe "$T/rc" good -q -o "$T/recipe2.iso"; rc=$?
+check "a second recipe build: nothing fetched" test $rc = 0 -a "$(calls)" = $((n + 1))
+mkdir -p "$T/rf"
+recipe "$T/rf" fails -o "$T/recipe3.iso"; rc=$?
+check "a recipe whose fetch fails: exit 1, apt-get's words and --uefi no ($(cat "$T/err"))" test $rc = 1 -a \
+	-n "$(grep -F "E: Unable to locate package shim-signed" "$T/err" | grep -F -- "--uefi no makes an image that boots BIOS only")"
+check "... one message, no output, nothing in the cache" \
+	test "$(wc -l <"$T/err")" = 1 -a ! -e "$T/recipe3.iso" -a -z "$(ls -A "$T/rf" | grep -v '^packages$')"
 
 # Without --efi-root the host's / comes first: the message names it when the
 # host has no shim, and -v says the host when it has.

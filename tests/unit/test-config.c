@@ -128,7 +128,7 @@ static void test_quoting(void)
 static void test_errors(void)
 {
 	bad("[image]\nlabel = X\n[disk]\n",
-	    "t.conf:3: unknown section [disk] (sections: image, initramfs, boot, layout, media)");
+	    "t.conf:3: unknown section [disk] (sections: recipe, image, initramfs, boot, layout, media)");
 	bad("[image\n", "t.conf:1: missing ']' in '[image'");
 	bad("[image]\nsize = 3\n",
 	    "t.conf:2: unknown key 'size' in [image] (keys: label, compressor, level, block-size, format)");
@@ -283,9 +283,44 @@ static void test_files(void)
 	rmdir(dir);
 }
 
+/* [recipe], and values continued on indented lines (configparser's rule). */
+static void test_continued(void)
+{
+	static const char text[] =
+		"[recipe]\n"
+		"suite = bookworm\n"
+		"packages = systemd-sysv, udev,\n"
+		"    xfce4 lightdm\n"
+		"  # an indented comment inside\n"
+		"\tfirefox-esr\n"
+		"\n"
+		"  include = files\n"	/* after a blank line: a key again */
+		"hooks = a.sh\n"
+		"  b.sh\n"
+		"[boot]\n"
+		"append = console=ttyS0\n"
+		"  quiet\n";
+	struct mkl_config cfg;
+	struct mkl_err err;
+
+	T_EQ_INT(parse(&cfg, text, &err), 0);
+	T_EQ_STR(cfg.recipe.suite, "bookworm");
+	T_EQ_STR(cfg.recipe.packages, "systemd-sysv, udev, xfce4 lightdm firefox-esr");
+	T_EQ_STR(cfg.recipe.include, "files");
+	T_EQ_STR(cfg.recipe.hooks, "a.sh b.sh");
+	T_EQ_STR(cfg.append, "console=ttyS0 quiet");
+	mkl_config_free(&cfg);
+	/* errors name the key's first line */
+	bad("[recipe]\nsuite = x\nvariant = tiny\n  more\n",
+	    "t.conf:3: variant: unknown 'tiny more' (essential, apt, required, minbase, buildd, "
+	    "important, debootstrap, standard)");
+	bad("[recipe]\n  suite\n", "t.conf:2: missing '=' in 'suite'");
+}
+
 int main(void)
 {
 	test_full();
+	test_continued();
 	test_defaults();
 	test_quoting();
 	test_errors();

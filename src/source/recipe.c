@@ -1,0 +1,775 @@
+/* A recipe's tree: mmdebstrap's tar, read from a pipe (see recipe.h).
+ *
+ * The child: mmdebstrap --format=tar SUITE - [MIRROR...] with its
+ * standard input /dev/null (with no MIRROR it would read a sources.list
+ * from a non-terminal stdin), its standard output our pipe, its standard
+ * error a second pipe that a thread reads line by line (to the note
+ * callback, and the last lines kept for the error), in a process group of
+ * its own so that a build that stops early can end all of it.
+ *
+ * The package cache (CACHE/SUITE-ARCH-KEY/, KEY a hash of the sources
+ * and architecture): mmdebstrap's special hooks sync-in the kept .debs
+ * into /var/cache/apt/archives and, when lists are kept and no refresh is
+ * asked, /var/lib/apt/lists (then apt-get update is skipped); the first
+ * customize hook syncs both out again, before the user's hooks run, so a
+ * failing hook does not lose the downloads. mmdebstrap's own clean-up
+ * then removes both from the tree. A lock on the cache directory keeps
+ * two builds from sharing it at once.
+ */
+#include "source/recipe.h"
+#include "source/internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tree/io.h"
+
+extern char **environ;
+
+#define TAIL_LINES 12
+
+struct recipe_source {
+	struct mkl_source base;
+	struct mkl_source *tar;		/* over the pipe */
+	pid_t pid;			/* 0 once reaped */
+	int status;
+	int err_fd;			/* mmdebstrap's stderr, read by the thread */
+	int lock_fd;
+	pthread_t thread;
+	int thread_started;
+	void (*note)(void *ctx, const char *line);
+	void *ctx;
+	pthread_mutex_t mu;
+	char tail[TAIL_LINES][256];	/* the last lines, a ring */
+	unsigned ntail;
+};
+
+/* --- words and strings --- */
+
+/* The next word of s (separated by spaces, tabs, newlines or commas):
+ * its start and length, or 0 at the end. */
+static size_t next_word(const char **s, const char **word)
+{
+	const char *p = *s;
+	size_t n = 0;
+
+	while (*p && (isspace((unsigned char)*p) || *p == ','))
+		p++;
+	*word = p;
+	while (p[n] && !isspace((unsigned char)p[n]) && p[n] != ',')
+		n++;
+	*s = p + n;
+	return n;
+}
+
+struct argv {
+	char **v;
+	size_t n, cap;
+	int failed;
+};
+
+static void add(struct argv *a, char *s)	/* takes s over */
+{
+	if (!s || a->failed) {
+		free(s);
+		a->failed = 1;
+		return;
+	}
+	if (a->n + 2 > a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 32;
+		char **v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v) {
+			free(s);
+			a->failed = 1;
+			return;
+		}
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, f);
+	n = vasprintf(&s, f, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+/* s in single quotes for sh -c: ' becomes '\''. */
+static char *shell_quote(const char *s)
+{
+	size_t n = 3;
+	char *q, *o;
+
+	for (const char *p = s; *p; p++)
+		n += *p == '\'' ? 4 : 1;
+	if (!(q = malloc(n)))
+		return NULL;
+	o = q;
+	*o++ = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return q;
+}
+
+void mkl_recipe_argv_free(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* --- the host's sources --- */
+
+/* Run argv and read its standard output (at most cap - 1 bytes) into
+ * out. 0 when it ran and exited with 0. */
+static int capture(char *const argv[], char *out, size_t cap)
+{
+	posix_spawn_file_actions_t fa;
+	int p[2], st = 0, rc = -1;
+	size_t len = 0;
+	pid_t pid;
+
+	out[0] = '\0';
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0) {
+		ssize_t n;
+
+		close(p[1]);
+		p[1] = -1;
+		while ((n = read(p[0], out + len, cap - 1 - len)) > 0 || (n < 0 && errno == EINTR))
+			if (n > 0 && (len += (size_t)n) == cap - 1)
+				break;
+		out[len] = '\0';
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	return rc;
+}
+
+/* The host's archive sources, as apt sees them (one-line and deb822
+ * files alike): each URI that serves the host's release (a release name
+ * without '-') once, and its -updates and -security siblings when suite
+ * is the host's own release. Lines "deb URI SUITE COMPONENTS" into a;
+ * none when apt has none (mmdebstrap then uses deb.debian.org). */
+static void host_sources(struct argv *a, const char *suite, const char *comps)
+{
+	enum { CAP = 1 << 18 };
+	char *out = malloc(CAP);
+	char *argv[] = { "apt-get", "indextargets", "--format", "$(REPO_URI) $(RELEASE)",
+			 "Created-By: Packages", NULL };
+	char base[64] = "";
+
+	if (!out || capture(argv, out, CAP)) {
+		free(out);
+		return;
+	}
+	/* the host's release: a RELEASE without '-' */
+	for (char *l = out; *l && !base[0]; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		char uri[512], rel[64];
+
+		if (sscanf(l, "%511s %63s", uri, rel) == 2 && !strchr(rel, '-'))
+			snprintf(base, sizeof(base), "%s", rel);
+	}
+	if (!base[0]) {
+		free(out);
+		return;
+	}
+	for (char *l = out; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		char uri[512], rel[64], *line;
+		const char *tail = NULL;
+
+		if (sscanf(l, "%511s %63s", uri, rel) != 2)
+			continue;
+		if (!strcmp(rel, base))
+			tail = "";
+		else if (!strncmp(rel, base, strlen(base)) && rel[strlen(base)] == '-' &&
+			 !strcmp(suite, base))
+			tail = rel + strlen(base);
+		if (!tail)
+			continue;
+		line = fmt("deb %s %s%s %s", uri, suite, tail, comps);
+		for (size_t i = 0; line && i < a->n; i++)
+			if (!strcmp(a->v[i], line)) {	/* one target per component */
+				free(line);
+				line = NULL;
+				break;
+			}
+		if (line)
+			add(a, line);
+	}
+	free(out);
+}
+
+/* --- the command line --- */
+
+static char *joined(const char *list, char sep)
+{
+	const char *s = list, *w;
+	size_t n, len = 0;
+	char *out = malloc(strlen(list) + 1);
+
+	if (!out)
+		return NULL;
+	while ((n = next_word(&s, &w))) {
+		if (len)
+			out[len++] = sep;
+		memcpy(out + len, w, n);
+		len += n;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static int has_kernel(const char *packages)
+{
+	const char *s = packages ? packages : "", *w;
+	size_t n;
+
+	while ((n = next_word(&s, &w)))
+		if (n > 12 && !strncmp(w, "linux-image-", 12))
+			return 1;
+	return 0;
+}
+
+/* Where the recipe's packages are kept: CACHE/SUITE-ARCH-KEY. */
+static char *cache_dir(const struct mkl_recipe *r, char **sources, size_t nsources)
+{
+	uint64_t h = MKL_HASH_INIT;
+
+	for (size_t i = 0; i < nsources; i++)
+		mkl_hash_bytes(&h, sources[i], strlen(sources[i]) + 1);
+	mkl_hash_bytes(&h, r->architecture ? r->architecture : "", strlen(r->architecture ? r->architecture : "") + 1);
+	return fmt("%s/%s-%s-%016llx", r->cache, r->suite, r->architecture ? r->architecture : "host",
+		   (unsigned long long)h);
+}
+
+/* Lists kept from an earlier build: apt names them after their URIs,
+ * e.g. deb.debian.org_debian_dists_bookworm_InRelease. */
+static int has_lists(const char *dir)
+{
+	char *p = fmt("%s/lists", dir);
+	DIR *d = p ? opendir(p) : NULL;
+	struct dirent *e;
+	int yes = 0;
+
+	while (d && !yes && (e = readdir(d)))
+		yes = strstr(e->d_name, "_dists_") != NULL;
+	if (d)
+		closedir(d);
+	free(p);
+	return yes;
+}
+
+/* The command line, and the recipe's cache directory in *dir (NULL
+ * without a cache). */
+static char **make_argv(const struct mkl_recipe *r, char **dir_out, struct mkl_err *err)
+{
+	struct argv a = { 0 }, src = { 0 };
+	const char *comps = r->components ? r->components : "main";
+	char *cjoined = joined(comps, ' '), *dir = NULL, *q;
+	const char *s, *w;
+	size_t n;
+
+	if (!cjoined) {
+		mkl_error(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	/* the sources first: the cache is keyed by them */
+	if (r->mirror) {
+		s = r->mirror;
+		while ((n = next_word(&s, &w)))
+			add(&src, fmt("deb %.*s %s %s", (int)n, w, r->suite, cjoined));
+	} else {
+		host_sources(&src, r->suite, cjoined);
+	}
+	add(&a, strdup(r->program ? r->program : "mmdebstrap"));
+	add(&a, fmt("--variant=%s", r->variant ? r->variant : "minbase"));
+	add(&a, strdup("--format=tar"));
+	if (r->architecture)
+		add(&a, fmt("--architectures=%s", r->architecture));
+	if ((q = joined(comps, ',')))
+		add(&a, fmt("--components=%s", q));
+	else
+		a.failed = 1;
+	free(q);
+	/* no fsync per unpacked file: the tree is thrown away if anything
+	 * fails (the setting leaves with the last hook below) */
+	add(&a, strdup("--dpkgopt=force-unsafe-io"));
+	if (r->packages && (q = joined(r->packages, ','))) {
+		if (*q)
+			add(&a, fmt("--include=%s", q));
+		free(q);
+	}
+	if (!has_kernel(r->packages))	/* a live system boots its own kernel */
+		add(&a, fmt("--include=linux-image-%s", r->architecture ? r->architecture : "amd64"));
+	if (r->cache && !src.failed) {
+		dir = cache_dir(r, src.v, src.n);
+		if (dir) {
+			add(&a, strdup("--skip=essential/unlink"));
+			add(&a, fmt("--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives \"$1\"/var/lib/apt/lists"));
+			add(&a, fmt("--setup-hook=sync-in %s/archives /var/cache/apt/archives/", dir));
+			if (!r->refresh && has_lists(dir)) {
+				add(&a, fmt("--setup-hook=sync-in %s/lists /var/lib/apt/lists/", dir));
+				add(&a, strdup("--skip=update"));
+			}
+			add(&a, fmt("--customize-hook=sync-out /var/cache/apt/archives %s/archives", dir));
+			add(&a, fmt("--customize-hook=sync-out /var/lib/apt/lists %s/lists", dir));
+		} else {
+			a.failed = 1;
+		}
+	}
+	if (r->include) {
+		/* Over the tree, owned by root; directories the tree has keep
+		 * their owner and mode, and symlinks to directories (/lib ->
+		 * usr/lib) stay. */
+		q = shell_quote(r->include);
+		add(&a, q ? fmt("--customize-hook=tar -C %s --owner=0 --group=0 --numeric-owner -cf - . | "
+				"tar -C \"$1\" -xf - --keep-directory-symlink --no-overwrite-dir", q) : NULL);
+		free(q);
+	}
+	s = r->hooks ? r->hooks : "";
+	while ((n = next_word(&s, &w)))
+		add(&a, fmt("--customize-hook=%.*s", (int)n, w));
+	add(&a, strdup("--customize-hook=rm -f \"$1\"/etc/dpkg/dpkg.cfg.d/99mmdebstrap"));
+	add(&a, strdup(r->suite));
+	add(&a, strdup("-"));
+	for (size_t i = 0; i < src.n; i++)
+		add(&a, strdup(src.v[i]));
+	free(cjoined);
+	mkl_recipe_argv_free(src.v);
+	if (a.failed || src.failed) {
+		free(dir);
+		mkl_recipe_argv_free(a.v);
+		mkl_error(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	*dir_out = dir;
+	return a.v;
+}
+
+char **mkl_recipe_argv(const struct mkl_recipe *r, struct mkl_err *err)
+{
+	char *dir = NULL, **argv = make_argv(r, &dir, err);
+
+	free(dir);
+	return argv;
+}
+
+/* --- the child and its output --- */
+
+static void keep_line(struct recipe_source *rs, const char *line)
+{
+	pthread_mutex_lock(&rs->mu);
+	snprintf(rs->tail[rs->ntail++ % TAIL_LINES], sizeof(rs->tail[0]), "%s", line);
+	pthread_mutex_unlock(&rs->mu);
+	if (rs->note)
+		rs->note(rs->ctx, line);
+}
+
+/* mmdebstrap's standard error, line by line, until it closes. */
+static void *err_main(void *arg)
+{
+	struct recipe_source *rs = arg;
+	char buf[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(rs->err_fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		for (char *nl; (nl = strchr(buf, '\n'));) {
+			*nl = '\0';
+			keep_line(rs, buf);
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len + 1);
+		}
+		if (len == sizeof(buf) - 1) {	/* a very long line: in pieces */
+			keep_line(rs, buf);
+			len = 0;
+		}
+	}
+	if (len) {
+		buf[len] = '\0';
+		keep_line(rs, buf);
+	}
+	return NULL;
+}
+
+/* Wait for the child (end it first when kill) and the reader thread. */
+static void reap(struct recipe_source *rs, int kill_it)
+{
+	if (rs->pid > 0) {
+		if (kill_it)
+			kill(-rs->pid, SIGTERM);
+		while (waitpid(rs->pid, &rs->status, 0) < 0 && errno == EINTR)
+			;
+		rs->pid = 0;
+	}
+	if (rs->thread_started) {
+		pthread_join(rs->thread, NULL);
+		rs->thread_started = 0;
+	}
+}
+
+static int child_ok(const struct recipe_source *rs)
+{
+	return WIFEXITED(rs->status) && WEXITSTATUS(rs->status) == 0;
+}
+
+/* The child's failure as the error: its status and its last lines. */
+static int child_error(struct recipe_source *rs, struct mkl_err *err)
+{
+	char msg[MKL_ERR_MAX], status[64];
+	unsigned first = rs->ntail > TAIL_LINES ? rs->ntail - TAIL_LINES : 0;
+	size_t len;
+
+	if (WIFEXITED(rs->status))
+		snprintf(status, sizeof(status), "exit status %d", WEXITSTATUS(rs->status));
+	else
+		snprintf(status, sizeof(status), "signal %d", WIFSIGNALED(rs->status) ? WTERMSIG(rs->status) : 0);
+	len = (size_t)snprintf(msg, sizeof(msg), "the recipe: mmdebstrap failed (%s)%s", status,
+			       rs->ntail ? "; its last words:" : ", saying nothing");
+	/* as many of the last lines as fit, the very last ones first kept */
+	for (unsigned i = first; i < rs->ntail; i++) {
+		size_t room = 0;
+
+		for (unsigned k = i; k < rs->ntail; k++)
+			room += strlen(rs->tail[k % TAIL_LINES]) + 1;
+		if (len + room < sizeof(msg) - 1) {
+			for (unsigned k = i; k < rs->ntail; k++)
+				len += (size_t)snprintf(msg + len, sizeof(msg) - len, "\n%s",
+							rs->tail[k % TAIL_LINES]);
+			break;
+		}
+	}
+	return mkl_error(err, 0, "%s", msg);
+}
+
+/* The stream ended or broke: close our end (a child still writing gets
+ * EPIPE) and wait for it. Its failure is the cause to report; a child
+ * that ended by the broken pipe leaves the reader's error as it is. */
+static int stream_end(struct recipe_source *rs, int rc, struct mkl_err *err)
+{
+	mkl_source_close(rs->tar);
+	rs->tar = NULL;
+	reap(rs, 0);
+	if (child_ok(rs) || (rc < 0 && WIFSIGNALED(rs->status) && WTERMSIG(rs->status) == SIGPIPE))
+		return rc;
+	return child_error(rs, err);
+}
+
+static int recipe_next(struct mkl_source *src, struct mkl_source_entry *entry, struct mkl_err *err)
+{
+	struct recipe_source *rs = (struct recipe_source *)src;
+	int rc;
+
+	if (!rs->tar)
+		return mkl_error(err, EINVAL, "the recipe's tree was read to its end");
+	rc = mkl_source_next(rs->tar, entry, err);
+	return rc > 0 ? rc : stream_end(rs, rc, err);
+}
+
+static long recipe_read(struct mkl_source *src, void *buf, size_t len, struct mkl_err *err)
+{
+	struct recipe_source *rs = (struct recipe_source *)src;
+	long n;
+
+	if (!rs->tar)
+		return mkl_error(err, EINVAL, "the recipe's tree was read to its end");
+	n = mkl_source_read(rs->tar, buf, len, err);
+	return n < 0 ? stream_end(rs, -1, err) : n;
+}
+
+static void recipe_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total)
+{
+	const struct recipe_source *rs = (const struct recipe_source *)src;
+
+	*done = *total = 0;
+	if (rs->tar)
+		mkl_source_progress(rs->tar, done, total);
+}
+
+static void recipe_close(struct mkl_source *src)
+{
+	struct recipe_source *rs = (struct recipe_source *)src;
+
+	mkl_source_close(rs->tar);	/* closes the pipe: a writing child gets EPIPE */
+	reap(rs, 1);
+	if (rs->err_fd >= 0)
+		close(rs->err_fd);
+	if (rs->lock_fd >= 0)
+		close(rs->lock_fd);
+	pthread_mutex_destroy(&rs->mu);
+	free(rs);
+}
+
+static const struct mkl_source_ops recipe_ops = {
+	.next = recipe_next,
+	.read = recipe_read,
+	.progress = recipe_progress,
+	.close = recipe_close,
+};
+
+/* --- checks and start --- */
+
+static int in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, prog);
+		if (n && access(buf, X_OK) == 0)
+			return 1;
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
+/* A line "NAME:..." or "UID:..." in /etc/subuid. */
+static int has_subids(const char *name, uid_t uid)
+{
+	FILE *f = fopen("/etc/subuid", "r");
+	char line[512], id[32];
+	int yes = 0;
+
+	snprintf(id, sizeof(id), "%u:", (unsigned)uid);
+	while (f && !yes && fgets(line, sizeof(line), f))
+		yes = (name && !strncmp(line, name, strlen(name)) && line[strlen(name)] == ':') ||
+		      !strncmp(line, id, strlen(id));
+	if (f)
+		fclose(f);
+	return yes;
+}
+
+static int check(const struct mkl_recipe *r, struct mkl_err *err)
+{
+	const char *prog = r->program ? r->program : "mmdebstrap", *s, *w;
+	struct stat st;
+	size_t n;
+
+	if (!r->suite || !*r->suite)
+		return mkl_error(err, 0, "the recipe names no suite ([recipe] suite = bookworm, for one)");
+	if (!in_path(prog))
+		return mkl_error(err, ENOENT, "the recipe needs %s (Debian's package: apt-get install "
+				 "mmdebstrap)", prog);
+	if (r->include && (stat(r->include, &st) || !S_ISDIR(st.st_mode)))
+		return mkl_error(err, errno ? errno : ENOTDIR, "the recipe's include '%s' is not a "
+				 "directory", r->include);
+	s = r->hooks ? r->hooks : "";
+	while ((n = next_word(&s, &w))) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%.*s", (int)n, w);
+		errno = 0;
+		if (stat(path, &st) || !S_ISREG(st.st_mode) || access(path, X_OK))
+			return mkl_error(err, errno ? errno : EACCES, "the recipe's hook '%s' is not an "
+					 "executable file", path);
+	}
+	if (geteuid() != 0) {
+		const char *user = getenv("USER");
+
+		if (!has_subids(user, geteuid()))
+			return mkl_error(err, EPERM, "a recipe needs root, or subordinate user and group IDs "
+					 "for mmdebstrap's unshare mode: none for %s in /etc/subuid (as root: "
+					 "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)",
+					 user ? user : "this user", user ? user : "USER");
+	}
+	return 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, struct mkl_err *err)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; ; p++) {
+		if (*p == '/' || !*p) {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(buf, 0755) && errno != EEXIST)
+				return mkl_error(err, errno, "cannot make the package cache '%s'", buf);
+			if (!(*p = c))
+				break;
+		}
+	}
+	return 0;
+}
+
+/* The cache's directories, locked for this build. */
+static int open_cache(struct recipe_source *rs, const char *dir, struct mkl_err *err)
+{
+	char *sub[2] = { fmt("%s/archives", dir), fmt("%s/lists", dir) }, *lock = fmt("%s/.lock", dir);
+	int rc = -1;
+
+	if (!sub[0] || !sub[1] || !lock) {
+		mkl_error(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (make_dirs(sub[0], err) || make_dirs(sub[1], err))
+		goto out;
+	rs->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (rs->lock_fd < 0) {
+		mkl_error(err, errno, "cannot lock the package cache '%s'", lock);
+		goto out;
+	}
+	if (flock(rs->lock_fd, LOCK_EX | LOCK_NB)) {
+		keep_line(rs, "mklive: waiting for the package cache (another build uses it)");
+		while (flock(rs->lock_fd, LOCK_EX))
+			if (errno != EINTR || mkl_cancelled()) {
+				mkl_error(err, errno == EINTR ? ECANCELED : errno,
+					  "cannot lock the package cache '%s'", lock);
+				goto out;
+			}
+	}
+	rc = 0;
+out:
+	free(sub[0]);
+	free(sub[1]);
+	free(lock);
+	return rc;
+}
+
+static int spawn(struct recipe_source *rs, char **argv, int *out_fd, struct mkl_err *err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, dfl;
+	int o[2] = { -1, -1 }, e[2] = { -1, -1 }, rc;
+
+	if (pipe2(o, O_CLOEXEC) || pipe2(e, O_CLOEXEC)) {
+		rc = errno;
+		goto fail;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, o[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, e[1], 2);
+	posix_spawnattr_init(&at);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGTERM);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &dfl);
+	posix_spawnattr_setpgroup(&at, 0);	/* its own group: ended as one */
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+				      POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawnp(&rs->pid, argv[0], &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc) {
+		rs->pid = 0;
+		goto fail;
+	}
+	close(o[1]);
+	close(e[1]);
+	rs->err_fd = e[0];
+	*out_fd = o[0];
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (o[i] >= 0)
+			close(o[i]);
+		if (e[i] >= 0)
+			close(e[i]);
+	}
+	return mkl_error(err, rc, "cannot start %s", argv[0]);
+}
+
+int mkl_source_recipe_open(const struct mkl_recipe *r, struct mkl_source **out, struct mkl_err *err)
+{
+	struct recipe_source *rs;
+	char **argv = NULL, *dir = NULL;
+	int fd = -1, rc;
+
+	*out = NULL;
+	if (check(r, err))
+		return -1;
+	rs = mkl_calloc(1, sizeof(*rs), err);
+	if (!rs)
+		return -1;
+	rs->base.ops = &recipe_ops;
+	rs->err_fd = rs->lock_fd = -1;
+	rs->note = r->note;
+	rs->ctx = r->ctx;
+	pthread_mutex_init(&rs->mu, NULL);
+	if (!(argv = make_argv(r, &dir, err)) || (dir && open_cache(rs, dir, err)) ||
+	    spawn(rs, argv, &fd, err))
+		goto fail;
+	rc = pthread_create(&rs->thread, NULL, err_main, rs);
+	if (rc) {
+		mkl_error(err, rc, "cannot start a thread for mmdebstrap's output");
+		close(fd);
+		goto fail;
+	}
+	rs->thread_started = 1;
+	/* Reads the first header: waits until mmdebstrap writes the tree. */
+	if (mkl_source_tar_open(fd, 1, "the recipe's tree (mmdebstrap's tar)", 0, &rs->tar, err)) {
+		reap(rs, mkl_cancelled());
+		if (!child_ok(rs) && !mkl_cancelled())
+			child_error(rs, err);
+		goto fail;
+	}
+	mkl_recipe_argv_free(argv);
+	free(dir);
+	*out = &rs->base;
+	return 0;
+fail:
+	mkl_recipe_argv_free(argv);
+	free(dir);
+	recipe_close(&rs->base);
+	return -1;
+}
