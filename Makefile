@@ -1,7 +1,7 @@
 # mklive — build a bootable live CD/USB image from a Linux root tree.
 #
 #   make              build/mklive (the builder) and build/mklive-init (the static init)
-#   make check        install test dependencies, build, run every test
+#   make check        install test dependencies, build, fetch the boot pieces, run every test
 #   make demo         fetch a Debian kernel + busybox, build out/demo.iso, boot it in QEMU
 #   make debian-demo  a Debian 12 live ISO from Debian's packages (mmdebstrap): out/debian-live.iso
 #   make fuzz         run every fuzz harness for FUZZ_SECONDS (default 60)
@@ -125,13 +125,18 @@ unit: $(UNIT_BIN)
 
 # Under SANITIZE=1 the boot tests are skipped: they boot the static musl
 # init, which is not sanitized, and QEMU time would tell nothing more.
+# Before the tests: the boot pieces and Debian's signed shim and GRUB in
+# mklive's cache (scripts/fetch-boot.sh, mklive fetch-efi: apt-get download,
+# nothing installed), where every build that boots UEFI finds them.
 check:
 	@scripts/deps.sh check
 	@$(MAKE) --no-print-directory all unit
+	@scripts/fetch-boot.sh >/dev/null
 	@$(if $(filter 1,$(SANITIZE)),MKLIVE_SKIP_BOOT=1 )tests/run.sh
 
 check-fast:
 	@$(MAKE) --no-print-directory all unit
+	@scripts/fetch-boot.sh >/dev/null
 	@MKLIVE_SKIP_BOOT=1 tests/run.sh
 
 # libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each; make check runs a

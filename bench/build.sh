@@ -75,13 +75,14 @@ for run in $(seq "$runs"); do
 	measure zstd zstd -q -T"$threads" -"$level" -f "$work/tree.tar" -o "$work/tree.tar.zst"
 	rm -f "$work/tree.tar.zst"
 	rm -f "$work/mklive.iso"	# as the peers: no old output to replace
-	measure mklive "$top/build/mklive" build -q --level "$level" --block-size "$block" \
+	# --uefi no: the peers' ISO boots BIOS only (isolinux), so the same work.
+	measure mklive "$top/build/mklive" build -q --uefi no --level "$level" --block-size "$block" \
 		--compressor zstd "$work/root" -o "$work/mklive.iso"
 	size[mklive]=$(sqfs_in_iso "$work/mklive.iso")
 	size[mklive_iso]=$(stat -c %s "$work/mklive.iso")
 	if [ -n "${BEFORE:-}" ]; then
 		rm -f "$work/before.iso"
-		measure before "$BEFORE" build -q --level "$level" --block-size "$block" \
+		measure before "$BEFORE" build -q --uefi no --level "$level" --block-size "$block" \
 			--compressor zstd "$work/root" -o "$work/before.iso"
 		size[before]=$(sqfs_in_iso "$work/before.iso")
 	fi
@@ -92,7 +93,7 @@ for run in $(seq "$runs"); do
 		size[mksquashfs_xz]=$(stat -c %s "$work/peer.sqfs")
 		peer_iso xorriso_xz "$work/peer.sqfs"
 		rm -f "$work/mklive-xz.iso"
-		measure mklive_xz "$top/build/mklive" build -q --block-size "$block" \
+		measure mklive_xz "$top/build/mklive" build -q --uefi no --block-size "$block" \
 			--compressor xz "$work/root" -o "$work/mklive-xz.iso"
 		size[mklive_xz]=$(sqfs_in_iso "$work/mklive-xz.iso")
 	fi

@@ -1,16 +1,27 @@
 #!/bin/sh
 # Fetch the boot pieces the demo and the boot tests use: a Debian kernel with its modules,
-# a static busybox, Debian's signed shim and GRUB, OVMF (UEFI firmware), and memtest86+
-# (a bzImage small enough for the legacy boot floppy's tests). They come from Debian's archive with `apt-get download` and are
-# unpacked with `dpkg -x` into a cache, no root needed:
-#   ${MKLIVE_CACHE:-~/.cache/mklive}/debian/  (boot/vmlinuz-*, lib/modules/*, bin/busybox,
-#   usr/lib/shim, usr/lib/grub/x86_64-efi-signed, usr/share/OVMF, boot/memtest86+x64.bin)
-# Prints the cache directory on stdout.
+# a static busybox, OVMF (UEFI firmware), and memtest86+ (a bzImage small enough for the
+# legacy boot floppy's tests). They come from Debian's archive with `apt-get download` and
+# are unpacked with `dpkg -x` into mklive's cache (CACHE: $MKLIVE_CACHE, else
+# $XDG_CACHE_HOME/mklive, else ~/.cache/mklive, as mklive fetch-efi says), no root needed:
+#   CACHE/debian/  (boot/vmlinuz-*, lib/modules/*,
+#   bin/busybox, usr/share/OVMF, boot/memtest86+x64.bin)
+# Debian's signed shim and GRUB, which every build that boots UEFI needs, go where mklive
+# build looks for them, the cache's efi/: this runs `mklive fetch-efi` (MKLIVE, default
+# build/mklive: run make first).
+# Prints the debian/ directory on stdout.
 set -eu
-cache=${MKLIVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mklive}
+mklive=${MKLIVE:-$(cd "$(dirname "$0")/.." && pwd)/build/mklive}
+
+if [ ! -x "$mklive" ]; then
+	echo "fetch-boot: no $mklive to fetch Debian's signed shim and GRUB with (run make first)" >&2
+	exit 1
+fi
+# mklive says where its cache is (CACHE/efi); the rest goes beside.
+efi=$("$mklive" fetch-efi -q)
+cache=${efi%/efi}
 root=$cache/debian
 stamp=$root/.complete-3
-
 if [ -f "$stamp" ]; then
 	echo "$root"
 	exit 0
@@ -24,9 +35,8 @@ if [ -z "$kpkg" ]; then
 	echo "fetch-boot: cannot find the kernel package behind linux-image-amd64 (run apt-get update?)" >&2
 	exit 1
 fi
-# UEFI: Debian's signed shim and GRUB, and OVMF firmware for the tests.
-efi_pkgs="grub-efi-amd64-signed shim-signed ovmf"
-for p in "$kpkg" busybox-static $efi_pkgs memtest86+; do
+# OVMF: UEFI firmware for the tests (shim and GRUB: mklive fetch-efi, above).
+for p in "$kpkg" busybox-static ovmf memtest86+; do
 	if ! ls "${p}"_*.deb >/dev/null 2>&1; then
 		echo "fetch-boot: downloading $p" >&2
 		apt-get download -q "$p" >&2
@@ -34,8 +44,7 @@ for p in "$kpkg" busybox-static $efi_pkgs memtest86+; do
 done
 rm -rf "$root.tmp"
 mkdir -p "$root.tmp"
-for d in "${kpkg}"_*.deb busybox-static_*.deb grub-efi-amd64-signed_*.deb shim-signed_*.deb ovmf_*.deb \
-	memtest86+_*.deb; do
+for d in "${kpkg}"_*.deb busybox-static_*.deb ovmf_*.deb memtest86+_*.deb; do
 	dpkg -x "$d" "$root.tmp"
 done
 rm -rf "$root"

@@ -7,16 +7,13 @@
 # UEFI with Secure Boot, CD and USB) from the tar it streams; packages are
 # kept in ~/.cache/mklive/packages. UEFI: Debian's signed shim and GRUB from
 # the host when installed (shim-signed, grub-efi-amd64-signed), else from
-# the cache the tests use (scripts/fetch-boot.sh downloads them from
-# Debian's archive).
+# mklive's cache, where a recipe build fetches them along with its packages
+# when they are not there yet (as mklive fetch-efi does: apt-get download
+# and dpkg -x, nothing installed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out=${1:-debian-live.iso}
 mklive=${MKLIVE:-$top/build/mklive}
 command -v mmdebstrap >/dev/null || { echo "$0: mmdebstrap is missing (apt-get install mmdebstrap)" >&2; exit 1; }
-efi=/
-if [ ! -f /usr/lib/shim/shimx64.efi.signed ]; then
-	efi=$("$top/scripts/fetch-boot.sh")
-fi
-"$mklive" build -c "$here/mklive.conf" --efi-root "$efi" -o "$out"
+"$mklive" build -c "$here/mklive.conf" -o "$out"

@@ -42,6 +42,7 @@ int cmd_build(int argc, char **argv);	/* main.c */
 int cmd_cloop(int argc, char **argv);	/* cloop.c */
 int cmd_ext2(int argc, char **argv);	/* ext2.c */
 int cmd_fat(int argc, char **argv);	/* fat.c */
+int cmd_fetch_efi(int argc, char **argv);	/* fetch.c */
 int cmd_floppy(int argc, char **argv);	/* floppy.c */
 int cmd_test(int argc, char **argv);	/* test.c */
 int cmd_verify(int argc, char **argv);	/* verify.c */

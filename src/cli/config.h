@@ -21,7 +21,7 @@
  *   [boot]
  *   append = console=ttyS0
  *   timeout = 5          (seconds the menu waits before booting the default)
- *   floppy = no          uefi = auto
+ *   floppy = no          uefi = yes 
  *   [layout]
  *   root-mode = overlay  (overlay, symlink)
  *   read-only = /usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt
@@ -58,7 +58,7 @@ struct mkl_config {
 	int initrd_level;		/* 0: default */
 	char *append;			/* extra kernel command line; NULL: none */
 	char *floppy;			/* [boot] floppy: yes, no; NULL: no */
-	char *uefi;			/* [boot] uefi: auto, yes, no; NULL: auto */
+	char *uefi;			/* [boot] uefi: yes, no, auto (= yes) */
 	char *initrd_format;		/* [initramfs] format: cpio, ext2; NULL: cpio */
 	char *media;			/* [media] automount: auto, yes, no; NULL: auto */
 	int timeout;			/* seconds; -1: default (5) */

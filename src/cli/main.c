@@ -19,6 +19,7 @@
 #include "cli/recipe.h"
 #include "codec/codec.h"
 #include "fmt/iso.h"
+#include "pipeline/cache.h"
 #include "pipeline/image.h"
 #include "tree/outfile.h"
 
@@ -39,6 +40,8 @@ static void usage(FILE *f)
 "       mklive cloop create|extract|info ...   (see mklive cloop --help)\n"
 "       mklive ext2 [SOURCE] -o IMAGE          ext2 image, e.g. for persistence\n"
 "       mklive fat DIR -o ESP.img              (see mklive fat --help)\n"
+"       mklive fetch-efi                       Debian's signed shim and GRUB into\n"
+"                                              mklive's cache, for UEFI boot\n"
 "       mklive floppy KERNEL -o FLOPPY.img     legacy 1.44 MB boot floppy\n"
 "       mklive test IMAGE.iso                  boot it in QEMU: BIOS/UEFI/Secure Boot,\n"
 "                                              CD and USB (see mklive test --help)\n"
@@ -221,7 +224,7 @@ static const struct mkl_option *option_of(int c)
  * build's options; helpers found here are left in *init, *media for the
  * caller to free. 0, or an exit status with the message printed. */
 static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char **init,
-		      char **media, struct mkl_err *err)
+		      char **media, char **cache, struct mkl_err *err)
 {
 	bool ext2 = !strcmp(s->initrd_format, "ext2");
 
@@ -256,12 +259,24 @@ static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char
 	o->isolinux_dir = s->isolinux_dir;
 	o->syslinux_modules = s->syslinux_modules;
 	o->efi_root = s->efi_root;
+	/* No cache (no HOME): the build says so if it needs one. */
+	o->cache = *cache = mkl_cache_dir(err);
 	o->init = s->init ? s->init : (*init = default_helper("mklive-init"));
 	if (o->media)
 		o->media_program = *media = default_helper("mklive-media");
 	if (cli_time(&o->time))
 		return 2;
 	return 0;
+}
+
+/* What the image boots, plainly: the closing line's words. */
+static const char *boots(const struct mkl_build_result *res)
+{
+	if (!res->uefi)
+		return "boots BIOS only (--uefi no)";
+	if (!res->kernel_signed)
+		return "boots BIOS and UEFI, but not with Secure Boot on: the kernel is not signed";
+	return "boots BIOS and UEFI with Secure Boot (Debian's signed shim)";
 }
 
 static void report_done(const struct mkl_build_opts *o, const struct mkl_build_result *res,
@@ -273,10 +288,9 @@ static void report_done(const struct mkl_build_opts *o, const struct mkl_build_r
 	human(sq, sizeof(sq), (double)res->squashfs_bytes);
 	human(in, sizeof(in), (double)res->input_bytes);
 	human(ird, sizeof(ird), (double)res->initrd_bytes);
-	fprintf(stderr, "%s: wrote %s (%s, boots BIOS%s) in %.1f s: image %s from %s in %zu "
-		"entries, initramfs %s with %zu modules, kernel %s\n", prog, o->output, iso,
-		res->uefi ? " and UEFI" : "", seconds, sq, in, res->entries, ird, res->modules,
-		res->kernel_version);
+	fprintf(stderr, "%s: wrote %s (%s), which %s; in %.1f s: image %s from %s in %zu entries, "
+		"initramfs %s with %zu modules, kernel %s\n", prog, o->output, iso, boots(res), seconds,
+		sq, in, res->entries, ird, res->modules, res->kernel_version);
 }
 
 int cmd_build(int argc, char **argv)
@@ -287,7 +301,7 @@ int cmd_build(int argc, char **argv)
 	struct mkl_err err = { 0 };
 	struct progress prog_state = { 0 };
 	struct option longopts[64];
-	char shortopts[64], *init = NULL, *media = NULL, what[PATH_MAX + 64];
+	char shortopts[64], *init = NULL, *media = NULL, *cache = NULL, what[PATH_MAX + 64];
 	struct cli_recipe recipe = { 0 };
 	struct timespec t0;
 	int c, rc = 2;
@@ -344,7 +358,7 @@ int cmd_build(int argc, char **argv)
 	} else {
 		o.source = argv[optind];
 	}
-	if ((rc = build_opts(&cli, &o, &init, &media, &err)))
+	if ((rc = build_opts(&cli, &o, &init, &media, &cache, &err)))
 		goto out;
 	/* mmdebstrap stamps the tree with the image's time: equal recipes and
 	 * SOURCE_DATE_EPOCH give equal images. */
@@ -380,6 +394,7 @@ out:
 	mkl_config_free(&file);
 	free(init);
 	free(media);
+	free(cache);
 	return rc;
 }
 
@@ -399,6 +414,7 @@ static const struct {
 	{ "cloop", "mklive cloop", cmd_cloop },
 	{ "ext2", "mklive ext2", cmd_ext2 },
 	{ "fat", "mklive fat", cmd_fat },
+	{ "fetch-efi", "mklive fetch-efi", cmd_fetch_efi },
 	{ "floppy", "mklive floppy", cmd_floppy },
 	{ "options", "mklive options", cmd_options },
 	{ "test", "mklive test", cmd_test },
@@ -425,5 +441,6 @@ int main(int argc, char **argv)
 			return commands[i].run(argc - 1, argv + 1);
 		}
 	}
-	die_usage("unknown command '%s' (expected: build, cloop, ext2, fat, floppy, options, test, verify)", argv[1]);
+	die_usage("unknown command '%s' (expected: build, cloop, ext2, fat, fetch-efi, floppy, options, "
+		  "test, verify)", argv[1]);
 }

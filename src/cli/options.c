@@ -95,13 +95,18 @@ const struct mkl_option mkl_options[] = {
 		  "Torito floppy emulation) holding the kernel and\n"
 		  "initramfs, as live CDs of old did; both must fit\n"
 		  "in 1.45 MB; the image then boots from CD only" },
-	{ "uefi", 0, "boot", "uefi", MKL_OPT_CHOICE, .choices = "auto, yes, no", .def = "auto",
-	  .arg = "auto|yes|no", .off = F(uefi),
-	  .help = "UEFI boot (and Secure Boot) with Debian's signed shim\n"
-		  "and GRUB; auto (default): when they are installed" },
+	{ "uefi", 0, "boot", "uefi", MKL_OPT_CHOICE, .choices = "yes, no, auto", .def = "yes",
+	  .arg = "yes|no", .off = F(uefi),
+	  .help = "yes (default): the image boots UEFI too, Secure\n"
+		  "Boot included, with Debian's signed shim and GRUB\n"
+		  "from the host or from mklive's cache (mklive\n"
+		  "fetch-efi fills it); found in neither, the build\n"
+		  "fails. no: BIOS only. auto: the same as yes" },
 	{ "efi-root", 0, NULL, NULL, MKL_OPT_STR, .arg = "DIR", .off = F(efi_root),
-	  .help = "look for them under DIR (default /): DIR/usr/lib/shim/\n"
-		  "shimx64.efi.signed, DIR/usr/lib/grub/x86_64-efi-signed/\ngcdx64.efi.signed" },
+	  .help = "look for shim and GRUB under DIR instead of the\n"
+		  "host's /, then in the cache: DIR/usr/lib/shim/\n"
+		  "shimx64.efi.signed, DIR/usr/lib/grub/\n"
+		  "x86_64-efi-signed/gcdx64.efi.signed" },
 	{ "media", 0, "media", "automount", MKL_OPT_CHOICE, .choices = "auto, yes, no",
 	  .def = "auto", .arg = "auto|yes|no", .off = F(media),
 	  .help = "/media/list: install mklive-media (the autofs map,\n"

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/cache.h"
 #include "tree/outfile.h"
 
 int cli_recipe_given(const struct mkl_config *s)
@@ -20,21 +21,6 @@ int cli_recipe_given(const struct mkl_config *s)
 		    (s->set & (1ull << i)))
 			return 1;
 	return 0;
-}
-
-char *cli_cache_dir(const char *sub)
-{
-	const char *env = getenv("MKLIVE_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char *p = NULL;
-	int n;
-
-	if (env && *env)
-		n = asprintf(&p, "%s/%s", env, sub);
-	else if (xdg && *xdg)
-		n = asprintf(&p, "%s/mklive/%s", xdg, sub);
-	else
-		n = asprintf(&p, "%s/.cache/mklive/%s", home && *home ? home : "/tmp", sub);
-	return n < 0 ? NULL : p;
 }
 
 /* PATH relative to dir (absolute paths stay). */
@@ -87,8 +73,14 @@ int cli_recipe_opts(const struct mkl_config *s, int refresh, struct cli_recipe *
 			goto oom;
 		p += n;
 	}
-	if (!(cr->cache = cli_cache_dir("packages")))
-		goto oom;
+	{	/* the package cache: CACHE/packages (pipeline/cache.h) */
+		char *cache = mkl_cache_dir(err);
+
+		cr->cache = cache ? mkl_cache_path(cache, MKL_CACHE_PACKAGES, err) : NULL;
+		free(cache);
+		if (!cr->cache)
+			goto out;
+	}
 	cr->r = (struct mkl_recipe){
 		.suite = s->recipe.suite, .packages = s->recipe.packages,
 		.components = s->recipe.components, .mirror = s->recipe.mirror,

@@ -15,8 +15,5 @@ int cli_recipe_given(const struct mkl_config *s);
 /* The recipe of s (merged settings; s->config the file it came from). */
 int cli_recipe_opts(const struct mkl_config *s, int refresh, struct cli_recipe *cr, struct mkl_err *err);
 void cli_recipe_free(struct cli_recipe *cr);
-/* mklive's cache: $MKLIVE_CACHE/SUB, else $XDG_CACHE_HOME/mklive/SUB, else
- * ~/.cache/mklive/SUB (not made here). NULL when out of memory. */
-char *cli_cache_dir(const char *sub);
 
 #endif

@@ -292,6 +292,8 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		mkl_error(err, errno ? errno : EINVAL, "cannot use init program '%s'", o->init);
 		goto fail;
 	}
+	if (build_find_uefi(&b, err))
+		goto fail;
 	/* The output first: a recipe's source takes minutes to give its first entry. */
 	if (mkl_outfile_open(&out, o->output, false, err) ||
 	    (o->recipe ? mkl_source_recipe_open(o->recipe, &b.src, err) : mkl_source_open(o->source, &b.src, err)) ||
@@ -375,6 +377,8 @@ fail:
 	mkl_outfile_close(&out);
 	mkl_buf_free(&kernel);
 	mkl_buf_free(&initrd);
+	mkl_buf_free(&b.shim);
+	mkl_buf_free(&b.grub);
 	for (int i = 0; i < NPARTS; i++)
 		mkl_image_destroy(b.part[i]);
 	mkl_layout_split_free(&b.split);

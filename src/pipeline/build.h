@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "codec/codec.h"
+#include "pipeline/efi.h"
 #include "pipeline/image.h"
 #include "tree/err.h"
 
@@ -61,11 +62,13 @@ struct mkl_build_opts {
 	const char *isolinux_dir;	/* isolinux.bin, isohdpfx.bin */
 	const char *syslinux_modules;	/* ldlinux.c32, menu.c32, libutil.c32, libcom32.c32 */
 	/* UEFI: Debian's signed shim and GRUB (the CD image, gcdx64), found
-	 * under efi_root (usr/lib/shim/shimx64.efi.signed,
-	 * usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed). The same chain
-	 * boots with Secure Boot on and off. */
+	 * under efi_root (NULL: the host's /), else in mklive's cache
+	 * (pipeline/efi.h says where and why). The same chain boots with
+	 * Secure Boot on and off. Not found, the build fails before it
+	 * writes anything; only uefi 0 makes a BIOS-only image. */
 	const char *efi_root;		/* NULL: "/" */
-	int uefi;			/* -1 auto (when the files are there), 0 no, 1 yes */
+	const char *cache;		/* mklive's cache (mkl_cache_dir); NULL: none */
+	int uefi;			/* 0 no (BIOS only); else yes (-1, "auto", is the same) */
 	/* Legacy: the BIOS boots a 1.44 MB floppy image (El Torito floppy
 	 * emulation, fmt/floppy.h) with the kernel and initramfs on it; isolinux
 	 * stays as a second entry; no isohybrid MBR (CD only). Needs a kernel
@@ -103,6 +106,9 @@ struct mkl_build_result {
 	uint64_t initrd_bytes, iso_bytes, input_bytes;
 	size_t ro_dirs;			/* symlink mode: directories in the image */
 	bool uefi;			/* the image boots with UEFI too */
+	bool kernel_signed;		/* the kernel carries a signature (Secure Boot) */
+	char efi_root[4096];		/* where shim and GRUB came from, when uefi */
+	enum mkl_efi_from efi_from;
 	bool floppy;			/* the BIOS boots the floppy entry */
 	bool media;			/* /media/list is set up in the image */
 	uint64_t esp_bytes;

@@ -41,6 +41,7 @@ struct build {
 					 * after root= for an ext2 initrd */
 	struct mkl_build_result *res;
 	struct image_sum *isum;		/* the image's SHA-256 in the making (medium.c) */
+	struct mkl_buf shim, grub;	/* UEFI: read before anything is written */
 };
 
 void build_note(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -59,6 +60,10 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
  * 0 and the sum, or -1 with err. */
 int build_sum_image(struct build *b, struct mkl_err *err);
 int build_sum_image_wait(struct build *b, const unsigned char **sum, struct mkl_err *err);
+/* medium.c: Debian's signed shim and GRUB, found (pipeline/efi.h) and
+ * read into b->shim, b->grub before the build writes anything; 0 when
+ * UEFI is off. */
+int build_find_uefi(struct build *b, struct mkl_err *err);
 /* medium.c: the ISO, written to fd. */
 int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
 		    struct mkl_err *err);

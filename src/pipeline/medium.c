@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fmt/digest.h"
+#include "pipeline/efi.h"
 #include "fmt/fat.h"
 #include "fmt/floppy.h"
 #include "fmt/iso.h"
@@ -90,9 +91,56 @@ int build_sum_image_wait(struct build *b, const unsigned char **sum, struct mkl_
 	return 0;
 }
 
-/* UEFI: Debian's signed shim and CD GRUB, when they are there. */
+/* UEFI: Debian's signed shim and CD GRUB, found before the build writes
+ * anything (a build that cannot boot UEFI must not get half way first). */
+int build_find_uefi(struct build *b, struct mkl_err *err)
+{
+	const struct mkl_build_opts *o = b->o;
+	static const char *const from[] = { "the host", "the given root", "mklive's cache" };
+	enum mkl_efi_from where;
+	char *root, shim[PATH_MAX], grub[PATH_MAX];
+	int rc = -1;
+
+	if (o->uefi == 0)
+		return 0;
+	if (mkl_efi_find(o->efi_root, o->cache, &root, &where, err)) {
+		/* A recipe downloads its packages anyway: shim and GRUB come
+		 * along, into mklive's cache, as mklive fetch-efi puts them. */
+		struct mkl_efi_fetched f;
+		size_t l;
+
+		if (!o->recipe || !o->cache || err->code != ENOENT)
+			return -1;
+		build_note(b, "UEFI: no Debian's signed shim and GRUB under %s or in mklive's cache: "
+			   "fetching them into the cache for the recipe", o->efi_root ? o->efi_root : "/");
+		if (mkl_efi_fetch(o->cache, false, &f, err)) {
+			mkl_efi_fetched_free(&f);
+			l = strlen(err->msg);
+			snprintf(err->msg + l, sizeof(err->msg) - l, "; --uefi no makes an image that boots "
+				 "BIOS only");
+			return -1;
+		}
+		build_note(b, "UEFI: %s and %s unpacked into %s", f.shim, f.grub, f.dir);
+		root = f.dir;
+		where = MKL_EFI_FROM_CACHE;
+	}
+	snprintf(shim, sizeof(shim), "%s/%s", strcmp(root, "/") ? root : "", MKL_EFI_SHIM);
+	snprintf(grub, sizeof(grub), "%s/%s", strcmp(root, "/") ? root : "", MKL_EFI_GRUB);
+	if (mkl_read_file(shim, &b->shim, false, err) || mkl_read_file(grub, &b->grub, false, err)) {
+		mkl_err_prefix(err, "UEFI boot needs Debian's signed shim and GRUB");
+		goto out;
+	}
+	snprintf(b->res->efi_root, sizeof(b->res->efi_root), "%s", root);
+	b->res->efi_from = where;
+	build_note(b, "UEFI: Debian's signed shim and GRUB from %s, %s (%zu and %zu bytes)", from[where],
+		   root, b->shim.len, b->grub.len);
+	rc = 0;
+out:
+	free(root);
+	return rc;
+}
+
 struct uefi {
-	struct mkl_buf shim, grub;
 	char *cfg, *esp_cfg, *info;
 	int esp_fd;
 	uint64_t esp_size;
@@ -100,8 +148,6 @@ struct uefi {
 
 static void uefi_free(struct uefi *u)
 {
-	mkl_buf_free(&u->shim);
-	mkl_buf_free(&u->grub);
 	free(u->cfg);
 	free(u->esp_cfg);
 	free(u->info);
@@ -111,13 +157,11 @@ static void uefi_free(struct uefi *u)
 	u->esp_fd = -1;
 }
 
-/* 1: UEFI files ready; 0: no UEFI (auto, files missing); -1: error. */
-static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
+/* 1: the ESP is made; 0: no UEFI (--uefi no); -1: error. */
+static int prepare_uefi(struct build *b, const struct mkl_buf *kernel, struct uefi *u, struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;
-	const char *root = o->efi_root ? o->efi_root : "/";
 	const char *label = o->label ? o->label : "MKLIVE";
-	char shim[PATH_MAX], grub[PATH_MAX];
 	struct mkl_fat_file esp[3];
 	struct mkl_fat_opts fo = { .label = "MKLIVE_EFI", .time = o->time,
 				   .serial = (uint32_t)(b->hash ^ (b->hash >> 32)) };
@@ -126,17 +170,6 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 	u->esp_fd = -1;
 	if (o->uefi == 0)
 		return 0;
-	snprintf(shim, sizeof(shim), "%s/usr/lib/shim/shimx64.efi.signed", root);
-	snprintf(grub, sizeof(grub), "%s/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed", root);
-	if (o->uefi < 0 && (access(shim, R_OK) || access(grub, R_OK))) {
-		build_note(b, "UEFI: no %s or %s (packages shim-signed, grub-efi-amd64-signed): BIOS only",
-		     shim, grub);
-		return 0;
-	}
-	if (mkl_read_file(shim, &u->shim, false, err) || mkl_read_file(grub, &u->grub, false, err)) {
-		mkl_err_prefix(err, "UEFI boot needs Debian's shim-signed and grub-efi-amd64-signed");
-		return -1;
-	}
 	u->cfg = mkl_grub_cfg(label, b->append, o->timeout, b->res->medium_id);
 	u->esp_cfg = mkl_grub_esp_cfg(b->res->medium_id);
 	if (asprintf(&u->info, "mklive %s %s\n", label, b->res->medium_id) < 0)
@@ -144,10 +177,10 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 	if (!u->cfg || !u->esp_cfg || !u->info)
 		return mkl_error(err, ENOMEM, "out of memory");
 	/* shim as the removable-media loader; it runs grubx64.efi beside it. */
-	esp[0] = (struct mkl_fat_file){ .path = "EFI/BOOT/BOOTX64.EFI", .mem = u->shim.data,
-					.size = u->shim.len, .fd = -1 };
-	esp[1] = (struct mkl_fat_file){ .path = "EFI/BOOT/grubx64.efi", .mem = u->grub.data,
-					.size = u->grub.len, .fd = -1 };
+	esp[0] = (struct mkl_fat_file){ .path = "EFI/BOOT/BOOTX64.EFI", .mem = b->shim.data,
+					.size = b->shim.len, .fd = -1 };
+	esp[1] = (struct mkl_fat_file){ .path = "EFI/BOOT/grubx64.efi", .mem = b->grub.data,
+					.size = b->grub.len, .fd = -1 };
 	esp[2] = (struct mkl_fat_file){ .path = "EFI/BOOT/grub.cfg", .mem = u->esp_cfg,
 					.size = strlen(u->esp_cfg), .fd = -1 };
 	if (mkl_scratch_open(o->output, &u->esp_fd, err) || mkl_fat_write(u->esp_fd, &fo, esp, 3, err))
@@ -157,7 +190,11 @@ static int prepare_uefi(struct build *b, struct uefi *u, struct mkl_err *err)
 	u->esp_size = (uint64_t)st.st_size;
 	b->res->uefi = true;
 	b->res->esp_bytes = u->esp_size;
-	build_note(b, "UEFI: ESP of %" PRIu64 " bytes with shim and GRUB", u->esp_size);
+	/* Under Secure Boot, GRUB boots only a kernel whose signature shim
+	 * accepts: one without any cannot boot so. */
+	b->res->kernel_signed = mkl_pe_signed(kernel->data, kernel->len);
+	build_note(b, "UEFI: ESP of %" PRIu64 " bytes with shim and GRUB; the kernel is %s", u->esp_size,
+		   b->res->kernel_signed ? "signed (Secure Boot)" : "not signed (no Secure Boot)");
 	return 1;
 }
 
@@ -238,7 +275,7 @@ int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const
 		files[n++] = (struct mkl_iso_file){ .path = RWIMAGE_PATH, .mem = NULL,
 						    .fd = b->part[PART_RW]->fd,
 						    .size = b->part[PART_RW]->bytes };
-	if ((efi = prepare_uefi(b, &u, err)) < 0)
+	if ((efi = prepare_uefi(b, kernel, &u, err)) < 0)
 		goto out;
 	if (efi) {
 		snprintf(idfile, sizeof(idfile), ".disk/%s", b->res->medium_id);

@@ -1,6 +1,7 @@
 /* Output files named only when complete (see outfile.h). */
 #include "tree/outfile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -169,4 +170,97 @@ int mkl_scratch_open(const char *near, int *fd, struct mkl_err *err)
 	rc = mkl_scratch_open_in(dir, fd, err);
 	free(dir);
 	return rc;
+}
+
+int mkl_mkdirs(const char *path, mode_t mode, struct mkl_err *err)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return mkl_error(err, ENAMETOOLONG, "cannot create directory '%s'", path);
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p)
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return mkl_error(err, errno, "cannot create directory '%s'", buf);
+		*p = c;
+		if (!c)
+			break;
+	}
+	{
+		struct stat st;
+
+		if (stat(path, &st))
+			return mkl_error(err, errno, "cannot create directory '%s'", path);
+		if (!S_ISDIR(st.st_mode))
+			return mkl_error(err, ENOTDIR, "cannot create directory '%s'", path);
+	}
+	return 0;
+}
+
+int mkl_dir_temp(const char *path, char **tmp, struct mkl_err *err)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	int dirlen = slash ? (int)(slash - path) : 1;
+
+	if (asprintf(tmp, "%.*s/.%s-XXXXXX", dirlen, slash ? path : ".", base) < 0) {
+		*tmp = NULL;
+		return mkl_error(err, ENOMEM, "out of memory");
+	}
+	if (!mkdtemp(*tmp)) {
+		mkl_error(err, errno, "cannot create a directory beside '%s'", path);
+		free(*tmp);
+		*tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int mkl_dir_commit(const char *tmp, const char *path, struct mkl_err *err)
+{
+	/* Swapped when path is there, so it is never missing; the old tree
+	 * is then at tmp, and removed. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0)
+		return mkl_remove_tree(tmp, err);
+	if (errno == ENOENT && rename(tmp, path) == 0)
+		return 0;
+	return mkl_error(err, errno, "cannot rename '%s' to '%s'", tmp, path);
+}
+
+static int remove_at(int dfd, const char *name, const char *top, struct mkl_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, rc = 0;
+
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return mkl_error(err, errno, "cannot remove '%s' (in '%s')", name, top);
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return mkl_error(err, errno, "cannot remove '%s' (in '%s')", name, top);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return mkl_error(err, errno, "cannot remove '%s' (in '%s')", name, top);
+	}
+	while (!rc && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rc = remove_at(fd, de->d_name, top, err);
+	closedir(d);
+	if (!rc && unlinkat(dfd, name, AT_REMOVEDIR) && errno != ENOENT)
+		return mkl_error(err, errno, "cannot remove '%s' (in '%s')", name, top);
+	return rc;
+}
+
+int mkl_remove_tree(const char *path, struct mkl_err *err)
+{
+	return remove_at(AT_FDCWD, path, path, err);
 }

@@ -10,6 +10,7 @@
 #define MKL_OUTFILE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "tree/err.h"
 
@@ -41,5 +42,19 @@ int mkl_scratch_open_in(const char *dir, int *fd, struct mkl_err *err);
 
 /* The directory part of a path ("." for a bare name); malloc'd. */
 char *mkl_dir_of(const char *path);
+
+/* Directories made whole before they get their name (mklive's cache): a
+ * temporary directory is filled, then mkl_dir_commit puts it at path in
+ * one step (a directory already there is swapped out and removed), so a
+ * reader sees the old one or the new one, never half of either. */
+/* mkdir -p: path and its missing parents, with mode. */
+int mkl_mkdirs(const char *path, mode_t mode, struct mkl_err *err);
+/* A new empty directory "DIR/.NAME-XXXXXX" beside path, for
+ * mkl_dir_commit; malloc'd name in *tmp. */
+int mkl_dir_temp(const char *path, char **tmp, struct mkl_err *err);
+/* tmp takes path's place (see above). */
+int mkl_dir_commit(const char *tmp, const char *path, struct mkl_err *err);
+/* rm -rf path (never following symbolic links); 0 when it is not there. */
+int mkl_remove_tree(const char *path, struct mkl_err *err);
 
 #endif

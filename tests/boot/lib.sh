@@ -7,8 +7,11 @@ BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
 
 # The demo tree and an ISO built from it with test settings, made once per
 # test run and shared by the boot tests (build/test-demo/).
+# Every caller then has shim and GRUB in mklive's cache (efi_root), where a
+# build without --uefi no finds them.
 demo_iso() {
-	local dir=$TOP/build/test-demo
+	local dir=$TOP/build/test-demo efi
+	efi=$(efi_root) || return 1
 	mkdir -p "$dir"
 	if [ ! -f "$dir/root/.complete" ] || [ "$TOP/scripts/demo-tree.sh" -nt "$dir/root/.complete" ]; then
 		"$TOP/scripts/demo-tree.sh" "$dir/root" >/dev/null || return 1
@@ -16,8 +19,8 @@ demo_iso() {
 	fi
 	if [ ! -f "$dir/demo.iso" ] || [ "$MKLIVE" -nt "$dir/demo.iso" ] || [ "$MKLIVE_INIT" -nt "$dir/demo.iso" ] ||
 	   [ "$dir/root/.complete" -nt "$dir/demo.iso" ]; then
-		"$MKLIVE" build -q --timeout 1 --level 3 --append "console=ttyS0" --uefi yes \
-			--efi-root "$(efi_root)" "$dir/root" -o "$dir/demo.iso" || return 1
+		"$MKLIVE" build -q --timeout 1 --level 3 --append "console=ttyS0" --efi-root "$efi" \
+			"$dir/root" -o "$dir/demo.iso" || return 1
 	fi
 	echo "$dir/demo.iso"
 }
@@ -43,7 +46,6 @@ boot_wait() {
 	return $found
 }
 
-# Where Debian's signed shim and GRUB and OVMF are unpacked (scripts/fetch-boot.sh).
 # The Debian example's ISO (examples/debian/build.sh: a recipe, so mmdebstrap
 # runs for minutes), made once for the tests that boot it and kept in
 # build/test-debian/, keyed by what it is made of: mklive, its init, the
@@ -62,14 +64,22 @@ debian_iso() {
 	echo "$dir/debian.iso"
 }
 
-efi_root() {
+# Where the boot pieces (kernel, busybox, OVMF, memtest86+) are unpacked
+# (scripts/fetch-boot.sh, in mklive's cache).
+boot_cache() {
 	"$TOP/scripts/fetch-boot.sh"
+}
+
+# Where Debian's signed shim and GRUB are: mklive's cache, which
+# fetch-boot.sh fills through mklive fetch-efi.
+efi_root() {
+	"$TOP/scripts/fetch-boot.sh" >/dev/null && "$MKLIVE" fetch-efi -q
 }
 
 # OVMF firmware arguments: ovmf_args uefi|secureboot VARS-COPY
 ovmf_args() {
 	local ovmf
-	ovmf=$(efi_root)/usr/share/OVMF
+	ovmf=$(boot_cache)/usr/share/OVMF
 	case $1 in
 	uefi)
 		cp "$ovmf/OVMF_VARS_4M.fd" "$2"

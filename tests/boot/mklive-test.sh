@@ -8,7 +8,7 @@ t_tmpdir
 
 require_qemu
 iso=$(demo_iso) || { fail "building the demo ISO"; t_done; exit 1; }
-ovmf=$(efi_root)/usr/share/OVMF
+ovmf=$(boot_cache)/usr/share/OVMF
 
 "$MKLIVE" test --ovmf-dir "$ovmf" "$iso" >"$T/out" 2>&1
 rc=$?

@@ -9,8 +9,8 @@ t_tmpdir; [ -n "${KEEP:-}" ] && trap - EXIT
 
 require_qemu
 iso=$(demo_iso) || { fail "building the demo ISO"; t_done; exit 1; }
-if [ ! -f "$(efi_root)/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" ]; then
-	skip "no OVMF firmware in $(efi_root) (scripts/fetch-boot.sh fetches it)"
+if [ ! -f "$(boot_cache)/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" ]; then
+	skip "no OVMF firmware in $(boot_cache) (scripts/fetch-boot.sh fetches it)"
 	t_done; exit
 fi
 

@@ -54,6 +54,15 @@ printf '[image]\ncompressor = lzma\n' >"$T/comp.conf"
 printf '[image]\nlevel = 99\n' >"$T/level.conf"
 printf '[live]\nlocale = "de DE"\n' >"$T/live.conf"
 printf '[image]\nblock-size = 3000\n' >"$T/bs.conf"
+printf '[boot]\nuefi = auto\n' >"$T/uefi-auto.conf"
+printf '[boot]\nuefi = maybe\n' >"$T/uefi-maybe.conf"
+# UEFI: no shim or GRUB (noefi, an empty cache), only shim (halfefi), an
+# apt-get that cannot find the packages, a PATH without one.
+mkdir -p "$T/noefi" "$T/nocache" "$T/xdg" "$T/home" "$T/halfefi/usr/lib/shim" "$T/failbin" "$T/nobin"
+echo shim >"$T/halfefi/usr/lib/shim/shimx64.efi.signed"
+printf '#!/bin/sh\necho "Reading package lists..."\necho "E: Unable to locate package shim-signed" >&2\nexit 100\n' \
+	>"$T/failbin/apt-get"
+chmod 755 "$T/failbin/apt-get"
 # A valid tar cut in the middle of a file's data, plain and gzip'ed.
 mkroot "$T/tt" && head -c 300000 /dev/urandom >"$T/tt/etc/big"
 tar -C "$T/tt" -cf "$T/full.tar" ./etc ./boot
@@ -125,11 +134,15 @@ while IFS='|' read -r name want text out cmd; do
 	fi
 	dir=$(dirname "$out")
 	before=$(ls -A "$dir" 2>/dev/null)
+	envs=()	# NAME=VALUE words before the command
+	while [[ $cmd =~ ^([A-Z_]+=[^ ]*)\ (.*)$ ]]; do
+		envs+=("${BASH_REMATCH[1]}") cmd=${BASH_REMATCH[2]}
+	done
 	# shellcheck disable=SC2086
 	case $cmd in
-	nobody\ *) setpriv --reuid=65534 --regid=65534 --clear-groups "$T/bin/mklive" ${cmd#nobody } \
-			>"$T/out" 2>"$T/err" ;;
-	*) "$MKLIVE" $cmd >"$T/out" 2>"$T/err" ;;
+	nobody\ *) setpriv --reuid=65534 --regid=65534 --clear-groups env "${envs[@]}" "$T/bin/mklive" \
+			${cmd#nobody } >"$T/out" 2>"$T/err" ;;
+	*) env "${envs[@]}" "$MKLIVE" $cmd >"$T/out" 2>"$T/err" ;;
 	esac
 	rc=$?
 	after=$(ls -A "$dir" 2>/dev/null)
@@ -145,8 +158,8 @@ while IFS='|' read -r name want text out cmd; do
 	else
 		grep -qF -- "$text" "$T/err" || problems="$problems message lacks '$text';"
 		# One message; a usage error adds the --help hint.
-		[ "$(grep -vc "^Try 'mklive [a-z0-9]* --help'" "$T/err")" = 1 ] &&
-			grep -q "^mklive [a-z0-9]*: " "$T/err" || problems="$problems not one message;"
+		[ "$(grep -vc "^Try 'mklive [a-z0-9-]* --help'" "$T/err")" = 1 ] &&
+			grep -q "^mklive [a-z0-9-]*: " "$T/err" || problems="$problems not one message;"
 		[ "$after" = "$before" ] || problems="$problems '$dir' held '$(echo $before)', now '$(echo $after)';"
 		[ ! -s "$T/out" ] || problems="$problems wrote to stdout;"
 	fi

@@ -137,20 +137,28 @@ check "initramfs is at most 1.5 MB ($size bytes)" test "$size" -le 1572864
 script -qec "$MKLIVE build --timeout 1 --level 1 '$src' -o '$T/p.iso'" /dev/null >"$T/tty.out" 2>&1
 check "progress bar with bytes, rate and ETA on a terminal" grep -Eq 'squashfs +\[#* *\] .*MiB / .*MiB/s' "$T/tty.out"
 check "summary line at the end" grep -q "wrote $T/p.iso" "$T/tty.out"
+# No --uefi, no --efi-root: shim and GRUB from the host or mklive's cache
+# (demo_iso filled it), and the closing line says what the image boots.
+check "closing line: boots BIOS and UEFI with Secure Boot (Debian's kernel is signed)" \
+	grep -q "wrote $T/p.iso ([0-9.]* MiB), which boots BIOS and UEFI with Secure Boot (Debian's signed shim); in " "$T/tty.out"
 $MKLIVE build --timeout 1 --level 1 "$src" -o "$T/p2.iso" >"$T/notty.out" 2>&1
 check "no progress bar when not on a terminal" bash -c "! grep -q 'ETA' '$T/notty.out'"
 $MKLIVE build -q --timeout 1 --level 1 "$src" -o "$T/p3.iso" >"$T/q.out" 2>&1
 check "-q prints nothing" test ! -s "$T/q.out"
 $MKLIVE build -v --timeout 1 --level 1 "$src" -o "$T/p4.iso" >"$T/v.out" 2>&1
 check "-v explains the kernel, modules and medium id" grep -q 'medium id MKLIVE-' "$T/v.out"
+check "-v says where shim and GRUB came from" \
+	grep -Eq "UEFI: Debian's signed shim and GRUB from (the host, /|mklive's cache, $EFI_ROOT) " "$T/v.out"
+check "-v says the kernel is signed" grep -q 'the kernel is signed (Secure Boot)' "$T/v.out"
 rm -f "$T"/p*.iso
 
 # --- [boot] uefi in a config file; the command line wins ----------------------
 printf '[boot]\nuefi = no\n' >"$T/nouefi.conf"
 eltorito() { xorriso -indev "$1" -report_el_torito plain 2>/dev/null; }
-$MKLIVE build -q --timeout 1 --level 1 --efi-root "$EFI_ROOT" -c "$T/nouefi.conf" "$src" -o "$T/c1.iso"
+$MKLIVE build --timeout 1 --level 1 --efi-root "$EFI_ROOT" -c "$T/nouefi.conf" "$src" -o "$T/c1.iso" 2>"$T/c1.err"
 check "[boot] uefi = no: BIOS only, no UEFI El Torito entry" \
 	test -n "$(eltorito "$T/c1.iso" | grep 'BIOS')" -a -z "$(eltorito "$T/c1.iso" | grep UEFI)"
+check "[boot] uefi = no: the closing line says BIOS only" grep -q "which boots BIOS only (--uefi no); in" "$T/c1.err"
 $MKLIVE build -q --timeout 1 --level 1 --efi-root "$EFI_ROOT" -c "$T/nouefi.conf" --uefi yes "$src" -o "$T/c2.iso"
 check "--uefi yes over the config's no: the UEFI entry is there" \
 	grep -Eq 'El Torito boot img : +2 +UEFI' <<<"$(eltorito "$T/c2.iso")"
@@ -168,7 +176,8 @@ chmod 755 "$T"; chmod 644 "$T/root.tar"
 mkdir -m 1777 "$T/nobody"
 # The checkout may sit in a directory nobody cannot enter: run copies.
 mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$T/bin/" && chmod 755 "$T/bin"
-NB="$T/bin/mklive build -q --timeout 1 --level 1"
+# nobody cannot read root's cache, where shim and GRUB are: BIOS only.
+NB="$T/bin/mklive build -q --uefi no --timeout 1 --level 1"
 if setpriv --reuid=65534 --regid=65534 --clear-groups $NB "$T/root.tar" -o "$T/nobody/t.iso" 2>"$T/err"; then
 	ok "build from a tar as nobody (uid 65534)"
 	xorriso -osirrox on -indev "$T/nobody/t.iso" -extract /live/filesystem.squashfs "$T/t.sqfs" >/dev/null 2>&1

@@ -35,7 +35,7 @@ documented() {	# PAGE OPTION...: print the options PAGE does not mention
 		grep -qF -- "$(sed 's/-/\\-/g' <<<"$o")" "$page" || printf ' %s' "$o"
 	done
 }
-for cmd in build cloop ext2 fat floppy test verify; do
+for cmd in build cloop ext2 fat fetch-efi floppy test verify; do
 	opts=$("$MKLIVE" $cmd --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u)
 	miss=$(documented "$TOP/docs/mklive.1" $opts)
 	check "mklive $cmd: all $(wc -w <<<"$opts") options of --help are in mklive.1${miss:+ (missing:$miss)}" \

@@ -17,7 +17,7 @@ printf '#!/bin/sh\n' >"$T/tree/sbin/init"; chmod 755 "$T/tree/sbin/init"
 head -c 3000000 /dev/urandom >"$T/tree/blob"
 : >"$T/mods/$ver/modules.dep"; : >"$T/mods/$ver/modules.builtin"; : >"$T/mods/$ver/modules.order"
 cp "$cache/boot/memtest86+x64.bin" "$T/vmlinuz-$ver"
-if ! "$MKLIVE" build -q --uefi yes --efi-root "$cache" --timeout 1 --kernel "$T/vmlinuz-$ver" \
+if ! "$MKLIVE" build -q --uefi yes --timeout 1 --kernel "$T/vmlinuz-$ver" \
 	--modules "$T/mods/$ver" "$T/tree" -o "$T/a.iso" 2>"$T/err"; then
 	fail "build: $(cat "$T/err")"; t_done; exit 1
 fi

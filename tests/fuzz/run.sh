@@ -30,7 +30,7 @@ esac
 
 # name | max_len | pkg-config packages | project sources linked in
 TARGETS="
-config      | 4096  |                               | src/cli/config.c src/cli/options.c src/cli/common.c src/pipeline/image.c src/tree/err.c
+config      | 4096  |                               | src/cli/config.c src/cli/options.c src/cli/common.c src/pipeline/image.c src/tree/err.c src/tree/io.c src/tree/outfile.c
 tar         | 65536 | libarchive                    | src/source/source.c src/source/tar.c src/source/dir.c src/tree/tree.c src/tree/err.c
 cloop       | 65536 | zlib liblzma liblz4 libzstd   | src/fmt/cloop.c src/codec/block.c src/codec/codec.c src/tree/err.c src/tree/io.c src/tree/outfile.c
 init-cloop  | 65536 | zlib liblzma liblz4 libzstd   | src/fmt/cloop.c src/codec/block.c src/codec/codec.c src/tree/err.c src/tree/io.c src/tree/outfile.c

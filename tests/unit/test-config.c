@@ -146,7 +146,7 @@ static void test_errors(void)
 	bad("[initramfs]\nlevel = 23\n", "t.conf:2: level: 23 is out of range (1..22)");
 	bad("[image]\nlevel = 99999999999999999999\n",
 	    "t.conf:2: level: 99999999999999999999 is out of range (1..22)");
-	bad("[boot]\nuefi = maybe\n", "t.conf:2: uefi: unknown 'maybe' (auto, yes, no)");
+	bad("[boot]\nuefi = maybe\n", "t.conf:2: uefi: unknown 'maybe' (yes, no, auto)");
 	bad("[boot]\ntimeout = 601\n", "t.conf:2: timeout: 601 is out of range (0..600)");
 	bad("[boot]\ntimeout = -1\n", "t.conf:2: timeout: -1 is out of range (0..600)");
 	bad("[image]\ncompressor = lzo\n", "t.conf:2: compressor: unknown 'lzo' (zstd, xz, gzip, lz4)");
