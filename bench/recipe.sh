@@ -21,7 +21,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/lib.sh"
 . "$top/tests/boot/lib.sh"
-command -v lb >/dev/null || { echo "bench/recipe.sh: live-build is missing (apt-get install live-build)" >&2; exit 1; }
+command -v lb >/dev/null || { echo "bench/recipe.sh: live-build is missing (scripts/deps.sh bench installs it)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "bench/recipe.sh: live-build needs root" >&2; exit 1; }
 work=${WORK:-$(mktemp -d /var/tmp/mklive-recipe-bench.XXXXXX)}
 cold=${COLD:-1}
@@ -62,6 +62,7 @@ mkdir -p "$work/m/inc"
 cp -a "$top/examples/console/." "$work/m/inc/"
 cp -a "$probe/." "$work/m/inc/"
 sed -e "s|^include = .*|include = $work/m/inc|" "$conf" >"$work/m/xfce.conf"
+# Its own package cache (cold: empty); the EFI files come from the tests' cache.
 mk() { MKLIVE_CACHE=$work/m/cache "$top/build/mklive" build -c "$work/m/xfce.conf" --efi-root "$efi" -o "$work/m/$1.iso"; }
 [ "$cold" = 1 ] && timed mklive_cold mk cold
 timed mklive_warm mk warm

@@ -2,6 +2,7 @@
 # Install the Debian packages mklive needs to build (and, with "check", to test).
 #   scripts/deps.sh          build dependencies
 #   scripts/deps.sh check    build + test dependencies (readers we did not write, QEMU)
+#   scripts/deps.sh bench    and the tools bench/ compares against (live-build)
 #   scripts/deps.sh missing [build|check]   only print the missing packages, one
 #                            line, and exit 1 when there are any (what make uses)
 # Runs apt-get only when something is missing; needs root (or sudo) only then.
@@ -23,7 +24,8 @@ want=$build_pkgs
 case "${1:-build}" in
 	build) ;;
 	check|demo) want="$build_pkgs $check_pkgs" ;;
-	*) echo "usage: $0 [build|check|demo]" >&2; exit 2 ;;
+	bench) want="$build_pkgs $check_pkgs live-build" ;;
+	*) echo "usage: $0 [build|check|demo|bench]" >&2; exit 2 ;;
 esac
 
 missing=
