@@ -132,4 +132,18 @@ check "no mmdebstrap: says which package" grep -q 'apt-get install mmdebstrap' "
 check "no output file after any usage error" test ! -e "$T/u.iso"
 $B -c "$T/r/live.conf" >"$T/out" 2>&1
 check "no -o: usage error (exit 2)" test $? = 2
+
+# Not root, and no subordinate IDs for mmdebstrap's unshare mode: says so.
+if grep -q '^nobody:\|^65534:' /etc/subuid 2>/dev/null; then
+	skip "nobody has subordinate IDs here: the unshare check cannot be shown"
+else
+	chmod 755 "$T" "$T/r" && chmod 644 "$T/r/live.conf" && mkdir -m 1777 "$T/nobody"
+	mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$T/bin/" && chmod 755 "$T/bin"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$T/nobody" USER=nobody \
+		"$T/bin/mklive" build --uefi no -c "$T/r/live.conf" -o "$T/nobody/n.iso" >"$T/out" 2>&1
+	check "as nobody without subordinate IDs: exit 1 ($?)" test $? = 1
+	check "... the message names root, /etc/subuid and usermod ($(head -c 120 "$T/out"))" \
+		bash -c "grep -q 'a recipe needs root, or subordinate user and group IDs' '$T/out' && grep -q 'usermod --add-subuids' '$T/out'"
+	check "... and no output file" test ! -e "$T/nobody/n.iso"
+fi
 t_done
