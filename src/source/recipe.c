@@ -15,6 +15,17 @@
  * failing hook does not lose the downloads. mmdebstrap's own clean-up
  * then removes both from the tree. A lock on the cache directory keeps
  * two builds from sharing it at once.
+ *
+ * The tree cache: the tar mmdebstrap writes is also kept, as it goes by
+ * (tee(2) and splice(2) on a thread: no copy through our memory), as
+ * CACHE/.../tree-KEY.tar, named only once mmdebstrap has exited 0. KEY is
+ * a hash of what makes the tree: the command line (but for the lists'
+ * flags: kept lists make the same tree as the update that fetched them),
+ * the include directory's names, modes, owners, sizes and times, the
+ * hooks' contents, mmdebstrap itself and SOURCE_DATE_EPOCH. The next
+ * build of the same recipe reads that tar instead of running mmdebstrap;
+ * --refresh (new lists) makes the tree again. Failing to keep the tar
+ * never fails the build.
  */
 #include "source/recipe.h"
 #include "source/internal.h"
@@ -23,6 +34,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,11 +43,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "tree/io.h"
+#include "tree/outfile.h"
 
 extern char **environ;
 
@@ -48,6 +62,13 @@ struct recipe_source {
 	int status;
 	int err_fd;			/* mmdebstrap's stderr, read by the thread */
 	int lock_fd;
+	/* The tree cache: mmdebstrap's tar, kept as it streams by (tee). */
+	int tee_in, tee_out;		/* mmdebstrap's stdout; the tar reader's pipe */
+	pthread_t tee_thread;
+	int tee_started, tee_failed;
+	int reader_done;		/* the tar's end was read: the rest is padding */
+	struct mkl_outfile tree;	/* fd -1: not kept */
+	char *dir;			/* the recipe's cache directory, or NULL */
 	pthread_t thread;
 	int thread_started;
 	void (*note)(void *ctx, const char *line);
@@ -56,6 +77,8 @@ struct recipe_source {
 	char tail[TAIL_LINES][256];	/* the last lines, a ring */
 	unsigned ntail;
 };
+
+static void keep_tree(struct recipe_source *rs, const char *dir);
 
 /* --- words and strings --- */
 
@@ -454,6 +477,10 @@ static void reap(struct recipe_source *rs, int kill_it)
 		pthread_join(rs->thread, NULL);
 		rs->thread_started = 0;
 	}
+	if (rs->tee_started) {
+		pthread_join(rs->tee_thread, NULL);
+		rs->tee_started = 0;
+	}
 }
 
 static int child_ok(const struct recipe_source *rs)
@@ -495,9 +522,13 @@ static int child_error(struct recipe_source *rs, struct mkl_err *err)
  * that ended by the broken pipe leaves the reader's error as it is. */
 static int stream_end(struct recipe_source *rs, int rc, struct mkl_err *err)
 {
+	if (rc == 0)
+		__atomic_store_n(&rs->reader_done, 1, __ATOMIC_RELEASE);
 	mkl_source_close(rs->tar);
 	rs->tar = NULL;
 	reap(rs, 0);
+	if (rc == 0 && child_ok(rs) && rs->dir)
+		keep_tree(rs, rs->dir);
 	if (child_ok(rs) || (rc < 0 && WIFSIGNALED(rs->status) && WTERMSIG(rs->status) == SIGPIPE))
 		return rc;
 	return child_error(rs, err);
@@ -544,7 +575,13 @@ static void recipe_close(struct mkl_source *src)
 		close(rs->err_fd);
 	if (rs->lock_fd >= 0)
 		close(rs->lock_fd);
+	if (rs->tee_in >= 0)
+		close(rs->tee_in);
+	if (rs->tee_out >= 0)
+		close(rs->tee_out);
+	mkl_outfile_close(&rs->tree);
 	pthread_mutex_destroy(&rs->mu);
+	free(rs->dir);
 	free(rs);
 }
 
@@ -554,6 +591,148 @@ static const struct mkl_source_ops recipe_ops = {
 	.progress = recipe_progress,
 	.close = recipe_close,
 };
+
+/* --- the tree cache --- */
+
+static uint64_t walk_hash;
+
+static int walk_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	char link[4096];
+	ssize_t n;
+
+	(void)type;
+	(void)ftw;
+	mkl_hash_bytes(&walk_hash, path, strlen(path) + 1);
+	mkl_hash_bytes(&walk_hash, &st->st_mode, sizeof(st->st_mode));
+	mkl_hash_bytes(&walk_hash, &st->st_uid, sizeof(st->st_uid));
+	mkl_hash_bytes(&walk_hash, &st->st_gid, sizeof(st->st_gid));
+	mkl_hash_bytes(&walk_hash, &st->st_size, sizeof(st->st_size));
+	mkl_hash_bytes(&walk_hash, &st->st_mtim, sizeof(st->st_mtim));
+	if (S_ISLNK(st->st_mode) && (n = readlink(path, link, sizeof(link))) > 0)
+		mkl_hash_bytes(&walk_hash, link, (size_t)n);
+	return 0;
+}
+
+static pthread_mutex_t walk_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The key of the tree argv makes (see the top of this file). */
+static uint64_t tree_key(const struct mkl_recipe *r, char **argv)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH"), *s, *w;
+	uint64_t h = MKL_HASH_INIT;
+	struct mkl_buf buf = { 0 };
+	struct mkl_err ignored;
+	struct stat st;
+	size_t n;
+
+	for (size_t i = 0; argv[i]; i++)
+		if (strcmp(argv[i], "--skip=update") && !(strstr(argv[i], "sync-in ") && strstr(argv[i], "/lists ")))
+			mkl_hash_bytes(&h, argv[i], strlen(argv[i]) + 1);
+	mkl_hash_bytes(&h, sde ? sde : "", strlen(sde ? sde : "") + 1);
+	if (r->include) {
+		pthread_mutex_lock(&walk_mu);
+		walk_hash = MKL_HASH_INIT;
+		nftw(r->include, walk_one, 16, FTW_PHYS);
+		mkl_hash_bytes(&h, &walk_hash, sizeof(walk_hash));
+		pthread_mutex_unlock(&walk_mu);
+	}
+	s = r->hooks ? r->hooks : "";
+	while ((n = next_word(&s, &w))) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%.*s", (int)n, w);
+		buf.len = 0;
+		if (mkl_read_file(path, &buf, true, &ignored) == 0)
+			mkl_hash_bytes(&h, buf.data, buf.len);
+	}
+	mkl_buf_free(&buf);
+	/* mmdebstrap itself: a new version may make another tree */
+	if (argv[0] && (argv[0][0] == '/' ? stat(argv[0], &st) == 0 : 0)) {
+		mkl_hash_bytes(&h, &st.st_size, sizeof(st.st_size));
+		mkl_hash_bytes(&h, &st.st_mtim, sizeof(st.st_mtim));
+	} else {
+		char *vargv[] = { argv[0], "--version", NULL }, out[256];
+
+		if (capture(vargv, out, sizeof(out)) == 0)
+			mkl_hash_bytes(&h, out, strlen(out));
+	}
+	return h;
+}
+
+/* mmdebstrap's stdout into the tar reader's pipe and, while that works,
+ * into the tree cache's file. */
+static void *tee_main(void *arg)
+{
+	struct recipe_source *rs = arg;
+	ssize_t n;
+
+	for (;;) {
+		if (!rs->tee_failed) {
+			n = tee(rs->tee_in, rs->tee_out, 1 << 20, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EPIPE && __atomic_load_n(&rs->reader_done, __ATOMIC_ACQUIRE)) {
+				/* The reader has the whole tar; what follows its end
+				 * (the record's padding) goes to the cache alone. */
+				while ((n = splice(rs->tee_in, NULL, rs->tree.fd, NULL, 1 << 20, SPLICE_F_MOVE)) > 0 ||
+				       (n < 0 && errno == EINTR))
+					;
+				break;
+			}
+			if (n <= 0)
+				break;
+			/* consume those bytes into the cache file */
+			for (ssize_t left = n; left > 0;) {
+				ssize_t m = splice(rs->tee_in, NULL, rs->tree.fd, NULL, (size_t)left, SPLICE_F_MOVE);
+
+				if (m < 0 && errno == EINTR)
+					continue;
+				if (m <= 0) {	/* the cache cannot take it: on without it */
+					char sink[65536];
+
+					rs->tee_failed = 1;
+					while (left > 0 && (m = read(rs->tee_in, sink, (size_t)left < sizeof(sink) ?
+								     (size_t)left : sizeof(sink))) > 0)
+						left -= m;
+					break;
+				}
+				left -= m;
+			}
+		} else {
+			n = splice(rs->tee_in, NULL, rs->tee_out, NULL, 1 << 20, SPLICE_F_MOVE);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+		}
+	}
+	if (n < 0)
+		rs->tee_failed = 1;
+	close(rs->tee_out);	/* the reader sees the end */
+	rs->tee_out = -1;
+	return NULL;
+}
+
+/* Keep the tree's tar: named when mmdebstrap has succeeded; older trees
+ * of this cache directory go. */
+static void keep_tree(struct recipe_source *rs, const char *dir)
+{
+	struct mkl_err ignored;
+	DIR *d;
+	struct dirent *e;
+	const char *mine;
+
+	if (rs->tree.fd < 0 || rs->tee_failed || mkl_outfile_commit(&rs->tree, &ignored))
+		return;
+	mine = strrchr(rs->tree.path, '/') + 1;
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "tree-", 5) && strcmp(e->d_name, mine))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
 
 /* --- checks and start --- */
 
@@ -729,11 +908,59 @@ fail:
 	return mkl_error(err, rc, "cannot start %s", argv[0]);
 }
 
+/* The tree from the cache, when it has the recipe's. 1: opened; 0: not
+ * there; -1: error. */
+static int open_kept(struct recipe_source *rs, const char *path, struct mkl_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char line[512];
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : mkl_error(err, errno, "cannot open the kept tree '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return mkl_error(err, errno, "cannot open the kept tree '%s'", path);
+	}
+	snprintf(line, sizeof(line), "mklive: the recipe's tree as the last build made it: %s "
+		 "(--refresh makes it again)", path);
+	keep_line(rs, line);
+	if (mkl_source_tar_open(fd, 1, path, (uint64_t)st.st_size, &rs->tar, err))
+		return -1;
+	return 1;
+}
+
+/* mmdebstrap's stdout to the tar reader through the tee thread, keeping
+ * the tree at path; where that cannot be, straight. The reader's fd. */
+static int start_tee(struct recipe_source *rs, int out_fd, const char *path)
+{
+	struct mkl_err ignored;
+	int p[2];
+
+	if (mkl_outfile_open(&rs->tree, path, false, &ignored))
+		return out_fd;
+	if (pipe2(p, O_CLOEXEC)) {
+		mkl_outfile_close(&rs->tree);
+		return out_fd;
+	}
+	rs->tee_in = out_fd;
+	rs->tee_out = p[1];
+	if (pthread_create(&rs->tee_thread, NULL, tee_main, rs)) {
+		rs->tee_in = rs->tee_out = -1;
+		close(p[0]);
+		close(p[1]);
+		mkl_outfile_close(&rs->tree);
+		return out_fd;
+	}
+	rs->tee_started = 1;
+	return p[0];
+}
+
 int mkl_source_recipe_open(const struct mkl_recipe *r, struct mkl_source **out, struct mkl_err *err)
 {
 	struct recipe_source *rs;
-	char **argv = NULL, *dir = NULL;
-	int fd = -1, rc;
+	char **argv = NULL, *tree = NULL;
+	int fd = -1, rc, kept = 0;
 
 	*out = NULL;
 	if (check(r, err))
@@ -742,12 +969,23 @@ int mkl_source_recipe_open(const struct mkl_recipe *r, struct mkl_source **out, 
 	if (!rs)
 		return -1;
 	rs->base.ops = &recipe_ops;
-	rs->err_fd = rs->lock_fd = -1;
+	rs->err_fd = rs->lock_fd = rs->tee_in = rs->tee_out = -1;
+	rs->tree.fd = -1;
 	rs->note = r->note;
 	rs->ctx = r->ctx;
 	pthread_mutex_init(&rs->mu, NULL);
-	if (!(argv = make_argv(r, &dir, err)) || (dir && open_cache(rs, dir, err)) ||
-	    spawn(rs, argv, &fd, err))
+	if (!(argv = make_argv(r, &rs->dir, err)) || (rs->dir && open_cache(rs, rs->dir, err)))
+		goto fail;
+	if (rs->dir && !(tree = fmt("%s/tree-%016llx.tar", rs->dir,
+				     (unsigned long long)tree_key(r, argv)))) {
+		mkl_error(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (tree && !r->refresh && (kept = open_kept(rs, tree, err)) < 0)
+		goto fail;
+	if (kept)
+		goto done;
+	if (spawn(rs, argv, &fd, err))
 		goto fail;
 	rc = pthread_create(&rs->thread, NULL, err_main, rs);
 	if (rc) {
@@ -756,6 +994,8 @@ int mkl_source_recipe_open(const struct mkl_recipe *r, struct mkl_source **out, 
 		goto fail;
 	}
 	rs->thread_started = 1;
+	if (tree)
+		fd = start_tee(rs, fd, tree);
 	/* Reads the first header: waits until mmdebstrap writes the tree. */
 	if (mkl_source_tar_open(fd, 1, "the recipe's tree (mmdebstrap's tar)", 0, &rs->tar, err)) {
 		reap(rs, mkl_cancelled());
@@ -763,13 +1003,14 @@ int mkl_source_recipe_open(const struct mkl_recipe *r, struct mkl_source **out, 
 			child_error(rs, err);
 		goto fail;
 	}
+done:
 	mkl_recipe_argv_free(argv);
-	free(dir);
+	free(tree);
 	*out = &rs->base;
 	return 0;
 fail:
 	mkl_recipe_argv_free(argv);
-	free(dir);
+	free(tree);
 	recipe_close(&rs->base);
 	return -1;
 }

@@ -1,8 +1,10 @@
 #!/bin/bash
 # A recipe with the real mmdebstrap (examples/console.conf): it builds from
-# Debian's packages, a second build with every proxy pointing nowhere
-# downloads nothing (the package cache in ~/.cache/mklive/packages, kept
-# between runs) and gives the same ISO (SOURCE_DATE_EPOCH), and the ISO
+# Debian's packages; a second build with every proxy pointing nowhere takes
+# the tree the first one kept and gives the same ISO (SOURCE_DATE_EPOCH);
+# the recipe with one more hook, still without a way to the mirror, runs
+# mmdebstrap from the package cache (~/.cache/mklive/packages, kept between
+# runs) alone; and the ISO
 # boots under TCG to the live user's shell on the serial console, logged in
 # automatically: the system reports the recipe's [live] user, hostname,
 # locale, keyboard and time zone. A second boot with mklive.hostname=,
@@ -48,15 +50,30 @@ else
 	fail "examples/console.conf builds: $(tail -n 12 "$T/a.out")"
 	t_done; exit 1
 fi
+noproxy() { http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 "$@"; }
 start=$SECONDS
-if http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 \
-	$B -c "$TOP/examples/console.conf" -o "$T/b.iso" >"$T/b.out" 2>&1; then
-	ok "built again with no way to the mirror: nothing downloaded ($((SECONDS - start)) s)"
+if noproxy $B -v -c "$TOP/examples/console.conf" -o "$T/b.iso" >"$T/b.out" 2>&1; then
+	ok "built again with no way to the mirror ($((SECONDS - start)) s)"
 else
 	fail "built again with no way to the mirror: $(tail -n 12 "$T/b.out")"
 fi
+check "... from the tree the first build kept (mmdebstrap not run)" \
+	grep -q "the recipe's tree as the last build made it" "$T/b.out"
 check "the two builds are byte-identical (SOURCE_DATE_EPOCH)" cmp -s "$T/a.iso" "$T/b.iso"
-
+# The recipe with one more hook: mmdebstrap runs, from the kept package
+# lists and packages only.
+mkdir -p "$T/c"
+cp -a "$TOP/examples/console" "$T/c/"
+printf '#!/bin/sh\necho "made with one more hook" >"$1/etc/mklive-test"\n' >"$T/c/more.sh"
+chmod +x "$T/c/more.sh"
+{ cat "$TOP/examples/console.conf"; } | sed 's/^include = console$/include = console\nhooks = more.sh/' >"$T/c/console.conf"
+start=$SECONDS
+if noproxy $B -v -c "$T/c/console.conf" --uefi no -o "$T/c.iso" >"$T/c.out" 2>&1; then
+	ok "a changed recipe, no way to the mirror: mmdebstrap installs from the package cache ($((SECONDS - start)) s)"
+else
+	fail "a changed recipe from the package cache: $(tail -n 12 "$T/c.out")"
+fi
+check "... with apt-get update skipped (the kept lists)" grep -q 'skipping update as requested' "$T/c.out"
 cat >"$T/commands" <<'CMDS'
 echo "CHECK user=$(id -un) uid=$(id -u)"
 echo "CHECK groups=$(id -Gn | tr ' ' ,)"

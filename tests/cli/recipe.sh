@@ -5,7 +5,9 @@
 # the ways mmdebstrap fails. Checked: the command line a recipe gives
 # (packages joined, a kernel added, components, variant, the host's or
 # the given mirror, the include and hooks relative to the file, the
-# package cache and its lists, --refresh), that the build reads the
+# package cache and its lists, --refresh), the kept tree (the same recipe
+# again does not run mmdebstrap; a changed hook or include, or --refresh,
+# does; a failed run keeps nothing), that the build reads the
 # stream and boots the tree it gives, that a failing child (before any
 # output, after the whole tree, or in the middle of it) ends the build
 # with the child's own last lines and no output file, and the usage
@@ -80,14 +82,31 @@ if [ -n "$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 2>
 else
 	skip "the host's apt sources: apt-get indextargets lists none here"
 fi
-# Lists kept by an earlier build: used, and apt-get update is skipped.
+# The same recipe again: the tree as the first build kept it, mmdebstrap
+# not run at all; the same ISO.
+rm -f "$T/args"
+$B -v -c "$T/r/live.conf" -o "$T/b.iso" >"$T/out" 2>&1 || fail "second build: $(tail -n 5 "$T/out")"
+check "the same recipe again: the kept tree, mmdebstrap not run" test ! -e "$T/args"
+check "... and -v says where the tree came from" grep -q "the recipe's tree as the last build made it: $cache/tree-" "$T/out"
+check "two builds of one recipe and SOURCE_DATE_EPOCH are identical" cmp -s "$T/a.iso" "$T/b.iso"
+check "one tree kept" test "$(ls "$cache" | grep -c '^tree-')" = 1
+# A hook changed: mmdebstrap runs again; lists kept by an earlier build are
+# used, and apt-get update is skipped.
 touch "$cache/lists/deb.debian.org_debian_dists_bookworm_InRelease"
-$B -q -c "$T/r/live.conf" -o "$T/b.iso" 2>"$T/err" || fail "second build: $(cat "$T/err")"
+printf '#!/bin/sh\necho changed\n' >"$T/r/hooks/a.sh"
+$B -q -c "$T/r/live.conf" -o "$T/c.iso" 2>"$T/err" || fail "a changed hook: $(cat "$T/err")"
+check "a changed hook makes the tree again" test -e "$T/args"
 check "kept lists go in and apt-get update is skipped" bash -c "grep -qx -- --skip=update '$T/args' &&
 	grep -qxF -- '--setup-hook=sync-in $cache/lists /var/lib/apt/lists/' '$T/args'"
-check "two builds of one recipe and SOURCE_DATE_EPOCH are identical" cmp -s "$T/a.iso" "$T/b.iso"
+check "still one tree kept (the older one gone)" test "$(ls "$cache" | grep -c '^tree-')" = 1
+rm -f "$T/args"
+echo "more" >>"$T/r/files/etc/motd"
+touch -d '2001-01-01' "$T/r/files/etc/motd"
+$B -q -c "$T/r/live.conf" -o "$T/c.iso" 2>"$T/err" || fail "a changed include: $(cat "$T/err")"
+check "a changed include makes the tree again" test -e "$T/args"
+rm -f "$T/args"
 $B -q --refresh -c "$T/r/live.conf" -o "$T/c.iso" 2>"$T/err" || fail "--refresh: $(cat "$T/err")"
-check "--refresh: the lists are fetched again" bash -c "! grep -qx -- --skip=update '$T/args'"
+check "--refresh: mmdebstrap runs, the lists fetched again" bash -c "test -e '$T/args' && ! grep -qx -- --skip=update '$T/args'"
 # A mirror given, and a kernel listed.
 printf '[recipe]\nsuite = trixie\nmirror = http://mirror.example/debian, http://two.example/debian\npackages = linux-image-cloud-amd64\n' >"$T/m.conf"
 $B -q -c "$T/m.conf" -o "$T/m.iso" 2>"$T/err" || fail "a recipe with a mirror: $(cat "$T/err")"
@@ -105,13 +124,14 @@ for mode in early late middle; do
 	want=$(case $mode in early) echo "Unable to locate package no-such-package" ;;
 		late) echo "the last hook failed" ;; middle) echo "killed in the middle" ;; esac)
 	rm -f "$T/f.iso"
-	FAKE=$mode $B -c "$T/r/live.conf" -o "$T/f.iso" >"$T/out" 2>&1
+	FAKE=$mode $B --refresh -c "$T/r/live.conf" -o "$T/f.iso" >"$T/out" 2>&1
 	rc=$?
 	check "mmdebstrap fails ($mode): exit 1 ($rc)" test $rc = 1
 	check "... with its own last words ($(grep -m1 'E:' "$T/out"))" grep -qF "$want" "$T/out"
 	check "... saying it was mmdebstrap" grep -q "mmdebstrap failed" "$T/out"
 	check "... and no output file" test ! -e "$T/f.iso"
 done
+check "no tree kept from a failed mmdebstrap (one, from before)" test "$(ls "$cache" | grep -c '^tree-')" = 1
 
 # Usage errors.
 mkdir -p "$T/src"
