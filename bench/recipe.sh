@@ -16,7 +16,8 @@
 # Needs root (live-build) and the live-build package (apt-get install
 # live-build). Records go to bench/RESULTS.md by hand.
 #
-#   bench/recipe.sh            COLD=0 skips the cold builds
+#   bench/recipe.sh            COLD=0 skips the cold builds (WORK=DIR: a
+#                              directory of an earlier run, caches kept)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/lib.sh"
@@ -64,7 +65,11 @@ cp -a "$probe/." "$work/m/inc/"
 sed -e "s|^include = .*|include = $work/m/inc|" "$conf" >"$work/m/xfce.conf"
 # Its own package cache (cold: empty); the EFI files come from the tests' cache.
 mk() { MKLIVE_CACHE=$work/m/cache "$top/build/mklive" build -c "$work/m/xfce.conf" --efi-root "$efi" -o "$work/m/$1.iso"; }
-[ "$cold" = 1 ] && timed mklive_cold mk cold
+if [ "$cold" = 1 ]; then
+	timed mklive_cold mk cold
+elif [ ! -e "$work/m/cold.iso" ]; then
+	mk cold >"$work/mklive_fill.log" 2>&1	# a first build for the warm one to follow
+fi
 timed mklive_warm mk warm
 
 # live-build, in its own directory.
@@ -82,7 +87,8 @@ lbconf() {
 	cp -a "$probe/." config/includes.chroot/
 }
 lbbuild() { cd "$lbdir" && lb build; }
-lbwarm() { cd "$lbdir" && lb clean && lb build; }
+# lb clean keeps cache/ (packages, the bootstrap stage) and needs lb config again.
+lbwarm() { cd "$lbdir" && lb clean && lbconf && lb build; }
 if [ "$cold" = 1 ]; then
 	rm -rf "$lbdir"
 	lbconf >"$work/lb_config.log" 2>&1
