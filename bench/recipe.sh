@@ -16,8 +16,9 @@
 # Needs root (live-build) and the live-build package (apt-get install
 # live-build). Records go to bench/RESULTS.md by hand.
 #
-#   bench/recipe.sh            COLD=0 skips the cold builds (WORK=DIR: a
-#                              directory of an earlier run, caches kept)
+#   bench/recipe.sh            COLD=0 skips the cold builds, BUILDS=0 all of
+#                              them (WORK=DIR: the directory of an earlier
+#                              run, its caches, ISOs and timings)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/lib.sh"
@@ -65,12 +66,15 @@ cp -a "$probe/." "$work/m/inc/"
 sed -e "s|^include = .*|include = $work/m/inc|" "$conf" >"$work/m/xfce.conf"
 # Its own package cache (cold: empty); the EFI files come from the tests' cache.
 mk() { MKLIVE_CACHE=$work/m/cache "$top/build/mklive" build -c "$work/m/xfce.conf" --efi-root "$efi" -o "$work/m/$1.iso"; }
-if [ "$cold" = 1 ]; then
+builds=${BUILDS:-1}
+if [ "$builds" = 0 ]; then
+	:	# the ISOs and timings of an earlier run in WORK
+elif [ "$cold" = 1 ]; then
 	timed mklive_cold mk cold
 elif [ ! -e "$work/m/cold.iso" ]; then
 	mk cold >"$work/mklive_fill.log" 2>&1	# a first build for the warm one to follow
 fi
-timed mklive_warm mk warm
+[ "$builds" = 0 ] || timed mklive_warm mk warm
 
 # live-build, in its own directory.
 lbdir=$work/lb
@@ -89,23 +93,33 @@ lbconf() {
 lbbuild() { cd "$lbdir" && lb build; }
 # lb clean keeps cache/ (packages, the bootstrap stage) and needs lb config again.
 lbwarm() { cd "$lbdir" && lb clean && lbconf && lb build; }
-if [ "$cold" = 1 ]; then
+if [ "$builds" = 1 ] && [ "$cold" = 1 ]; then
 	rm -rf "$lbdir"
 	lbconf >"$work/lb_config.log" 2>&1
 	timed lb_cold lbbuild
 fi
-timed lb_warm lbwarm
+[ "$builds" = 0 ] || timed lb_warm lbwarm
 lbiso=$(ls "$lbdir"/*.iso | head -n 1)
 
-# boot ISO: seconds from QEMU start to the probe's line
+# boot ISO: seconds from QEMU start to the probe's line. live-build's menu
+# waits for a key (isolinux timeout 0) and mklive's boots after its
+# timeout: both get Enter, as a user would press it, once a second from the
+# boot loader's banner until the kernel's first line on the serial console.
 boot() {
-	local start line
+	local start line mon=$work/mon.sock enter=0
+	rm -f "$mon"
 	start=$(date +%s.%N)
 	coproc Q { exec timeout 600 qemu-system-x86_64 -accel tcg -m 2048 -smp 2 -nographic -no-reboot \
-		-monitor none -serial stdio -vga std -cdrom "$1" 2>&1 </dev/null; }
+		-monitor "unix:$mon,server=on,wait=off" -serial stdio -vga std -cdrom "$1" 2>&1 </dev/null; }
 	local qpid=$Q_PID
-	while IFS= read -r line <&"${Q[0]}"; do
-		case $line in *MKLIVE-BENCH-GRAPHICAL*) printf '%.0f\n' "$(echo "$(date +%s.%N) - $start" | bc -l)"; break ;; esac
+	while IFS= read -r -t 1 line <&"${Q[0]}" || [ $? -gt 128 ]; do
+		case $line in
+		*ISOLINUX*) enter=1 ;;
+		*"Linux version"*|*"Run /init"*) enter=0 ;;
+		*MKLIVE-BENCH-GRAPHICAL*) printf '%.0f\n' "$(echo "$(date +%s.%N) - $start" | bc -l)"; break ;;
+		esac
+		[ "$enter" = 1 ] && python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"sendkey ret\n")' "$mon" 2>/dev/null || true
+		kill -0 "$qpid" 2>/dev/null || break
 	done
 	kill "$qpid" 2>/dev/null || true
 	wait "$qpid" 2>/dev/null || true

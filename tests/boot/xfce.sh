@@ -24,10 +24,13 @@ else
 	t_done; exit 1
 fi
 
-# Wait (up to 3 minutes) for lightdm's session, then describe it.
+# Wait (up to 3 minutes) for lightdm's session, then describe it; and
+# (up to a minute more) for XFCE's session manager in it.
 cat >"$T/commands" <<'CMDS'
-for i in $(seq 360); do loginctl list-sessions --no-legend | awk '{print $1}' | while read -r s; do loginctl show-session "$s" -p Type -p State -p Name -p Seat | tr '\n' ' '; echo; done | grep -q 'Type=x11 State=active Name=user Seat=seat0' && break; sleep 0.5; done
-loginctl list-sessions --no-legend | awk '{print $1}' | while read -r s; do echo "CHECK session=$(loginctl show-session "$s" -p Type -p State -p Name -p Seat | tr '\n' ' ')"; done
+prop() { loginctl show-session "$1" -p "$2" --value; }
+for i in $(seq 360); do for s in $(loginctl list-sessions --no-legend | awk '{print $1}'); do [ "$(prop $s Type)/$(prop $s State)/$(prop $s Name)" = x11/active/user ] && break 2; done; sleep 0.5; done
+for s in $(loginctl list-sessions --no-legend | awk '{print $1}'); do echo "CHECK session=$(prop $s Type) $(prop $s State) $(prop $s Name) $(prop $s Seat)"; done
+for i in $(seq 120); do pgrep -u user -x xfce4-session >/dev/null && break; sleep 0.5; done
 echo "CHECK xfce=$(pgrep -u user -x xfce4-session >/dev/null && echo running)"
 echo "CHECK lightdm=$(systemctl is-active lightdm)"
 CMDS
@@ -44,7 +47,7 @@ else
 fi
 sessions=$(sed -n 's/^CHECK session=//p' "$T/log")
 check "loginctl: an active x11 session of user on seat0 ($(tr '\n' ';' <<<"$sessions"))" \
-	grep -q 'Type=x11 State=active Name=user Seat=seat0' <<<"$sessions"
+	grep -qx 'x11 active user seat0' <<<"$sessions"
 check "xfce4-session runs as user" grep -qx 'CHECK xfce=running' "$T/log"
 check "lightdm is active" grep -qx 'CHECK lightdm=active' "$T/log"
 t_done
