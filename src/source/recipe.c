@@ -50,6 +50,7 @@
 
 #include "tree/io.h"
 #include "tree/outfile.h"
+#include "tree/run.h"
 
 extern char **environ;
 
@@ -174,39 +175,18 @@ void mkl_recipe_argv_free(char **argv)
 
 /* --- the host's sources --- */
 
-/* Run argv and read its standard output (at most cap - 1 bytes) into
- * out. 0 when it ran and exited with 0. */
-static int capture(char *const argv[], char *out, size_t cap)
+/* What argv prints (standard output and error), NUL-terminated, in a
+ * malloc'd string; NULL when it cannot be run or fails. */
+static char *capture(const char *const argv[])
 {
-	posix_spawn_file_actions_t fa;
-	int p[2], st = 0, rc = -1;
-	size_t len = 0;
-	pid_t pid;
+	struct mkl_buf out = { 0 };
+	struct mkl_err ignored;
 
-	out[0] = '\0';
-	if (pipe2(p, O_CLOEXEC))
-		return -1;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0) {
-		ssize_t n;
-
-		close(p[1]);
-		p[1] = -1;
-		while ((n = read(p[0], out + len, cap - 1 - len)) > 0 || (n < 0 && errno == EINTR))
-			if (n > 0 && (len += (size_t)n) == cap - 1)
-				break;
-		out[len] = '\0';
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		rc = WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	if (mkl_run(argv, NULL, &out, &ignored) || mkl_buf_sink(&out, "", 1, &ignored)) {
+		mkl_buf_free(&out);
+		return NULL;
 	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(p[0]);
-	if (p[1] >= 0)
-		close(p[1]);
-	return rc;
+	return (char *)out.data;
 }
 
 /* The host's archive sources, as apt sees them (one-line and deb822
@@ -216,21 +196,17 @@ static int capture(char *const argv[], char *out, size_t cap)
  * none when apt has none (mmdebstrap then uses deb.debian.org). */
 static void host_sources(struct argv *a, const char *suite, const char *comps)
 {
-	enum { CAP = 1 << 18 };
-	char *out = malloc(CAP);
-	char *argv[] = { "apt-get", "indextargets", "--format", "$(REPO_URI) $(RELEASE)",
-			 "Created-By: Packages", NULL };
-	char base[64] = "";
+	const char *argv[] = { "apt-get", "indextargets", "--format", "$(REPO_URI) $(RELEASE)",
+			       "Created-By: Packages", NULL };
+	char base[64] = "", *out = capture(argv);
 
-	if (!out || capture(argv, out, CAP)) {
-		free(out);
+	if (!out)
 		return;
-	}
 	/* the host's release: a RELEASE without '-' */
 	for (char *l = out; *l && !base[0]; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
 		char uri[512], rel[64];
 
-		if (sscanf(l, "%511s %63s", uri, rel) == 2 && !strchr(rel, '-'))
+		if (sscanf(l, "%511s %63s", uri, rel) == 2 && strstr(uri, "://") && !strchr(rel, '-'))
 			snprintf(base, sizeof(base), "%s", rel);
 	}
 	if (!base[0]) {
@@ -241,8 +217,8 @@ static void host_sources(struct argv *a, const char *suite, const char *comps)
 		char uri[512], rel[64], *line;
 		const char *tail = NULL;
 
-		if (sscanf(l, "%511s %63s", uri, rel) != 2)
-			continue;
+		if (sscanf(l, "%511s %63s", uri, rel) != 2 || !strstr(uri, "://"))
+			continue;	/* a warning of apt's, not a target */
 		if (!strcmp(rel, base))
 			tail = "";
 		else if (!strncmp(rel, base, strlen(base)) && rel[strlen(base)] == '-' &&
@@ -652,10 +628,12 @@ static uint64_t tree_key(const struct mkl_recipe *r, char **argv)
 		mkl_hash_bytes(&h, &st.st_size, sizeof(st.st_size));
 		mkl_hash_bytes(&h, &st.st_mtim, sizeof(st.st_mtim));
 	} else {
-		char *vargv[] = { argv[0], "--version", NULL }, out[256];
+		const char *vargv[] = { argv[0], "--version", NULL };
+		char *out = capture(vargv);
 
-		if (capture(vargv, out, sizeof(out)) == 0)
+		if (out)
 			mkl_hash_bytes(&h, out, strlen(out));
+		free(out);
 	}
 	return h;
 }
