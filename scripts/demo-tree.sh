@@ -52,6 +52,7 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 hostname -F /etc/hostname
 root=$(awk '$2 == "/" { print $3 }' /proc/mounts | tail -n 1)
 echo "mklive-demo: pid $$, kernel $(uname -r), root filesystem: $root"
+echo "mklive-demo: hostname $(hostname)"
 echo "mklive-demo: /home/user/hello.txt: $(stat -c '%u:%g %a %Y' /home/user/hello.txt)"
 echo "mklive-demo: setuid-example: $(stat -c '%a %h' /usr/share/mklive-demo/setuid-example)"
 echo "mklive-demo: writable root: $(echo ok > /root/written && cat /root/written)"

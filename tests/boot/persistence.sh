@@ -7,7 +7,9 @@
 # disk is left alone, and without the disk the system boots, saying that it
 # is not persistent. A FAT stick holding an ext2 image file works too
 # (persistence=LABEL:/FILE); symlink root mode refuses persistence, says
-# so and boots.
+# so and boots. The live user and hostname (mklive.user=, mklive.hostname=)
+# go to the persistent upper layer: the user made once over two boots, the
+# hostname set on each; in symlink mode into the writable root.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 t_tmpdir
@@ -42,7 +44,7 @@ fi
 
 # 1. First boot with persistence: the token goes to the disk.
 if boot_wait "$T/1.log" "mklive-demo: persist:" "${boot[@]}" "${disk[@]}" \
-	-append "console=ttyS0 persistence mklive-demo.persist=$tok"; then
+	-append "console=ttyS0 persistence mklive-demo.persist=$tok mklive.user=keeper mklive.hostname=first"; then
 	ok "first boot with persistence in ${BOOT_SECONDS}s"
 	check "first boot: the root is an overlay on /dev/vda (label 'persistence')" \
 		grep -q "overlay with /dev/vda (label 'persistence'): changes persist" "$T/1.log"
@@ -55,8 +57,10 @@ fi
 
 # 2. Second boot: the token is there.
 if boot_wait "$T/2.log" "mklive-demo: persist:" "${boot[@]}" "${disk[@]}" \
-	-append "console=ttyS0 persistence mklive-demo.persist=other"; then
+	-append "console=ttyS0 persistence mklive-demo.persist=other mklive.user=keeper mklive.hostname=second"; then
 	check "second boot: /root/persist.txt kept from the first boot" grep -q "mklive-demo: persist: found $tok" "$T/2.log"
+	check "second boot: the live user made on the first is the root's now" \
+		grep -q 'mklive: live user keeper: the root' "$T/2.log"
 else
 	fail "second boot with persistence: no marker; last lines:"; tail -n 25 "$T/2.log"
 fi
@@ -69,6 +73,14 @@ else
 fi
 got=$(debugfs -R 'cat /mklive/upper/root/persist.txt' "$T/p.img" 2>/dev/null)
 check "debugfs: /mklive/upper/root/persist.txt holds the token ($got)" test "$got" = "$tok"
+check "first boot: the init made the live user on the persistent root" grep -q 'mklive: live user keeper: added to the root' "$T/1.log"
+got=$(debugfs -R 'cat /mklive/upper/etc/passwd' "$T/p.img" 2>/dev/null | grep -c '^keeper:')
+check "debugfs: the live user once in the upper layer's /etc/passwd after two boots ($got)" test "$got" = 1
+check "first boot: mklive.hostname= set the system's name" grep -q 'mklive-demo: hostname first' "$T/1.log"
+check "second boot: mklive.hostname= over the persistent root's" grep -q 'mklive-demo: hostname second' "$T/2.log"
+got=$(debugfs -R 'cat /mklive/upper/etc/hostname' "$T/p.img" 2>/dev/null)
+check "debugfs: the hostname in the upper layer ($got; the first boot syncs, the second is stopped without)" \
+	test "$got" = first
 check "debugfs: the overlay's work directory mklive/work" bash -c 'debugfs -R "stat /mklive/work" "$1" 2>/dev/null | grep -q "Type: directory"' _ "$T/p.img"
 
 # 3. persistence asked for, no such disk: boots anyway and says so.
@@ -107,13 +119,15 @@ else
 fi
 # 6. Symlink root mode has no overlay: persistence is refused, said, and the
 # system boots without it.
-if "$MKLIVE" build -q --timeout 1 --level 1 --root-mode symlink --append "console=ttyS0 persistence" \
+if "$MKLIVE" build -q --timeout 1 --level 1 --root-mode symlink --append "console=ttyS0 persistence mklive.user=linker" \
 	"$TOP/build/test-demo/root" -o "$T/sym.iso" 2>"$T/err"; then
 	if boot_wait "$T/6.log" MKLIVE-BOOT-OK -cdrom "$T/sym.iso" "${disk[@]}"; then
 		check "symlink mode: the init says persistence needs overlay mode" \
 			grep -q "warning: persistence: needs the overlay root mode, this system boots in symlink mode: it is not persistent" "$T/6.log"
 		check "symlink mode: booted with a tmpfs root" grep -q 'root filesystem: tmpfs' "$T/6.log"
 		check "symlink mode: the persistence filesystem is not mounted" grep -q 'mklive-demo: persistence: none' "$T/6.log"
+		check "symlink mode: the live user made in the writable root" \
+			grep -q 'mklive: live user linker: added to the root' "$T/6.log"
 	else
 		fail "symlink mode with persistence: no marker; last lines:"; tail -n 25 "$T/6.log"
 	fi
