@@ -784,26 +784,6 @@ static int check(const struct mkl_recipe *r, struct mkl_err *err)
 	return 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path, struct mkl_err *err)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || !*p) {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(buf, 0755) && errno != EEXIST)
-				return mkl_error(err, errno, "cannot make the package cache '%s'", buf);
-			if (!(*p = c))
-				break;
-		}
-	}
-	return 0;
-}
-
 /* The cache's directories, locked for this build. */
 static int open_cache(struct recipe_source *rs, const char *dir, struct mkl_err *err)
 {
@@ -814,8 +794,10 @@ static int open_cache(struct recipe_source *rs, const char *dir, struct mkl_err 
 		mkl_error(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (make_dirs(sub[0], err) || make_dirs(sub[1], err))
+	if (mkl_mkdirs(sub[0], 0755, err) || mkl_mkdirs(sub[1], 0755, err)) {
+		mkl_err_prefix(err, "the package cache");
 		goto out;
+	}
 	rs->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (rs->lock_fd < 0) {
 		mkl_error(err, errno, "cannot lock the package cache '%s'", lock);

@@ -12,10 +12,7 @@
 t_tmpdir
 
 require_qemu
-if ! command -v mmdebstrap >/dev/null; then
-	skip "mmdebstrap not installed (scripts/deps.sh check installs it)"
-	t_done; exit
-fi
+require_mmdebstrap
 if ! iso=$(SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000} debian_iso); then
 	fail "examples/debian/build.sh: $(tail -n 5 "$TOP/build/test-debian/build.log")"
 	t_done; exit 1

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 t_tmpdir
 require_qemu
-command -v mmdebstrap >/dev/null || { skip "mmdebstrap not installed (scripts/deps.sh check installs it)"; t_done; exit 0; }
+require_mmdebstrap
 if ! iso=$(SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000} debian_iso); then
 	fail "examples/debian/build.sh: $(tail -n 5 "$TOP/build/test-debian/build.log")"; t_done; exit 1
 fi

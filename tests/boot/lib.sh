@@ -95,6 +95,15 @@ have_qemu() {
 }
 
 # Every boot test starts with this: without QEMU it is skipped, saying why.
+# The real mmdebstrap, for the tests that build recipes.
+require_mmdebstrap() {
+	if ! command -v mmdebstrap >/dev/null; then
+		skip "mmdebstrap not installed (scripts/deps.sh check installs it)"
+		t_done
+		exit 0
+	fi
+}
+
 require_qemu() {
 	if ! have_qemu; then
 		skip "$QEMU not installed (scripts/deps.sh check installs qemu-system-x86)"

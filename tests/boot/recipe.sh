@@ -17,10 +17,7 @@
 t_tmpdir
 export TZ=UTC SOURCE_DATE_EPOCH=1700000000
 require_qemu
-if ! command -v mmdebstrap >/dev/null; then
-	skip "mmdebstrap not installed (scripts/deps.sh check installs it)"
-	t_done; exit
-fi
+require_mmdebstrap
 EFI_ROOT=$(efi_root) || { fail "fetching the boot pieces"; t_done; exit 1; }
 B="$MKLIVE build --efi-root $EFI_ROOT --timeout 1"
 

@@ -10,10 +10,7 @@
 t_tmpdir
 export TZ=UTC SOURCE_DATE_EPOCH=1700000000
 require_qemu
-if ! command -v mmdebstrap >/dev/null; then
-	skip "mmdebstrap not installed (scripts/deps.sh check installs it)"
-	t_done; exit
-fi
+require_mmdebstrap
 EFI_ROOT=$(efi_root) || { fail "fetching the boot pieces"; t_done; exit 1; }
 start=$SECONDS
 if "$MKLIVE" build -c "$TOP/examples/xfce.conf" --efi-root "$EFI_ROOT" --timeout 1 \
