@@ -166,7 +166,7 @@ static char *shell_quote(const char *s)
 	return q;
 }
 
-void mkl_recipe_argv_free(char **argv)
+static void argv_free(char **argv)
 {
 	for (size_t i = 0; argv && argv[i]; i++)
 		free(argv[i]);
@@ -375,23 +375,15 @@ static char **make_argv(const struct mkl_recipe *r, char **dir_out, struct mkl_e
 	for (size_t i = 0; i < src.n; i++)
 		add(&a, strdup(src.v[i]));
 	free(cjoined);
-	mkl_recipe_argv_free(src.v);
+	argv_free(src.v);
 	if (a.failed || src.failed) {
 		free(dir);
-		mkl_recipe_argv_free(a.v);
+		argv_free(a.v);
 		mkl_error(err, ENOMEM, "out of memory");
 		return NULL;
 	}
 	*dir_out = dir;
 	return a.v;
-}
-
-char **mkl_recipe_argv(const struct mkl_recipe *r, struct mkl_err *err)
-{
-	char *dir = NULL, **argv = make_argv(r, &dir, err);
-
-	free(dir);
-	return argv;
 }
 
 /* --- the child and its output --- */
@@ -964,12 +956,12 @@ int mkl_source_recipe_open(const struct mkl_recipe *r, struct mkl_source **out, 
 		goto fail;
 	}
 done:
-	mkl_recipe_argv_free(argv);
+	argv_free(argv);
 	free(tree);
 	*out = &rs->base;
 	return 0;
 fail:
-	mkl_recipe_argv_free(argv);
+	argv_free(argv);
 	free(tree);
 	recipe_close(&rs->base);
 	return -1;

@@ -44,9 +44,4 @@ struct mkl_recipe {
  * and start mmdebstrap. */
 int mkl_source_recipe_open(const struct mkl_recipe *r, struct mkl_source **out, struct mkl_err *err);
 
-/* The mmdebstrap command line a recipe gives (argv, NULL-terminated, for
- * -v and the tests); free with mkl_recipe_argv_free. */
-char **mkl_recipe_argv(const struct mkl_recipe *r, struct mkl_err *err);
-void mkl_recipe_argv_free(char **argv);
-
 #endif
