@@ -371,7 +371,10 @@ int cmd_build(int argc, char **argv)
 
 	prog_state.tty = isatty(2);
 	clock_gettime(CLOCK_MONOTONIC, &prog_state.t0);
-	o.progress = on_progress;
+	/* No bar to draw, no callback: the source then need not count its
+	 * total before the first byte is compressed. */
+	if (prog_state.tty && verbosity > 0)
+		o.progress = on_progress;
 	o.note = on_note;
 	o.warn = on_warn;
 	o.ctx = &prog_state;

@@ -10,7 +10,7 @@
 struct mkl_source_ops {
 	int (*next)(struct mkl_source *src, struct mkl_source_entry *entry, struct mkl_err *err);
 	long (*read)(struct mkl_source *src, void *buf, size_t len, struct mkl_err *err);
-	void (*progress)(const struct mkl_source *src, uint64_t *done, uint64_t *total);
+	void (*progress)(struct mkl_source *src, uint64_t *done, uint64_t *total);
 	void (*close)(struct mkl_source *src);
 };
 

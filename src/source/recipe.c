@@ -524,7 +524,7 @@ static long recipe_read(struct mkl_source *src, void *buf, size_t len, struct mk
 	return n < 0 ? stream_end(rs, -1, err) : n;
 }
 
-static void recipe_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total)
+static void recipe_progress(struct mkl_source *src, uint64_t *done, uint64_t *total)
 {
 	const struct recipe_source *rs = (const struct recipe_source *)src;
 

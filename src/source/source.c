@@ -53,7 +53,7 @@ const char *mkl_source_dir_root(const struct mkl_source *src)
 	return src->dir_root;
 }
 
-void mkl_source_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total)
+void mkl_source_progress(struct mkl_source *src, uint64_t *done, uint64_t *total)
 {
 	*done = 0;
 	*total = 0;

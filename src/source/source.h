@@ -38,9 +38,10 @@ int mkl_source_next(struct mkl_source *src, struct mkl_source_entry *entry, stru
 long mkl_source_read(void *src, void *buf, size_t len, struct mkl_err *err);
 
 /* Progress: bytes of input consumed so far, and the total when known
- * (directory: sum of regular file sizes, found by a cheap stat pass at
- * open; tar: the archive's size on disk; 0 when unknown, e.g. a pipe). */
-void mkl_source_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total);
+ * (directory: sum of regular file sizes, found by a stat pass on the
+ * first call; tar: the archive's size on disk; 0 when unknown, e.g. a
+ * pipe). */
+void mkl_source_progress(struct mkl_source *src, uint64_t *done, uint64_t *total);
 
 /* A directory source's root (as given, without trailing '/'): a writer that
  * needs a file's bytes twice may open ROOT/PATH again (and must check that

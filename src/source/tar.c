@@ -227,7 +227,7 @@ static long tar_read(struct mkl_source *src, void *buf, size_t len, struct mkl_e
 	return (long)n;
 }
 
-static void tar_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total)
+static void tar_progress(struct mkl_source *src, uint64_t *done, uint64_t *total)
 {
 	const struct tar_source *t = (const struct tar_source *)src;
 	la_int64_t n = archive_filter_bytes(t->a, -1);

@@ -177,7 +177,7 @@ static long tree_read(struct mkl_source *src, void *buf, size_t len, struct mkl_
 	return (long)len;
 }
 
-static void tree_progress(const struct mkl_source *src, uint64_t *done, uint64_t *total)
+static void tree_progress(struct mkl_source *src, uint64_t *done, uint64_t *total)
 {
 	const struct tree_source *t = (const struct tree_source *)src;
 

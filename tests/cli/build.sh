@@ -136,6 +136,10 @@ check "initramfs is at most 1.5 MB ($size bytes)" test "$size" -le 1572864
 # --- progress on a terminal, quiet otherwise ------------------------------
 script -qec "$MKLIVE build --timeout 1 --level 1 '$src' -o '$T/p.iso'" /dev/null >"$T/tty.out" 2>&1
 check "progress bar with bytes, rate and ETA on a terminal" grep -Eq 'squashfs +\[#* *\] .*MiB / .*MiB/s' "$T/tty.out"
+# The total is counted on the first progress call (the bar's own pass):
+# the tree's size in the last bar drawn, never 0.
+total=$(tr '\r' '\n' <"$T/tty.out" | grep -E '^squashfs ' | tail -n 1 | sed -E 's|.* / ([0-9.]+ [KMG]?i?B)  .*|\1|')
+check "the bar's total is the tree's size ($total)" bash -c "[[ '$total' =~ ^[0-9.]+\ (KiB|MiB)$ ]] && [ '$total' != '0 B' ]"
 check "summary line at the end" grep -q "wrote $T/p.iso" "$T/tty.out"
 # No --uefi, no --efi-root: shim and GRUB from the host or mklive's cache
 # (demo_iso filled it), and the closing line says what the image boots.
