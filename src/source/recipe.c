@@ -351,6 +351,9 @@ static char **make_argv(const struct mkl_recipe *r, char **dir_out, struct mkl_e
 				add(&a, fmt("--setup-hook=sync-in %s/lists /var/lib/apt/lists/", dir));
 				add(&a, strdup("--skip=update"));
 			}
+			/* sync-in copies the cache's owner in: the user's own uid in
+			 * unshare mode, which would stay on the directories */
+			add(&a, fmt("--setup-hook=chown -R 0:0 \"$1\"/var/cache/apt/archives \"$1\"/var/lib/apt/lists"));
 			add(&a, fmt("--customize-hook=sync-out /var/cache/apt/archives %s/archives", dir));
 			add(&a, fmt("--customize-hook=sync-out /var/lib/apt/lists %s/lists", dir));
 		} else {
