@@ -232,6 +232,8 @@ int mkl_sqfs_create_at(int fd, uint64_t at, const struct mkl_sqfs_opts *opts,
 	if (c->id == SQFS_COMP_XZ)	/* some blocks go through BCJ x86: see xz_do_block */
 		sq->cfg.flags |= SQFS_COMP_FLAG_XZ_X86;
 	ret = mkl_sq_compressor(&sq->cfg, false, opts->level, &sq->cmp);
+	if (!ret)
+		ret = mkl_sq_memo_wrap(&sq->cmp, &sq->memo);
 	if (ret) {
 		sq_fail(sq, err, ret, "cannot create %s compressor", c->name);
 		goto fail;
@@ -327,6 +329,10 @@ int mkl_sqfs_add_data(struct mkl_sqfs *sq, struct mkl_node *node, mkl_read_fn re
 				  node);
 	if (node->data)
 		return node_error(err, EINVAL, "squashfs: data already added for", node);
+	if (!sq->memo.added) {	/* the tree is done: what was made ahead is final */
+		mkl_sqfs_ahead_stop(sq);
+		sq->memo.added = true;
+	}
 
 	rec = mkl_calloc(1, sizeof(*rec), err);
 	if (!rec)
@@ -465,9 +471,11 @@ void mkl_sqfs_destroy(struct mkl_sqfs *sq)
 
 	if (!sq)
 		return;
+	mkl_sqfs_ahead_stop(sq);
 	/* the processor first: it joins its workers and stops touching
 	 * the inodes in our records */
 	sqfs_destroy(sq->proc);
+	mkl_sq_ahead_destroy(sq);
 	sqfs_destroy(sq->reader);
 	sqfs_destroy(sq->dirw);
 	sqfs_destroy(sq->dm);

@@ -51,6 +51,27 @@ int mkl_sqfs_finish(struct mkl_sqfs *sq, struct mkl_tree *tree, struct mkl_err *
 int mkl_sqfs_read_file(struct mkl_sqfs *sq, const struct mkl_node *node, mkl_sink_fn sink,
 		       void *ctx, struct mkl_err *err);
 
+/* Compressing ahead: while a tree is still being made (a recipe's, as
+ * mmdebstrap installs it), a thread of the lowest priority walks dir over
+ * and over and compresses the full blocks of its regular files with the
+ * image's compressor into a scratch file beside `near`, keyed by their
+ * SHA-256. Start it before the first mkl_sqfs_add_data; stop it when the
+ * tree is done (mkl_sqfs_add_data stops it too). From then on a block
+ * made ahead is not compressed again: the same bytes, so the image does
+ * not depend on it; what changed after it was read misses. Errors of the
+ * thread only end it: the build goes on without. */
+int mkl_sqfs_ahead_start(struct mkl_sqfs *sq, const char *dir, const char *near,
+			 struct mkl_err *err);
+void mkl_sqfs_ahead_stop(struct mkl_sqfs *sq);	/* accepts NULL, or none started */
+struct mkl_sqfs_ahead_stats {
+	uint64_t files;		/* files read ahead */
+	uint64_t blocks;	/* distinct blocks made */
+	uint64_t bytes_in, bytes_out;
+	uint64_t hits;		/* blocks the build took from them */
+};
+/* After stop (all zero before, or without one). */
+void mkl_sqfs_ahead_stats(const struct mkl_sqfs *sq, struct mkl_sqfs_ahead_stats *st);
+
 /* Bytes written so far (the image size after finish). */
 uint64_t mkl_sqfs_bytes(const struct mkl_sqfs *sq);
 

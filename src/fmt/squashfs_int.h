@@ -72,6 +72,24 @@ struct file_rec {
 
 enum sq_state { SQ_OPEN, SQ_FINISHED, SQ_FAILED };
 
+/* Compressing ahead (squashfs_ahead.c): what the memo compressor, which
+ * wraps the image's and is copied to every worker, reads. ready is set
+ * once, when the thread that made the blocks has stopped. */
+struct sq_ahead;
+struct sq_memo_cell {
+	const struct sq_ahead *_Atomic ready;
+	_Atomic uint64_t hits;	/* blocks taken from the memo */
+	bool added;		/* a file was added: too late to start */
+};
+
+/* Wrap *cmp in the memo compressor reading cell (SQFS_ERROR_ALLOC). */
+int mkl_sq_memo_wrap(sqfs_compressor_t **cmp, struct sq_memo_cell *cell);
+/* For tests: wait until the thread has walked the whole directory once
+ * after the call (or has ended). */
+void mkl_sq_ahead_wait_walk(struct mkl_sqfs *sq);
+/* Stop and free the thread and the memo (at destroy, after the workers). */
+void mkl_sq_ahead_destroy(struct mkl_sqfs *sq);
+
 struct mkl_sqfs {
 	struct fd_file *file;
 	sqfs_compressor_config_t cfg;
@@ -91,6 +109,8 @@ struct mkl_sqfs {
 	unsigned char *buf;	/* block_size bytes */
 	struct file_rec *recs;
 	enum sq_state state;
+	struct sq_memo_cell memo;
+	struct sq_ahead *ahead;
 
 	/* finish: inode numbers 1..ninodes, their references and whether
 	 * they have been written yet */

@@ -47,6 +47,48 @@ static void hash_entry(uint64_t *h, const struct mkl_source_entry *e)
 	mkl_hash_bytes(h, v, sizeof(v));
 }
 
+/* Compressing ahead: a recipe's tree is made for a minute or more before
+ * its tar begins; the image's writer may compress its files meanwhile
+ * (squashfs.h). Started once both the directory is known (the source's
+ * thread says so) and the image is open, whichever comes last; never once
+ * the first entry has been read. An error is a note: the build goes on
+ * without. Call with ahead_mu held. */
+static void start_ahead(struct build *b)
+{
+	struct mkl_err e = { 0 };
+	struct mkl_image *img = b->part[PART_IMAGE];
+
+	if (!b->ahead_dir || b->ahead_closed || !img)
+		return;
+	if (mkl_image_ahead(img, b->ahead_dir, &e))
+		build_note(b, "not compressing ahead: %s", e.msg);
+	else
+		build_note(b, "compressing ahead in %s while it is made", b->ahead_dir);
+	free(b->ahead_dir);
+	b->ahead_dir = NULL;
+}
+
+static void on_tree(void *ctx, const char *dir)
+{
+	struct build *b = ctx;
+
+	pthread_mutex_lock(&b->ahead_mu);
+	if (!b->ahead_dir && !b->ahead_closed) {
+		b->ahead_dir = strdup(dir);
+		start_ahead(b);
+	}
+	pthread_mutex_unlock(&b->ahead_mu);
+}
+
+static void close_ahead(struct build *b)
+{
+	pthread_mutex_lock(&b->ahead_mu);
+	b->ahead_closed = true;
+	free(b->ahead_dir);
+	b->ahead_dir = NULL;
+	pthread_mutex_unlock(&b->ahead_mu);
+}
+
 /* Read the source once: the tree gets the metadata, the squashfs the bytes. */
 static int pass_source(struct build *b, struct mkl_err *err)
 {
@@ -56,6 +98,9 @@ static int pass_source(struct build *b, struct mkl_err *err)
 
 	while ((r = mkl_source_next(b->src, &e, err)) == 1) {
 		struct mkl_node *n;
+
+		if (!b->ahead_closed)	/* the tree is done: nothing more ahead */
+			close_ahead(b);
 
 		if (mkl_cancelled())
 			return mkl_error(err, ECANCELED, "cancelled");
@@ -265,6 +310,9 @@ static int open_parts(struct build *b, int out_fd, struct mkl_err *err)
 	io.note_ctx = o->ctx;
 	if (mkl_image_open(b->fmt, &io, &b->part[PART_IMAGE], err))
 		return -1;
+	pthread_mutex_lock(&b->ahead_mu);
+	start_ahead(b);
+	pthread_mutex_unlock(&b->ahead_mu);
 	if (o->root_mode != MKL_ROOT_SYMLINK)
 		return 0;
 	rw = b->fmt == mkl_image_formats ? io : (struct mkl_image_opts){
@@ -276,7 +324,9 @@ static int open_parts(struct build *b, int out_fd, struct mkl_err *err)
 int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, struct mkl_err *err)
 {
 	struct build b = { .o = o, .res = res, .hash = MKL_HASH_INIT,
-			   .fmt = o->image_format ? o->image_format : mkl_image_formats };
+			   .fmt = o->image_format ? o->image_format : mkl_image_formats,
+			   .ahead_mu = PTHREAD_MUTEX_INITIALIZER };
+	struct mkl_recipe recipe;
 	struct mkl_outfile out = { .fd = -1 };
 	struct mkl_buf kernel = { 0 }, initrd = { 0 };
 	struct stat st;
@@ -294,10 +344,17 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 	}
 	if (build_find_uefi(&b, err))
 		goto fail;
-	/* The output first: a recipe's source takes minutes to give its first entry. */
+	if (o->recipe) {	/* its tree's directory, for compressing ahead */
+		recipe = *o->recipe;
+		recipe.tree = on_tree;
+		recipe.tree_ctx = &b;
+	}
+	/* The output and the image first: a recipe's source takes minutes to
+	 * give its first entry (opening it reads the tar's first block), and
+	 * the image compresses ahead meanwhile. */
 	if (mkl_outfile_open(&out, o->output, false, err) ||
-	    (o->recipe ? mkl_source_recipe_open(o->recipe, &b.src, err) : mkl_source_open(o->source, &b.src, err)) ||
-	    !(b.tree = mkl_tree_create(err)) || open_parts(&b, out.fd, err))
+	    !(b.tree = mkl_tree_create(err)) || open_parts(&b, out.fd, err) ||
+	    (o->recipe ? mkl_source_recipe_open(&recipe, &b.src, err) : mkl_source_open(o->source, &b.src, err)))
 		goto fail;
 
 	build_note(&b, "reading '%s'", o->source);
@@ -368,6 +425,7 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		goto fail;
 	ret = 0;
 fail:
+	close_ahead(&b);	/* before the image goes: no start from mmdebstrap's thread */
 	if (b.isum) {
 		struct mkl_err ignored;
 

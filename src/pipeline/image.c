@@ -151,3 +151,10 @@ void mkl_image_destroy(struct mkl_image *img)
 	if (fd >= 0)
 		close(fd);
 }
+
+int mkl_image_ahead(struct mkl_image *img, const char *dir, struct mkl_err *err)
+{
+	if (!img->fmt->ops->ahead)
+		return mkl_error(err, ENOTSUP, "a %s image cannot compress ahead", img->fmt->name);
+	return img->fmt->ops->ahead(img, dir, err);
+}

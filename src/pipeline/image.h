@@ -91,6 +91,9 @@ struct mkl_image_ops {
 	int (*read)(struct mkl_image *img, const struct mkl_node *node, mkl_sink_fn sink,
 		    void *ctx, struct mkl_err *err);
 	void (*destroy)(struct mkl_image *img);	/* the format's own state; not fd */
+	/* Optional (NULL: the format cannot): compress ahead from dir, a tree
+	 * still being made, until the first add (see squashfs.h). */
+	int (*ahead)(struct mkl_image *img, const char *dir, struct mkl_err *err);
 };
 
 /* The table, ended by a row with a NULL name; the first row is the default. */
@@ -116,6 +119,8 @@ int mkl_image_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl_er
 int mkl_image_read(struct mkl_image *img, const struct mkl_node *node, mkl_sink_fn sink,
 		   void *ctx, struct mkl_err *err);
 void mkl_image_destroy(struct mkl_image *img);	/* accepts NULL; closes fd unless placed */
+/* Through ops->ahead; ENOTSUP when the format has none. */
+int mkl_image_ahead(struct mkl_image *img, const char *dir, struct mkl_err *err);
 
 /* Each format's file (image_squashfs.c, image_cloop.c). */
 extern const struct mkl_image_ops mkl_image_squashfs_ops, mkl_image_cloop_ops;

@@ -197,7 +197,8 @@ static void cloop_destroy(struct mkl_image *img)
 	free(c);
 }
 
-/* check, open, add, finish, read, destroy */
+/* check, open, add, finish, read, destroy; no compressing ahead (its
+ * blocks are made by the spool's reader, src/fmt/cloop.c) */
 const struct mkl_image_ops mkl_image_cloop_ops = {
-	cloop_check, cloop_open, cloop_add, cloop_finish, cloop_read, cloop_destroy,
+	cloop_check, cloop_open, cloop_add, cloop_finish, cloop_read, cloop_destroy, NULL,
 };

@@ -2,6 +2,7 @@
  * (libsquashfs) behind the image interface. The init loop-mounts it. */
 #include "pipeline/image.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "fmt/squashfs.h"
@@ -61,10 +62,22 @@ static int sqfs_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl_
 {
 	struct sqfs_image *s = (struct sqfs_image *)img;
 
+	struct mkl_sqfs_ahead_stats st;
+
 	if (mkl_sqfs_finish(s->sq, tree, err))
 		return -1;
 	img->bytes = mkl_sqfs_bytes(s->sq);
+	mkl_sqfs_ahead_stats(s->sq, &st);
+	if (st.files)
+		mkl_image_note(img, "compressed ahead: %" PRIu64 " blocks (%" PRIu64 " MiB of %" PRIu64
+			       " files) while the tree was made; the image took %" PRIu64 " of them",
+			       st.blocks, st.bytes_in >> 20, st.files, st.hits);
 	return 0;
+}
+
+static int sqfs_ahead(struct mkl_image *img, const char *dir, struct mkl_err *err)
+{
+	return mkl_sqfs_ahead_start(((struct sqfs_image *)img)->sq, dir, img->o.output, err);
 }
 
 static int sqfs_read(struct mkl_image *img, const struct mkl_node *node, mkl_sink_fn sink,
@@ -81,7 +94,7 @@ static void sqfs_destroy(struct mkl_image *img)
 	free(s);
 }
 
-/* check, open, add, finish, read, destroy */
+/* check, open, add, finish, read, destroy, ahead */
 const struct mkl_image_ops mkl_image_squashfs_ops = {
-	sqfs_check, sqfs_open, sqfs_add, sqfs_finish, sqfs_read, sqfs_destroy,
+	sqfs_check, sqfs_open, sqfs_add, sqfs_finish, sqfs_read, sqfs_destroy, sqfs_ahead,
 };

@@ -11,6 +11,7 @@
 #ifndef MKL_PIPELINE_INTERNAL_H
 #define MKL_PIPELINE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,12 @@ struct build {
 	struct mkl_build_result *res;
 	struct image_sum *isum;		/* the image's SHA-256 in the making (medium.c) */
 	struct mkl_buf shim, grub;	/* UEFI: read before anything is written */
+	/* Compressing ahead in a recipe's tree (build.c): the directory
+	 * mmdebstrap named, from its thread, until the image is open; closed
+	 * once the first entry is read. Under ahead_mu. */
+	pthread_mutex_t ahead_mu;
+	char *ahead_dir;
+	bool ahead_closed;
 };
 
 void build_note(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -56,6 +56,10 @@ extern char **environ;
 
 #define TAIL_LINES 12
 
+/* The line our setup hook prints (make_argv): the directory mmdebstrap
+ * installs into, the same path outside its namespaces. */
+#define TREE_MARK "mklive: installing into "
+
 struct recipe_source {
 	struct mkl_source base;
 	struct mkl_source *tar;		/* over the pipe */
@@ -74,6 +78,8 @@ struct recipe_source {
 	int thread_started;
 	void (*note)(void *ctx, const char *line);
 	void *ctx;
+	void (*on_tree)(void *ctx, const char *dir);
+	void *tree_ctx;
 	pthread_mutex_t mu;
 	char tail[TAIL_LINES][256];	/* the last lines, a ring */
 	unsigned ntail;
@@ -341,6 +347,8 @@ static char **make_argv(const struct mkl_recipe *r, char **dir_out, struct mkl_e
 	}
 	if (!has_kernel(r->packages))	/* a live system boots its own kernel */
 		add(&a, fmt("--include=linux-image-%s", r->architecture ? r->architecture : "amd64"));
+	/* where the tree is made, for a writer that compresses ahead */
+	add(&a, strdup("--setup-hook=echo \"" TREE_MARK "$1\" >&2"));
 	if (r->cache && !src.failed) {
 		dir = cache_dir(r, src.v, src.n);
 		if (dir) {
@@ -393,6 +401,11 @@ static char **make_argv(const struct mkl_recipe *r, char **dir_out, struct mkl_e
 
 static void keep_line(struct recipe_source *rs, const char *line)
 {
+	if (!strncmp(line, TREE_MARK, strlen(TREE_MARK))) {
+		if (rs->on_tree)
+			rs->on_tree(rs->tree_ctx, line + strlen(TREE_MARK));
+		return;
+	}
 	pthread_mutex_lock(&rs->mu);
 	snprintf(rs->tail[rs->ntail++ % TAIL_LINES], sizeof(rs->tail[0]), "%s", line);
 	pthread_mutex_unlock(&rs->mu);
@@ -928,6 +941,8 @@ int mkl_source_recipe_open(const struct mkl_recipe *r, struct mkl_source **out, 
 	rs->tree.fd = -1;
 	rs->note = r->note;
 	rs->ctx = r->ctx;
+	rs->on_tree = r->tree;
+	rs->tree_ctx = r->tree_ctx;
 	pthread_mutex_init(&rs->mu, NULL);
 	if (!(argv = make_argv(r, &rs->dir, err)) || (rs->dir && open_cache(rs, rs->dir, err)))
 		goto fail;

@@ -37,6 +37,11 @@ struct mkl_recipe {
 	 * (may be NULL). */
 	void (*note)(void *ctx, const char *line);
 	void *ctx;
+	/* The directory mmdebstrap installs the tree into, once it is made
+	 * (from the same thread; may be NULL): its files change until the tar
+	 * begins, and a writer may compress ahead there (squashfs.h). */
+	void (*tree)(void *ctx, const char *dir);
+	void *tree_ctx;
 };
 
 /* Check the recipe (suite given, include a directory, hooks executable
