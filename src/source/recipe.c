@@ -369,12 +369,19 @@ static char **make_argv(const struct mkl_recipe *r, char **dir_out, struct mkl_e
 		}
 	}
 	if (r->include) {
-		/* Over the tree, owned by root; directories the tree has keep
-		 * their owner and mode, and symlinks to directories (/lib ->
-		 * usr/lib) stay. */
+		/* Over the tree, owned by root; what the tree already has keeps
+		 * its owner and group (directories their mode too), and
+		 * symlinks to directories (/lib -> usr/lib) stay. The owners of
+		 * the paths the include replaces are noted first (stat, NUL-
+		 * separated "uid:gid" and "./path" pairs) and given back after. */
 		q = shell_quote(r->include);
-		add(&a, q ? fmt("--customize-hook=tar -C %s --owner=0 --group=0 --numeric-owner -cf - . | "
-				"tar -C \"$1\" -xf - --keep-directory-symlink --no-overwrite-dir", q) : NULL);
+		add(&a, q ? fmt("--customize-hook=o=$(mktemp) && "
+				"{ (cd %s && find . -mindepth 1 ! -type d -printf './%%P\\0') | "
+				"(cd \"$1\" && xargs -0r stat --printf '%%u:%%g\\0%%n\\0' -- 2>/dev/null >\"$o\"); "
+				"tar -C %s --owner=0 --group=0 --numeric-owner -cf - . | "
+				"tar -C \"$1\" -xf - --keep-directory-symlink --no-overwrite-dir && "
+				"(cd \"$1\" && xargs -0r -n 2 chown -h <\"$o\"); }; rc=$?; rm -f \"$o\"; exit $rc",
+				q, q) : NULL);
 		free(q);
 	}
 	s = r->hooks ? r->hooks : "";

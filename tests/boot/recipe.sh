@@ -64,6 +64,9 @@ mkdir -p "$T/c"
 cp -a "$TOP/examples/console" "$T/c/"
 printf '#!/bin/sh\necho "made with one more hook" >"$1/etc/mklive-test"\n' >"$T/c/more.sh"
 chmod +x "$T/c/more.sh"
+# A file the tree has, of another group (utmp), replaced by the include's.
+mkdir -p "$T/c/console/var/log"
+echo "from the include" >"$T/c/console/var/log/lastlog"
 { cat "$TOP/examples/console.conf"; } | sed 's/^include = console$/include = console\nhooks = more.sh/' >"$T/c/console.conf"
 start=$SECONDS
 if noproxy $B -v -c "$T/c/console.conf" --uefi no -o "$T/c.iso" >"$T/c.out" 2>&1; then
@@ -74,6 +77,27 @@ fi
 check "... with apt-get update skipped (the kept lists)" grep -q 'skipping update as requested' "$T/c.out"
 check "... its files compressed ahead while mmdebstrap installed, and taken ($(grep -o 'compressed ahead:.*' "$T/c.out"))" \
 	grep -Eq 'compressed ahead: [0-9]+ blocks .* the image took [1-9][0-9]* of them' "$T/c.out"
+xorriso -osirrox on -indev "$T/c.iso" -extract /live/filesystem.squashfs "$T/c.sqfs" >/dev/null 2>&1
+lastlog=$(unsquashfs -lln "$T/c.sqfs" 2>/dev/null | awk '$NF == "squashfs-root/var/log/lastlog" {print $1, $2}')
+check "the include replaced /var/log/lastlog, which keeps its owner and group utmp ($lastlog)" \
+	test "$lastlog" = "-rw-r--r-- 0/43"
+check "... with the include's content" \
+	bash -c "unsquashfs -cat '$T/c.sqfs' /var/log/lastlog 2>/dev/null | grep -qx 'from the include'"
+rm -f "$T/c.sqfs"
+# Two mmdebstrap runs of the same tree (one more hook that does nothing;
+# the same kept lists and packages: the same mirror state): the same ISO.
+printf '#!/bin/sh\nexit 0\n' >"$T/c/noop.sh"
+chmod +x "$T/c/noop.sh"
+sed 's/^hooks = more.sh$/hooks = more.sh noop.sh/' "$T/c/console.conf" >"$T/c/console-d.conf"
+if noproxy $B -v -c "$T/c/console-d.conf" --uefi no -o "$T/d.iso" >"$T/d.out" 2>&1; then
+	check "mmdebstrap ran a second time (another hook: not the kept tree)" \
+		bash -c "! grep -q \"the recipe's tree as the last build made it\" '$T/d.out'"
+	check "... and the two runs give byte-identical ISOs (SOURCE_DATE_EPOCH, same mirror state)" \
+		cmp -s "$T/c.iso" "$T/d.iso"
+else
+	fail "the recipe with a hook that does nothing: $(tail -n 12 "$T/d.out")"
+fi
+rm -f "$T/d.iso"
 # Blocks made ahead are the compressor's own bytes: the same recipe from its
 # kept tree (no mmdebstrap, nothing ahead) gives the same ISO.
 if noproxy $B -v -c "$T/c/console.conf" --uefi no -o "$T/c2.iso" >"$T/c2.out" 2>&1; then
