@@ -224,7 +224,7 @@ static const struct mkl_option *option_of(int c)
  * build's options; helpers found here are left in *init, *media for the
  * caller to free. 0, or an exit status with the message printed. */
 static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char **init,
-		      char **media, char **cache, struct mkl_err *err)
+		      char **media, char **persist, char **cache, struct mkl_err *err)
 {
 	bool ext2 = !strcmp(s->initrd_format, "ext2");
 
@@ -264,6 +264,7 @@ static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char
 	o->init = s->init ? s->init : (*init = default_helper("mklive-init"));
 	if (o->media)
 		o->media_program = *media = default_helper("mklive-media");
+	o->persist_program = *persist = default_helper("mklive-persist");
 	if (cli_time(&o->time))
 		return 2;
 	return 0;
@@ -301,7 +302,7 @@ int cmd_build(int argc, char **argv)
 	struct mkl_err err = { 0 };
 	struct progress prog_state = { 0 };
 	struct option longopts[64];
-	char shortopts[64], *init = NULL, *media = NULL, *cache = NULL, what[PATH_MAX + 64];
+	char shortopts[64], *init = NULL, *media = NULL, *persist = NULL, *cache = NULL, what[PATH_MAX + 64];
 	struct cli_recipe recipe = { 0 };
 	struct timespec t0;
 	int c, rc = 2;
@@ -358,7 +359,7 @@ int cmd_build(int argc, char **argv)
 	} else {
 		o.source = argv[optind];
 	}
-	if ((rc = build_opts(&cli, &o, &init, &media, &cache, &err)))
+	if ((rc = build_opts(&cli, &o, &init, &media, &persist, &cache, &err)))
 		goto out;
 	/* mmdebstrap stamps the tree with the image's time: equal recipes and
 	 * SOURCE_DATE_EPOCH give equal images. */
@@ -397,6 +398,7 @@ out:
 	mkl_config_free(&file);
 	free(init);
 	free(media);
+	free(persist);
 	free(cache);
 	return rc;
 }

@@ -38,6 +38,7 @@ struct init_cfg {
 	const char *init;	/* init=, NULL for the default list */
 	unsigned timeout;	/* seconds to wait for the medium */
 	const char *persist;	/* persistence: "LABEL", "LABEL:/FILE", or NULL */
+	const char *medium;	/* the device the medium was found on */
 	unsigned ptimeout;	/* seconds to wait for the persistence medium */
 	int ufd;		/* uevent socket, -1 if none */
 	int debug, quiet, shell, toram;

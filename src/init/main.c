@@ -414,6 +414,7 @@ int main(int argc, char **argv)
 	}
 	dbg("medium: %lu ms", now_ms() - t);
 	info("found medium %s on %s", cfg.id, dev);
+	cfg.medium = dev;
 	if (cfg.verify && medium_verify(MKL_MEDIUM) < 0)
 		rescue();
 	if (medium_has_image(&cfg, dev) < 0)

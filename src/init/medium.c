@@ -143,6 +143,16 @@ static int probe(int sysdir, const char *name, const void *arg)
 		usb_suspect(name, "empty");
 		return 0;
 	}
+	/* a hybrid image's first partition starts at 0 and holds the same
+	 * ISO 9660: mounted from there, the disk stays free for a persistence
+	 * partition beside it (a mounted disk refuses its partitions' mounts).
+	 * The kernel announces a disk after its partitions. */
+	sfmt(what, sizeof(what), "%s%s1/start", name,
+	     name[strlen(name) - 1] <= '9' ? "p" : "");
+	if (!read_attr(sysdir, what, size, sizeof(size)) && !strcmp(size, "0")) {
+		note(name, "its first partition holds it");
+		return 0;
+	}
 	fd = open_dev(sysdir, name);
 	if (fd < 0) {
 		note(name, errno == ENOMEDIUM ? "no medium" : errstr(errno));

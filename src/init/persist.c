@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -74,11 +75,24 @@ static void not_persistent(void)
 	err("warning: this system is not persistent: changes are lost at power-off");
 }
 
-/*
- * Find and mount the persistence filesystem (and image file), and make
- * MKL_PERSIST/mklive/{upper,work}.  desc gets what it is, for the console.
- * 0 on success; -1 after saying why the system is not persistent.
- */
+/* First boot: nothing carries the label; mklive-persist (in the
+ * initramfs: src/persist/) adds a partition with an ext4 filesystem in the
+ * free space of the boot medium's disk, and says what it did or why not
+ * (a CD, no room, ...). 0 when it made one. */
+static int make_persist(const char *medium, const char *label)
+{
+	pid_t pid;
+	int st;
+
+	info("persistence: none yet: making it beside the medium %s", medium);
+	pid = _Fork();
+	if (pid == 0) {
+		execv("/mklive-persist", (char *[]){ "mklive-persist", (char *)medium, (char *)label, NULL });
+		_exit(127);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid && st == 0 ? 0 : -1;
+}
+
 int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
 {
 	char label[64], dev[64], what[128], file[256], loop[32];
@@ -105,7 +119,9 @@ int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
 
 	sfmt(what, sizeof(what), "the persistence filesystem labelled '%s'", label);
 	if (dev_wait(probe_label, label, cfg->ufd, cfg->ptimeout * 1000UL, 0, what,
-		     dev, sizeof(dev)) < 0) {
+		     dev, sizeof(dev)) < 0 &&
+	    (path || make_persist(cfg->medium, label) ||
+	     dev_wait(probe_label, label, cfg->ufd, 10000, 0, what, dev, sizeof(dev)) < 0)) {
 		err("warning: persistence: no ext2/3/4 or FAT filesystem labelled '%s' "
 		    "found (waited %u s, mklive.ptimeout=)", label, cfg->ptimeout);
 		not_persistent();

@@ -286,6 +286,7 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 {
 	const struct mkl_build_opts *o = b->o;
 	struct mkl_buf dep = { 0 }, alias = { 0 }, builtin = { 0 }, init = { 0 }, ko = { 0 }, raw = { 0 };
+	struct mkl_buf persist = { 0 };
 	bool ext2 = o->initrd_format == MKL_INITRD_EXT2;
 	struct mkl_modsel sel = { 0 };
 	struct mkl_cstream *cs = NULL;
@@ -340,6 +341,10 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 		mkl_err_prefix(err, "the init program (build it with 'make', or pass --init)");
 		goto out;
 	}
+	if (o->persist_program && mkl_read_file(o->persist_program, &persist, false, err)) {
+		mkl_err_prefix(err, "mklive-persist (build it with 'make')");
+		goto out;
+	}
 	/* ext2: the archive is made whole first, then becomes the filesystem. */
 	if (mkl_cstream_create(ext2 ? MKL_CODEC_NONE : o->initrd_codec, initrd_level(o), mkl_buf_sink,
 			       ext2 ? &raw : out, &cs, err) ||
@@ -356,7 +361,9 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 	    add_module_dirs(cp, base, &sel, t, err))
 		goto out;
 	initramfs_conf(b, kver, conf, sizeof(conf));
-	if (mkl_cpio_add(cp, "init", S_IFREG | 0755, 0, 0, 0, t, init.data, init.len, err) ||
+	if ((persist.len && mkl_cpio_add(cp, "mklive-persist", S_IFREG | 0755, 0, 0, 0, t, persist.data,
+					 persist.len, err)) ||
+	    mkl_cpio_add(cp, "init", S_IFREG | 0755, 0, 0, 0, t, init.data, init.len, err) ||
 	    mkl_cpio_add(cp, "mklive.conf", S_IFREG | 0644, 0, 0, 0, t, conf, strlen(conf), err))
 		goto out;
 	snprintf(path, sizeof(path), "%s/modules.dep", base);
@@ -387,6 +394,7 @@ out:
 	mkl_buf_free(&alias);
 	mkl_buf_free(&builtin);
 	mkl_buf_free(&init);
+	mkl_buf_free(&persist);
 	mkl_buf_free(&ko);
 	return ret;
 }

@@ -38,6 +38,7 @@ chmod +x "$T/mmdebstrap"
 export MKLIVE_MMDEBSTRAP=$T/mmdebstrap FAKE_ARGS=$T/args FAKE_ROOT=$TOP/build/test-demo/root
 mkdir -p "$T/r/files/etc" "$T/r/hooks"
 echo "from the include" >"$T/r/files/etc/motd"
+echo "new" >"$T/r/files/etc/hostname-new"
 printf '#!/bin/sh\ntrue\n' >"$T/r/hooks/a.sh"
 chmod +x "$T/r/hooks/a.sh"
 cat >"$T/r/live.conf" <<'CONF'
@@ -66,9 +67,26 @@ check "components" arg "--components=main,contrib"
 check "variant" arg "--variant=important"
 check "the suite" arg "bookworm"
 check "the include, relative to the file, copied over the tree by root" \
-	grep -qF -- "--customize-hook=tar -C '$T/r/files' --owner=0 --group=0" "$T/args"
+	grep -qF -- "tar -C '$T/r/files' --owner=0 --group=0" "$T/args"
 check "the hook, relative to the file" arg "--customize-hook=$T/r/hooks/a.sh"
-include_at=$(grep -n -- "--customize-hook=tar -C" "$T/args" | cut -d: -f1)
+include_at=$(grep -n -- "--customize-hook=.*tar -C '$T/r/files'" "$T/args" | cut -d: -f1)
+# The include's hook itself, run as mmdebstrap runs it (sh -c, the tree as
+# $1) over a tree where a file it replaces belongs to another group: that
+# owner stays, new files are root's.
+if [ "$(id -u)" = 0 ]; then
+	hook=$(sed -n "s|^--customize-hook=\(.*tar -C '$T/r/files'.*\)$|\1|p" "$T/args")
+	mkdir -p "$T/ht/etc"
+	echo old >"$T/ht/etc/motd"
+	chown 5:43 "$T/ht/etc/motd"
+	sh -c "$hook" exec "$T/ht"
+	check "the include's hook: exit 0 ($?)" test $? = 0
+	check "... a file the tree had keeps its owner 5:43 ($(stat -c %u:%g "$T/ht/etc/motd"))" \
+		test "$(stat -c %u:%g "$T/ht/etc/motd")" = 5:43
+	check "... with the include's content" grep -qx "from the include" "$T/ht/etc/motd"
+	check "... a new file is root's" test "$(stat -c %u:%g "$T/ht/etc/hostname-new" 2>/dev/null)" = 0:0
+else
+	skip "the include's hook needs root to give owners back"
+fi
 hook_at=$(grep -n -- "--customize-hook=$T/r/hooks/a.sh" "$T/args" | cut -d: -f1)
 check "the include comes before the hooks ($include_at < $hook_at)" test "${include_at:-9}" -lt "${hook_at:-0}"
 cache=$(sed -n 's|^--setup-hook=sync-in \(.*\)/archives /var/cache/apt/archives/$|\1|p' "$T/args")
@@ -158,7 +176,7 @@ if grep -q '^nobody:\|^65534:' /etc/subuid 2>/dev/null; then
 	skip "nobody has subordinate IDs here: the unshare check cannot be shown"
 else
 	chmod 755 "$T" "$T/r" && chmod 644 "$T/r/live.conf" && mkdir -m 1777 "$T/nobody"
-	mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$T/bin/" && chmod 755 "$T/bin"
+	mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$TOP/build/mklive-persist" "$T/bin/" && chmod 755 "$T/bin"
 	setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$T/nobody" USER=nobody \
 		"$T/bin/mklive" build --uefi no -c "$T/r/live.conf" -o "$T/nobody/n.iso" >"$T/out" 2>&1
 	check "as nobody without subordinate IDs: exit 1 ($?)" test $? = 1

@@ -1,0 +1,59 @@
+/* mklive-persist: persistence made on the boot stick itself, at first boot.
+ *
+ * The hybrid ISO written to a stick larger than itself leaves the rest of
+ * the stick unused. The init runs this program (static, in the initramfs:
+ * the init itself stays small) when `persistence` is asked for and no
+ * filesystem carries the label; it
+ *
+ *   part.c   finds the free space after the last partition (MBR and, when
+ *            the image has one, the hybrid GPT), and when it is at least
+ *            PERSIST_MIN_FREE, adds a partition there to both tables: MBR
+ *            type 0x83, GPT "Linux filesystem data" with valid CRCs, the
+ *            GPT's backup header and entries moved to the end of the disk.
+ *            It never changes an existing entry nor writes inside the image
+ *            or another partition;
+ *   ext4.c   makes an empty ext4 filesystem in it (ours, minimal: see there);
+ *
+ * both on the whole disk's fd (a block device or, for the tests, a disk
+ * image file), then tells the kernel of the new partition (BLKPG).
+ *
+ * Nothing here prints: errors are messages in a caller's buffer.
+ */
+#ifndef MKL_PERSIST_H
+#define MKL_PERSIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PERSIST_MIN_FREE (256ull << 20)
+#define PERSIST_ALIGN (1ull << 20)		/* partitions start on a MiB */
+
+struct persist_plan {
+	uint64_t disk_sectors;		/* 512-byte sectors */
+	uint64_t start, sectors;	/* the new partition */
+	int mbr_slot;			/* 0..3 */
+	int gpt;			/* the disk has a (valid) GPT */
+	uint32_t gpt_slot;		/* its entry's index */
+	unsigned partno;		/* the kernel's number for it (sdX<partno>) */
+};
+
+/* What can be made on the disk open at fd (disk_bytes long): 0 and *p,
+ * or -1 with why (no room, no free slot, a table we do not understand). */
+int persist_plan(int fd, uint64_t disk_bytes, struct persist_plan *p, char *why, size_t n);
+
+/* Write the new entries (and the GPT's backup at the disk's end); label is
+ * the GPT partition's name. 0, or -1 with why. */
+int persist_add_partition(int fd, const struct persist_plan *p, const char *label,
+			  const unsigned char guid[16], char *why, size_t n);
+
+/* An empty ext4 filesystem of bytes (a multiple of 4096) from byte off of
+ * fd: label, uuid, time now. 0, or -1 with why. */
+int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
+		   const unsigned char uuid[16], uint32_t now, char *why, size_t n);
+
+/* crc.c: CRC-32 (IEEE 802.3, as GPT and zlib), CRC-16 (ANSI, reflected
+ * 0xA001, as ext4's group descriptor checksums) */
+uint32_t persist_crc32(uint32_t crc, const void *buf, size_t len);
+uint16_t persist_crc16(uint16_t crc, const void *buf, size_t len);
+
+#endif
