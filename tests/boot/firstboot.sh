@@ -6,8 +6,8 @@
 # there, and the second boot finds it (the partition is not made again).
 # On the host: sgdisk -v says nothing it does not say of the pristine
 # image, e2fsck -fn is clean, debugfs reads the token, mklive verify passes.
-# The changed stick still boots from the firmware, BIOS (isolinux) and UEFI
-# (OVMF, GRUB). A CD, and a stick without room, boot non-persistent and say
+# The changed stick still boots from the firmware, BIOS (isolinux), UEFI and
+# UEFI with Secure Boot (OVMF, shim, GRUB). A CD, and a stick without room, boot non-persistent and say
 # why.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -70,21 +70,25 @@ else
 fi
 check "mklive verify on the stick" bash -c "'$MKLIVE' verify '$T/stick' >/dev/null"
 
-# 4. The firmware still boots it: BIOS and UEFI.
+# 4. The firmware still boots it: BIOS, UEFI, Secure Boot.
 if boot_wait "$T/bios.log" MKLIVE-BOOT-OK -drive "file=$T/stick,format=raw,if=virtio" -boot c; then
 	ok "BIOS boots the stick after its change in ${BOOT_SECONDS}s"
 else
 	fail "BIOS boot of the changed stick: no marker; last lines:"; tail -n 15 "$T/bios.log"
 fi
-# shellcheck disable=SC2207
-fw=($(ovmf_args uefi "$T/vars.fd"))
-if BOOT_TIMEOUT=300 boot_wait "$T/uefi.log" MKLIVE-BOOT-OK "${fw[@]}" \
-	-device qemu-xhci -drive if=none,id=stick,format=raw,file="$T/stick" \
-	-device usb-storage,drive=stick,bootindex=1; then
-	ok "UEFI (OVMF, GRUB) boots the stick after its change in ${BOOT_SECONDS}s"
-else
-	fail "UEFI boot of the changed stick: no marker; last lines:"; tail -n 15 "$T/uefi.log"
-fi
+for f in uefi secureboot; do
+	# shellcheck disable=SC2207
+	fw=($(ovmf_args $f "$T/vars-$f.fd"))
+	if BOOT_TIMEOUT=300 boot_wait "$T/$f.log" MKLIVE-BOOT-OK "${fw[@]}" \
+		-device qemu-xhci -drive if=none,id=stick,format=raw,file="$T/stick" \
+		-device usb-storage,drive=stick,bootindex=1; then
+		ok "$f (OVMF, shim, GRUB) boots the stick after its change in ${BOOT_SECONDS}s"
+		want=disabled; [ $f = secureboot ] && want=enabled
+		check "$f: the system reports Secure Boot $want" grep -q "firmware: UEFI, Secure Boot $want" "$T/$f.log"
+	else
+		fail "$f boot of the changed stick: no marker; last lines:"; tail -n 15 "$T/$f.log"
+	fi
+done
 
 # 5. A CD: nothing to make; it boots, not persistent, and says why.
 if boot_wait "$T/cd.log" MKLIVE-BOOT-OK "${kern[@]}" -cdrom "$iso" -append "console=ttyS0 persistence"; then
