@@ -58,6 +58,19 @@ static const char *whole_disk(const char *dev, char *out, size_t size)
 	return out;
 }
 
+#ifndef GRND_INSECURE
+#define GRND_INSECURE 0x0004
+#endif
+
+static int random_bytes(unsigned char *buf, size_t len)
+{
+	ssize_t n = getrandom(buf, len, GRND_INSECURE);
+
+	if (n < 0 && errno == EINVAL)	/* older kernels */
+		n = getrandom(buf, len, 0);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *disk, *label = "persistence";
@@ -100,8 +113,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mklive-persist: %s: %s\n", disk, why);
 		return 1;
 	}
-	if (getrandom(uuid, sizeof(uuid), 0) != sizeof(uuid) ||
-	    getrandom(guid, sizeof(guid), 0) != sizeof(guid)) {
+	/* UUIDs need no secret randomness: early in boot the kernel's pool
+	 * may not be ready (seconds under QEMU), and GRND_INSECURE (Linux
+	 * 5.6) does not wait for it */
+	if (random_bytes(uuid, sizeof(uuid)) || random_bytes(guid, sizeof(guid))) {
 		fprintf(stderr, "mklive-persist: no random numbers for the UUIDs\n");
 		return 1;
 	}

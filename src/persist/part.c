@@ -214,7 +214,7 @@ int persist_add_partition(int fd, const struct persist_plan *p, const char *labe
 		memcpy(e + 16, guid, 16);
 		put64(e + 32, p->start);
 		put64(e + 40, p->start + p->sectors - 1);
-		for (size_t i = 0; label[i] && i < 36; i++)	/* UTF-16LE, ASCII labels */
+		for (size_t i = 0; i < 36 && label[i]; i++)	/* UTF-16LE, ASCII labels */
 			e[56 + 2 * i] = (unsigned char)label[i];
 		put32(g.hdr + 88, persist_crc32(0, g.ents, g.ent_bytes));
 		put64(g.hdr + 32, p->disk_sectors - 1);		/* AlternateLBA */

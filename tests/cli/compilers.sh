@@ -23,11 +23,13 @@ for cc in gcc clang; do
 	fi
 done
 if command -v musl-gcc >/dev/null; then
-	if make -C "$TOP" -s BUILDDIR="$T/musl" WERROR=1 "$T/musl/mklive-init" >"$T/init.log" 2>&1; then
-		ok "musl-gcc -Werror: mklive-init builds without a warning"
-	else
-		fail "musl-gcc -Werror (src/init): $(grep -E 'warning|error' "$T/init.log" | head -n 5)"
-	fi
+	for p in mklive-init mklive-media mklive-persist; do
+		if make -C "$TOP" -s BUILDDIR="$T/musl" WERROR=1 "$T/musl/$p" >"$T/$p.log" 2>&1; then
+			ok "musl-gcc -Werror: $p builds without a warning"
+		else
+			fail "musl-gcc -Werror ($p): $(grep -E 'warning|error' "$T/$p.log" | head -n 5)"
+		fi
+	done
 else
 	skip "musl-gcc missing (package musl-tools): the init is not built"
 fi
