@@ -37,33 +37,12 @@
 #define FIRST_INO 11u
 #define EXTENTS_FL 0x80000u
 
-static void put16(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	put16(p, v);
-	put16(p + 2, v >> 16);
-}
-
 static void be32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)(v >> 24);
 	p[1] = (unsigned char)(v >> 16);
 	p[2] = (unsigned char)(v >> 8);
 	p[3] = (unsigned char)v;
-}
-
-static int fail(char *why, size_t n, const char *msg)
-{
-	if (n) {
-		strncpy(why, msg, n - 1);
-		why[n - 1] = '\0';
-	}
-	return -1;
 }
 
 struct fs {
@@ -124,32 +103,32 @@ static void inode(unsigned char *p, uint32_t mode, uint32_t links, uint64_t size
 		  uint32_t count, uint32_t now)
 {
 	memset(p, 0, ISIZE);
-	put16(p, mode);
-	put32(p + 0x04, (uint32_t)size);
-	put32(p + 0x08, now);
-	put32(p + 0x0C, now);
-	put32(p + 0x10, now);
-	put16(p + 0x1A, links);
-	put32(p + 0x1C, count * (BS / 512));
-	put32(p + 0x20, EXTENTS_FL);
+	persist_put16(p, mode);
+	persist_put32(p + 0x04, (uint32_t)size);
+	persist_put32(p + 0x08, now);
+	persist_put32(p + 0x0C, now);
+	persist_put32(p + 0x10, now);
+	persist_put16(p + 0x1A, links);
+	persist_put32(p + 0x1C, count * (BS / 512));
+	persist_put32(p + 0x20, EXTENTS_FL);
 	/* the extent header and its one extent, in i_block */
-	put16(p + 0x28, 0xF30A);
-	put16(p + 0x2A, 1);
-	put16(p + 0x2C, 4);
-	put32(p + 0x34, 0);
-	put16(p + 0x38, count);
-	put32(p + 0x3C, start);
-	put32(p + 0x6C, (uint32_t)(size >> 32));
-	put16(p + 0x80, 32);		/* i_extra_isize */
-	put32(p + 0x90, now);		/* i_crtime */
+	persist_put16(p + 0x28, 0xF30A);
+	persist_put16(p + 0x2A, 1);
+	persist_put16(p + 0x2C, 4);
+	persist_put32(p + 0x34, 0);
+	persist_put16(p + 0x38, count);
+	persist_put32(p + 0x3C, start);
+	persist_put32(p + 0x6C, (uint32_t)(size >> 32));
+	persist_put16(p + 0x80, 32);		/* i_extra_isize */
+	persist_put32(p + 0x90, now);		/* i_crtime */
 }
 
 static void dirent(unsigned char *p, uint32_t ino, uint32_t rec, const char *name)
 {
 	size_t len = strlen(name);
 
-	put32(p, ino);
-	put16(p + 4, rec);
+	persist_put32(p, ino);
+	persist_put16(p + 4, rec);
 	p[6] = (unsigned char)len;
 	p[7] = 2;	/* a directory */
 	memcpy(p + 8, name, len);
@@ -159,42 +138,42 @@ static void super(const struct fs *f, unsigned char *sb, uint32_t group, uint64_
 		  const char *label, const unsigned char *jinode)
 {
 	memset(sb, 0, 1024);
-	put32(sb + 0x00, f->groups * IPG);
-	put32(sb + 0x04, f->blocks);
-	put32(sb + 0x0C, (uint32_t)free_blocks);
-	put32(sb + 0x10, f->groups * IPG - FIRST_INO);
-	put32(sb + 0x18, 2);			/* 1024 << 2 */
-	put32(sb + 0x1C, 2);
-	put32(sb + 0x20, BPG);
-	put32(sb + 0x24, BPG);
-	put32(sb + 0x28, IPG);
-	put32(sb + 0x30, f->now);
-	put16(sb + 0x36, 0xFFFF);		/* no mount-count checks */
-	put16(sb + 0x38, 0xEF53);
-	put16(sb + 0x3A, 1);			/* clean */
-	put16(sb + 0x3C, 1);			/* errors: continue */
-	put32(sb + 0x40, f->now);
-	put32(sb + 0x4C, 1);			/* dynamic revision */
-	put32(sb + 0x54, FIRST_INO);
-	put16(sb + 0x58, ISIZE);
-	put16(sb + 0x5A, group);
-	put32(sb + 0x5C, 0x4 | 0x8 | 0x20);	/* has_journal ext_attr dir_index */
-	put32(sb + 0x60, 0x2 | 0x40);		/* filetype extent */
-	put32(sb + 0x64, 0x1 | 0x2 | 0x10 | 0x20 | 0x40);
+	persist_put32(sb + 0x00, f->groups * IPG);
+	persist_put32(sb + 0x04, f->blocks);
+	persist_put32(sb + 0x0C, (uint32_t)free_blocks);
+	persist_put32(sb + 0x10, f->groups * IPG - FIRST_INO);
+	persist_put32(sb + 0x18, 2);			/* 1024 << 2 */
+	persist_put32(sb + 0x1C, 2);
+	persist_put32(sb + 0x20, BPG);
+	persist_put32(sb + 0x24, BPG);
+	persist_put32(sb + 0x28, IPG);
+	persist_put32(sb + 0x30, f->now);
+	persist_put16(sb + 0x36, 0xFFFF);		/* no mount-count checks */
+	persist_put16(sb + 0x38, 0xEF53);
+	persist_put16(sb + 0x3A, 1);			/* clean */
+	persist_put16(sb + 0x3C, 1);			/* errors: continue */
+	persist_put32(sb + 0x40, f->now);
+	persist_put32(sb + 0x4C, 1);			/* dynamic revision */
+	persist_put32(sb + 0x54, FIRST_INO);
+	persist_put16(sb + 0x58, ISIZE);
+	persist_put16(sb + 0x5A, group);
+	persist_put32(sb + 0x5C, 0x4 | 0x8 | 0x20);	/* has_journal ext_attr dir_index */
+	persist_put32(sb + 0x60, 0x2 | 0x40);		/* filetype extent */
+	persist_put32(sb + 0x64, 0x1 | 0x2 | 0x10 | 0x20 | 0x40);
 	memcpy(sb + 0x68, f->uuid, 16);
 	strncpy((char *)sb + 0x78, label, 16);
-	put32(sb + 0xE0, JOURNAL_INO);
+	persist_put32(sb + 0xE0, JOURNAL_INO);
 	for (int i = 0; i < 16; i++)		/* the directory hash seed */
 		sb[0xEC + i] = (unsigned char)(f->uuid[15 - i] ^ 0x5A);
 	sb[0xFC] = 1;				/* half_md4 */
 	sb[0xFD] = 1;				/* s_jnl_blocks holds a copy */
-	put32(sb + 0x100, 0x000C);		/* user_xattr acl */
-	put32(sb + 0x108, f->now);
+	persist_put32(sb + 0x100, 0x000C);		/* user_xattr acl */
+	persist_put32(sb + 0x108, f->now);
 	memcpy(sb + 0x10C, jinode + 0x28, 60);	/* the journal inode's i_block */
-	put32(sb + 0x10C + 64, (uint32_t)((uint64_t)f->journal * BS));
-	put16(sb + 0x15C, 32);
-	put16(sb + 0x15E, 32);
-	put32(sb + 0x160, 1);			/* signed directory hash (x86) */
+	persist_put32(sb + 0x10C + 64, (uint32_t)((uint64_t)f->journal * BS));
+	persist_put16(sb + 0x15C, 32);
+	persist_put16(sb + 0x15E, 32);
+	persist_put32(sb + 0x160, 1);			/* signed directory hash (x86) */
 }
 
 /* mke2fs's default journal size for the filesystem's size, at most what
@@ -217,10 +196,10 @@ int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 	uint64_t free_total = 0;
 
 	if (bytes / BS > UINT32_MAX)
-		return fail(why, n, "the partition is larger than 16 TiB");
+		return persist_fail(why, n, "the partition is larger than 16 TiB");
 	f.blocks = (uint32_t)(bytes / BS);
 	if (f.blocks < 2 * BPG)
-		return fail(why, n, "the partition is smaller than 256 MiB");
+		return persist_fail(why, n, "the partition is smaller than 256 MiB");
 	f.groups = (f.blocks + BPG - 1) / BPG;
 	f.gdt = (f.groups * DESC + BS - 1) / BS;
 	/* a last group too small for its own metadata and some data goes */
@@ -230,13 +209,13 @@ int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 		f.gdt = (f.groups * DESC + BS - 1) / BS;
 	}
 	if (f.gdt > sizeof(gdt) / BS)
-		return fail(why, n, "too many block groups");
+		return persist_fail(why, n, "too many block groups");
 	f.journal = journal_blocks(f.blocks);
 	f.root_blk = 1 + f.gdt + 2 + ITB;
 	f.lpf_blk = f.root_blk + 1;
 	f.jstart = f.lpf_blk + 1;
 	if (f.jstart + f.journal > BPG)
-		return fail(why, n, "no room for the journal in the first group");
+		return persist_fail(why, n, "no room for the journal in the first group");
 
 	/* the inodes: root, journal, lost+found */
 	memset(itable, 0, sizeof(itable));
@@ -265,19 +244,19 @@ int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 		}
 		free_b = group_blocks(&f, g) - used;
 		free_total += free_b;
-		put32(d + 0x00, m);
-		put32(d + 0x04, m + 1);
-		put32(d + 0x08, m + 2);
-		put16(d + 0x0C, free_b);
-		put16(d + 0x0E, free_i);
-		put16(d + 0x10, dirs);
-		put16(d + 0x12, flags);
-		put16(d + 0x1C, unused);
-		put32(gl, g);
+		persist_put32(d + 0x00, m);
+		persist_put32(d + 0x04, m + 1);
+		persist_put32(d + 0x08, m + 2);
+		persist_put16(d + 0x0C, free_b);
+		persist_put16(d + 0x0E, free_i);
+		persist_put16(d + 0x10, dirs);
+		persist_put16(d + 0x12, flags);
+		persist_put16(d + 0x1C, unused);
+		persist_put32(gl, g);
 		crc = persist_crc16(0xFFFF, uuid, 16);
 		crc = persist_crc16(crc, gl, 4);
 		crc = persist_crc16(crc, d, 0x1E);
-		put16(d + 0x1E, crc);
+		persist_put16(d + 0x1E, crc);
 	}
 
 	/* group 0: block 0 (the super block at 1024), descriptors, bitmaps,
@@ -286,28 +265,28 @@ int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 	super(&f, sb, 0, free_total, label, jinode);
 	memcpy(blk + 1024, sb, sizeof(sb));
 	if (wblk(&f, 0, blk, BS) || wblk(&f, 1, gdt, (size_t)f.gdt * BS))
-		return fail(why, n, "cannot write the super block");
+		return persist_fail(why, n, "cannot write the super block");
 	memset(blk, 0, sizeof(blk));
 	set_bits(blk, 0, f.jstart + f.journal);
 	set_bits(blk, group_blocks(&f, 0), BPG);
 	if (wblk(&f, 1 + f.gdt, blk, BS))
-		return fail(why, n, "cannot write the block bitmap");
+		return persist_fail(why, n, "cannot write the block bitmap");
 	memset(blk, 0, sizeof(blk));
 	set_bits(blk, 0, FIRST_INO);
 	set_bits(blk, IPG, BS * 8);
 	if (wblk(&f, 2 + f.gdt, blk, BS) || wblk(&f, 3 + f.gdt, itable, sizeof(itable)))
-		return fail(why, n, "cannot write the inode table");
+		return persist_fail(why, n, "cannot write the inode table");
 	memset(blk, 0, sizeof(blk));
 	dirent(blk, ROOT_INO, 12, ".");
 	dirent(blk + 12, ROOT_INO, 12, "..");
 	dirent(blk + 24, LPF_INO, BS - 24, "lost+found");
 	if (wblk(&f, f.root_blk, blk, BS))
-		return fail(why, n, "cannot write the root directory");
+		return persist_fail(why, n, "cannot write the root directory");
 	memset(blk, 0, sizeof(blk));
 	dirent(blk, LPF_INO, 12, ".");
 	dirent(blk + 12, ROOT_INO, BS - 12, "..");
 	if (wblk(&f, f.lpf_blk, blk, BS))
-		return fail(why, n, "cannot write lost+found");
+		return persist_fail(why, n, "cannot write lost+found");
 
 	/* the journal's super block (jbd2 v2, big-endian): empty, s_start 0 */
 	memset(blk, 0, sizeof(blk));
@@ -320,7 +299,7 @@ int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 	memcpy(blk + 0x30, uuid, 16);
 	be32(blk + 0x40, 1);
 	if (wblk(&f, f.jstart, blk, BS))
-		return fail(why, n, "cannot write the journal");
+		return persist_fail(why, n, "cannot write the journal");
 
 	/* the copies in the sparse groups, and the last group's block bitmap */
 	for (uint32_t g = 1; g < f.groups; g++) {
@@ -329,17 +308,17 @@ int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 			super(&f, blk, g, free_total, label, jinode);
 			if (wblk(&f, (uint64_t)g * BPG, blk, BS) ||
 			    wblk(&f, (uint64_t)g * BPG + 1, gdt, (size_t)f.gdt * BS))
-				return fail(why, n, "cannot write a super block copy");
+				return persist_fail(why, n, "cannot write a super block copy");
 		}
 		if (g + 1 == f.groups) {
 			memset(blk, 0, sizeof(blk));
 			set_bits(blk, 0, meta(&f, g));
 			set_bits(blk, group_blocks(&f, g), BPG);
 			if (wblk(&f, first_meta(&f, g), blk, BS))
-				return fail(why, n, "cannot write the last block bitmap");
+				return persist_fail(why, n, "cannot write the last block bitmap");
 		}
 	}
 	if (fsync(fd))
-		return fail(why, n, "cannot flush the filesystem to the disk");
+		return persist_fail(why, n, "cannot flush the filesystem to the disk");
 	return 0;
 }

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PERSIST_MIN_FREE (256ull << 20)
 #define PERSIST_ALIGN (1ull << 20)		/* partitions start on a MiB */
@@ -50,6 +51,45 @@ int persist_add_partition(int fd, const struct persist_plan *p, const char *labe
  * fd: label, uuid, time now. 0, or -1 with why. */
 int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 		   const unsigned char uuid[16], uint32_t now, char *why, size_t n);
+
+/* What part.c and ext4.c share: little-endian fields (MBR, GPT, ext4),
+ * and the one way they report: msg into why, -1. */
+static inline uint32_t persist_le32(const unsigned char *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t persist_le64(const unsigned char *p)
+{
+	return persist_le32(p) | (uint64_t)persist_le32(p + 4) << 32;
+}
+
+static inline void persist_put16(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static inline void persist_put32(unsigned char *p, uint32_t v)
+{
+	persist_put16(p, v);
+	persist_put16(p + 2, v >> 16);
+}
+
+static inline void persist_put64(unsigned char *p, uint64_t v)
+{
+	persist_put32(p, (uint32_t)v);
+	persist_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline int persist_fail(char *why, size_t n, const char *msg)
+{
+	if (n) {
+		strncpy(why, msg, n - 1);
+		why[n - 1] = '\0';
+	}
+	return -1;
+}
 
 /* crc.c: CRC-32 (IEEE 802.3, as GPT and zlib), CRC-16 (ANSI, reflected
  * 0xA001, as ext4's group descriptor checksums) */

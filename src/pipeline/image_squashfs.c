@@ -61,7 +61,6 @@ static int sqfs_add(struct mkl_image *img, struct mkl_node *node, mkl_read_fn re
 static int sqfs_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl_err *err)
 {
 	struct sqfs_image *s = (struct sqfs_image *)img;
-
 	struct mkl_sqfs_ahead_stats st;
 
 	if (mkl_sqfs_finish(s->sq, tree, err))
