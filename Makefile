@@ -69,7 +69,7 @@ ifeq ($(WERROR),1)
 INIT_CFLAGS += -Werror
 endif
 
-all: $(BUILDDIR)/mklive $(BUILDDIR)/mklive-init $(BUILDDIR)/mklive-media $(BUILDDIR)/mklive-persist
+all: $(BUILDDIR)/mklive $(BUILDDIR)/mklive-init $(BUILDDIR)/mklive-media $(BUILDDIR)/mklive-helper
 
 # On a machine without the build dependencies, say which Debian packages are
 # missing and how to get them, instead of a compiler error. (Only where
@@ -117,12 +117,12 @@ $(BUILDDIR)/mklive-media: $(MEDIA_SRC) src/media/media.h
 	@mkdir -p $(dir $@)
 	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(MEDIA_SRC)
 
-# Persistence made at first boot (partition + ext4), run by the init from
-# the initramfs: static, and apart so the init stays small.
-PERSIST_SRC := $(sort $(wildcard src/persist/*.c))
-$(BUILDDIR)/mklive-persist: $(PERSIST_SRC) src/persist/persist.h
+# The init's helper (persistence made at first boot, ...), run by the init
+# from the initramfs: static, and apart so the init stays small.
+HELPER_SRC := $(sort $(wildcard src/helper/*.c))
+$(BUILDDIR)/mklive-helper: $(HELPER_SRC) src/helper/helper.h
 	@mkdir -p $(dir $@)
-	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(PERSIST_SRC)
+	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(HELPER_SRC)
 
 $(BUILDDIR)/tests/%: tests/unit/%.c tests/unit/t.h $(CLI_LIBOBJ) $(BUILDDIR)/libmklive.a
 	@mkdir -p $(dir $@)
@@ -171,7 +171,7 @@ install: all
 	install -m 0755 $(BUILDDIR)/mklive $(DESTDIR)$(BINDIR)/mklive
 	install -m 0755 $(BUILDDIR)/mklive-init $(DESTDIR)$(LIBEXECDIR)/mklive-init
 	install -m 0755 $(BUILDDIR)/mklive-media $(DESTDIR)$(LIBEXECDIR)/mklive-media
-	install -m 0755 $(BUILDDIR)/mklive-persist $(DESTDIR)$(LIBEXECDIR)/mklive-persist
+	install -m 0755 $(BUILDDIR)/mklive-helper $(DESTDIR)$(LIBEXECDIR)/mklive-helper
 	install -m 0644 docs/mklive.1 $(DESTDIR)$(MANDIR)/man1/mklive.1
 	install -m 0644 docs/mklive.conf.5 $(DESTDIR)$(MANDIR)/man5/mklive.conf.5
 	install -m 0644 docs/mklive-init.7 $(DESTDIR)$(MANDIR)/man7/mklive-init.7

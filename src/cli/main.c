@@ -264,7 +264,7 @@ static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char
 	o->init = s->init ? s->init : (*init = default_helper("mklive-init"));
 	if (o->media)
 		o->media_program = *media = default_helper("mklive-media");
-	o->persist_program = *persist = default_helper("mklive-persist");
+	o->helper_program = *persist = default_helper("mklive-helper");
 	if (cli_time(&o->time))
 		return 2;
 	return 0;

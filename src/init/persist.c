@@ -75,8 +75,8 @@ static void not_persistent(void)
 	err("warning: this system is not persistent: changes are lost at power-off");
 }
 
-/* First boot: nothing carries the label; mklive-persist (in the
- * initramfs: src/persist/) adds a partition with an ext4 filesystem in the
+/* First boot: nothing carries the label; mklive-helper (in the
+ * initramfs: src/helper/) adds a partition with an ext4 filesystem in the
  * free space of the boot medium's disk, and says what it did or why not
  * (a CD, no room, ...). 0 when it made one. */
 static int make_persist(const char *medium, const char *label)
@@ -87,7 +87,7 @@ static int make_persist(const char *medium, const char *label)
 	info("persistence: none yet: making it beside the medium %s", medium);
 	pid = _Fork();
 	if (pid == 0) {
-		execv("/mklive-persist", (char *[]){ "mklive-persist", (char *)medium, (char *)label, NULL });
+		execv("/mklive-helper", (char *[]){ "mklive-helper", "persist", (char *)medium, (char *)label, NULL });
 		_exit(127);
 	}
 	return pid > 0 && waitpid(pid, &st, 0) == pid && st == 0 ? 0 : -1;

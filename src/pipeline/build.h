@@ -79,11 +79,11 @@ struct mkl_build_opts {
 	 * rule and the /media/list link. -1: when the tree has autofs. */
 	int media;
 	const char *media_program;
-	/* mklive-persist (a host path), in the initramfs as /mklive-persist:
+	/* mklive-helper (a host path), in the initramfs as /mklive-helper:
 	 * the init runs it at first boot with `persistence` to make the
-	 * persistence partition beside the image (src/persist/). NULL: left
+	 * persistence partition beside the image (src/helper/). NULL: left
 	 * out, and the init says it cannot make one. */
-	const char *persist_program;
+	const char *helper_program;
 	/* [live]: the live user and the system's settings, written into the
 	 * init's /mklive.conf; the init writes them into the root at boot
 	 * (mklive-init(7)). NULL: the tree's (user: none made). */

@@ -341,8 +341,8 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 		mkl_err_prefix(err, "the init program (build it with 'make', or pass --init)");
 		goto out;
 	}
-	if (o->persist_program && mkl_read_file(o->persist_program, &persist, false, err)) {
-		mkl_err_prefix(err, "mklive-persist (build it with 'make')");
+	if (o->helper_program && mkl_read_file(o->helper_program, &persist, false, err)) {
+		mkl_err_prefix(err, "mklive-helper (build it with 'make')");
 		goto out;
 	}
 	/* ext2: the archive is made whole first, then becomes the filesystem. */
@@ -361,7 +361,7 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 	    add_module_dirs(cp, base, &sel, t, err))
 		goto out;
 	initramfs_conf(b, kver, conf, sizeof(conf));
-	if ((persist.len && mkl_cpio_add(cp, "mklive-persist", S_IFREG | 0755, 0, 0, 0, t, persist.data,
+	if ((persist.len && mkl_cpio_add(cp, "mklive-helper", S_IFREG | 0755, 0, 0, 0, t, persist.data,
 					 persist.len, err)) ||
 	    mkl_cpio_add(cp, "init", S_IFREG | 0755, 0, 0, 0, t, init.data, init.len, err) ||
 	    mkl_cpio_add(cp, "mklive.conf", S_IFREG | 0644, 0, 0, 0, t, conf, strlen(conf), err))

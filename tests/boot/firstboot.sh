@@ -1,7 +1,7 @@
 #!/bin/bash
 # Persistence made on first boot: the demo ISO written to a 1 GiB "stick"
 # (a virtio disk) and booted with `persistence`: no filesystem has the
-# label, so the init runs mklive-persist, which adds partition 3 after the
+# label, so the init runs mklive-helper, which adds partition 3 after the
 # image (MBR and hybrid GPT) with ext4 in it; the demo's init writes a token
 # there, and the second boot finds it (the partition is not made again).
 # On the host: sgdisk -v says nothing it does not say of the pristine
@@ -34,7 +34,7 @@ if boot_wait "$T/1.log" "mklive-demo: persist:" "${kern[@]}" "${stick[@]}" \
 	ok "first boot with persistence on a bare stick in ${BOOT_SECONDS}s"
 	check "the init: none yet, making it beside the medium" \
 		grep -q 'persistence: none yet: making it beside the medium /dev/vda' "$T/1.log"
-	check "mklive-persist: partition 3 ($(grep -o '/dev/vda: partition.*' "$T/1.log"))" \
+	check "mklive-helper: partition 3 ($(grep -o '/dev/vda: partition.*' "$T/1.log"))" \
 		grep -q '/dev/vda: partition 3, [0-9]* MiB' "$T/1.log"
 	check "the root is an overlay on /dev/vda3 (label 'persistence')" \
 		grep -q "overlay with /dev/vda3 (label 'persistence'): changes persist" "$T/1.log"
@@ -92,7 +92,7 @@ done
 
 # 5. A CD: nothing to make; it boots, not persistent, and says why.
 if boot_wait "$T/cd.log" MKLIVE-BOOT-OK "${kern[@]}" -cdrom "$iso" -append "console=ttyS0 persistence"; then
-	check "CD: mklive-persist says it is a CD" grep -q 'is a CD: it cannot take a partition' "$T/cd.log"
+	check "CD: mklive-helper says it is a CD" grep -q 'is a CD: it cannot take a partition' "$T/cd.log"
 	check "CD: boots not persistent, and says so" grep -q 'this system is not persistent' "$T/cd.log"
 else
 	fail "CD with persistence: no marker; last lines:"; tail -n 15 "$T/cd.log"
@@ -102,7 +102,7 @@ fi
 cp "$iso" "$T/full"
 if boot_wait "$T/full.log" MKLIVE-BOOT-OK "${kern[@]}" -drive "file=$T/full,format=raw,if=virtio" \
 	-append "console=ttyS0 persistence"; then
-	check "no room: mklive-persist says so" grep -q 'less than 256 MiB free after the last partition' "$T/full.log"
+	check "no room: mklive-helper says so" grep -q 'less than 256 MiB free after the last partition' "$T/full.log"
 	check "no room: boots not persistent" grep -q 'this system is not persistent' "$T/full.log"
 	check "no room: the stick is unchanged" cmp -s "$iso" "$T/full"
 else

@@ -18,7 +18,7 @@ demo_iso() {
 		touch "$dir/root/.complete"
 	fi
 	if [ ! -f "$dir/demo.iso" ] || [ "$MKLIVE" -nt "$dir/demo.iso" ] || [ "$MKLIVE_INIT" -nt "$dir/demo.iso" ] ||
-	   [ "$TOP/build/mklive-persist" -nt "$dir/demo.iso" ] ||
+	   [ "$TOP/build/mklive-helper" -nt "$dir/demo.iso" ] ||
 	   [ "$dir/root/.complete" -nt "$dir/demo.iso" ]; then
 		"$MKLIVE" build -q --timeout 1 --level 3 --append "console=ttyS0" --efi-root "$efi" \
 			"$dir/root" -o "$dir/demo.iso" || return 1

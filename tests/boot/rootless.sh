@@ -48,7 +48,7 @@ W=$(mktemp -d /var/tmp/mklive-rootless.XXXXXX) || { fail "mktemp"; t_done; exit 
 trap 'rm -rf "$T" "$W"' EXIT
 chmod 755 "$W"
 mkdir -p "$W/bin" "$W/efi" "$W/cache"
-cp "$TOP/build/mklive" "$TOP/build/mklive-init" "$TOP/build/mklive-media" "$TOP/build/mklive-persist" "$W/bin/"
+cp "$TOP/build/mklive" "$TOP/build/mklive-init" "$TOP/build/mklive-media" "$TOP/build/mklive-helper" "$W/bin/"
 cp -a "$EFI_ROOT/." "$W/efi/"
 cat >"$W/rootless.conf" <<'EOF'
 [recipe]

@@ -105,7 +105,7 @@ tar -C "$tree" -rf "$T/deep-ok.tar" ./boot ./lib
 "$MKLIVE" cloop create "$T/in/blob" "$T/c.cloop" 2>/dev/null
 head -c 5000 "$T/c.cloop" >"$T/trunc.cloop"
 head -c 6000000 /dev/zero | "$MKLIVE" cloop create - "$T/in/big.cloop"
-mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$TOP/build/mklive-persist" "$T/bin/" && chmod 755 "$T/bin"
+mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$TOP/build/mklive-helper" "$T/bin/" && chmod 755 "$T/bin"
 mkdir -p "$T/full"
 if ! mount -t tmpfs -o size=2m tmpfs "$T/full" 2>/dev/null; then
 	skip "cannot mount a small tmpfs (not root): full-filesystem cases use a 2 MB one"

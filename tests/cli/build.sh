@@ -112,8 +112,8 @@ check "initramfs holds a selection of modules ($nko), not all" test "$nko" -gt 2
 mkdir -p "$T/ird" && (cd "$T/ird" && cpio -idm --quiet <"$T/initrd.cpio" 2>/dev/null)
 check "modules copied byte for byte" cmp -s "$T/ird/lib/modules/$kver/kernel/fs/squashfs/squashfs.ko" "$src/lib/modules/$kver/kernel/fs/squashfs/squashfs.ko"
 check "init is the built mklive-init" cmp -s "$T/ird/init" "$MKLIVE_INIT"
-check "initramfs has /mklive-persist, the built one (first-boot persistence)" \
-	cmp -s "$T/ird/mklive-persist" "$TOP/build/mklive-persist"
+check "initramfs has /mklive-helper, the built one (first-boot persistence)" \
+	cmp -s "$T/ird/mklive-helper" "$TOP/build/mklive-helper"
 check "conf names the medium id" grep -qx "id=$volset" "$T/ird/mklive.conf"
 check "initramfs has /dev/console" test -c "$T/ird/dev/console" -o "$(id -u)" -ne 0
 check "conf: the default live user, logged in automatically" \
@@ -181,7 +181,7 @@ tar --numeric-owner --xattrs --xattrs-include='*' -C "$src" -cf "$T/root.tar" . 
 chmod 755 "$T"; chmod 644 "$T/root.tar"
 mkdir -m 1777 "$T/nobody"
 # The checkout may sit in a directory nobody cannot enter: run copies.
-mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$TOP/build/mklive-persist" "$T/bin/" && chmod 755 "$T/bin"
+mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$TOP/build/mklive-helper" "$T/bin/" && chmod 755 "$T/bin"
 # nobody cannot read root's cache, where shim and GRUB are: BIOS only.
 NB="$T/bin/mklive build -q --uefi no --timeout 1 --level 1"
 if setpriv --reuid=65534 --regid=65534 --clear-groups $NB "$T/root.tar" -o "$T/nobody/t.iso" 2>"$T/err"; then
@@ -318,7 +318,7 @@ check "SIGINT: no output and no scratch files left" test -z "$(ls -A "$T/e")"
 if make -C "$TOP" -s install DESTDIR="$T/dest" PREFIX=/opt/mk >"$T/inst.log" 2>&1; then
 	check "make install: mklive in PREFIX/bin" test -x "$T/dest/opt/mk/bin/mklive"
 	check "make install: mklive-init in PREFIX/lib/mklive" test -x "$T/dest/opt/mk/lib/mklive/mklive-init"
-	check "make install: mklive-persist in PREFIX/lib/mklive" test -x "$T/dest/opt/mk/lib/mklive/mklive-persist"
+	check "make install: mklive-helper in PREFIX/lib/mklive" test -x "$T/dest/opt/mk/lib/mklive/mklive-helper"
 	check "make install: man pages" test -f "$T/dest/opt/mk/share/man/man1/mklive.1" -a -f "$T/dest/opt/mk/share/man/man5/mklive.conf.5" \
 		-a -f "$T/dest/opt/mk/share/man/man7/mklive-init.7" -a -f "$T/dest/opt/mk/share/man/man8/mklive-media.8"
 	check "installed mklive finds its installed init" "$T/dest/opt/mk/bin/mklive" build -q --level 1 "$src" -o "$T/inst.iso"

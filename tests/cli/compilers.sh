@@ -23,7 +23,7 @@ for cc in gcc clang; do
 	fi
 done
 if command -v musl-gcc >/dev/null; then
-	for p in mklive-init mklive-media mklive-persist; do
+	for p in mklive-init mklive-media mklive-helper; do
 		if make -C "$TOP" -s BUILDDIR="$T/musl" WERROR=1 "$T/musl/$p" >"$T/$p.log" 2>&1; then
 			ok "musl-gcc -Werror: $p builds without a warning"
 		else

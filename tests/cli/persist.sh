@@ -1,5 +1,5 @@
 #!/bin/bash
-# mklive-persist (what the init runs at first boot with `persistence` and
+# mklive-helper (what the init runs at first boot with `persistence` and
 # no persistence filesystem): on the hybrid ISO written to a larger "stick"
 # (a disk image file), a partition after the image in the MBR and the
 # hybrid GPT, with an ext4 filesystem labelled persistence. Checked with
@@ -11,14 +11,14 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/boot/lib.sh"
 t_tmpdir
-P=$TOP/build/mklive-persist
+P=$TOP/build/mklive-helper
 for tool in sgdisk gdisk e2fsck blkid debugfs sfdisk; do
 	if ! command -v "$tool" >/dev/null; then
 		skip "$tool not installed (scripts/deps.sh check installs gdisk, e2fsprogs, fdisk)"
 		t_done; exit 0
 	fi
 done
-check "mklive-persist is static and small ($(stat -c %s "$P") bytes)" \
+check "mklive-helper is static and small ($(stat -c %s "$P") bytes)" \
 	bash -c "file -L '$P' | grep -q 'statically linked' && [ \$(stat -c %s '$P') -le 65536 ]"
 
 demo_iso >/dev/null || { fail "making the demo ISO"; t_done; exit 1; }
@@ -29,10 +29,10 @@ sgdisk -v "$iso" >"$T/pristine.v" 2>&1
 # A 1 GiB stick with the UEFI image on it (isohybrid MBR and GPT).
 cp "$iso" "$T/stick"
 truncate -s 1G "$T/stick"
-if "$P" "$T/stick" >"$T/out" 2>"$T/err"; then
+if "$P" persist "$T/stick" >"$T/out" 2>"$T/err"; then
 	ok "made the partition: $(cat "$T/out")"
 else
-	fail "mklive-persist on a 1 GiB stick: $(cat "$T/err")"
+	fail "mklive-helper on a 1 GiB stick: $(cat "$T/err")"
 fi
 check "it is partition 3 (after the image's two)" grep -q "stick: partition 3, " "$T/out"
 sfdisk -d "$T/stick" >"$T/sfdisk" 2>&1
@@ -63,12 +63,12 @@ check "the image's bytes after its system area are untouched" \
 	cmp -s -i 32768 -n $((isz - 32768 - 63 * 512)) "$iso" "$T/stick"
 check "mklive verify on the stick still passes" bash -c "'$MKLIVE' verify '$T/stick' >/dev/null"
 
-# refused WHAT DISK MESSAGE: mklive-persist on DISK exits 1 saying MESSAGE,
+# refused WHAT DISK MESSAGE: mklive-helper on DISK exits 1 saying MESSAGE,
 # and DISK is byte for byte as it was.
 refused() {
 	local rc
 	cp "$2" "$2.before"
-	"$P" "$2" >/dev/null 2>"$T/refused.err"
+	"$P" persist "$2" >/dev/null 2>"$T/refused.err"
 	rc=$?
 	check "$1: exit 1 and says '$3' ($(cat "$T/refused.err"))" \
 		bash -c "[ $rc = 1 ] && grep -q '$3' '$T/refused.err'"
@@ -97,7 +97,7 @@ rm -f "$T/bad"
 EFI_ROOT=$(efi_root)
 if "$MKLIVE" build -q --uefi no --timeout 1 --level 1 "$TOP/build/test-demo/root" -o "$T/bios.iso" 2>"$T/berr"; then
 	truncate -s 600M "$T/bios.iso"
-	if "$P" "$T/bios.iso" >"$T/bout" 2>"$T/berr2"; then
+	if "$P" persist "$T/bios.iso" >"$T/bout" 2>"$T/berr2"; then
 		ok "BIOS-only image: $(cat "$T/bout")"
 	else
 		fail "BIOS-only image: $(cat "$T/berr2")"
@@ -115,12 +115,17 @@ fi
 
 chmod 444 "$T/stick"
 if [ "$(id -u)" != 0 ]; then
-	"$P" "$T/stick" >/dev/null 2>"$T/err5"
+	"$P" persist "$T/stick" >/dev/null 2>"$T/err5"
 	rc=$?
 	check "a read-only disk: exit 1 ($(cat "$T/err5"))" test $rc = 1
 fi
 "$P" >/dev/null 2>&1
+check "no job: usage, exit 2" test $? = 2
+"$P" persist >/dev/null 2>&1
 check "no disk: usage, exit 2" test $? = 2
-"$P" "$T/stick" "a-label-longer-than-16" >/dev/null 2>&1
+"$P" persistence "$T/stick" >/dev/null 2>"$T/err6"
+rc=$?
+check "an unknown job: exit 2, the jobs listed" eval 'test $rc = 2 && grep -q "^  persist " "$T/err6"'
+"$P" persist "$T/stick" "a-label-longer-than-16" >/dev/null 2>&1
 check "a label over 16 bytes: exit 2" test $? = 2
 t_done

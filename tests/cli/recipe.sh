@@ -176,7 +176,7 @@ if grep -q '^nobody:\|^65534:' /etc/subuid 2>/dev/null; then
 	skip "nobody has subordinate IDs here: the unshare check cannot be shown"
 else
 	chmod 755 "$T" "$T/r" && chmod 644 "$T/r/live.conf" && mkdir -m 1777 "$T/nobody"
-	mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$TOP/build/mklive-persist" "$T/bin/" && chmod 755 "$T/bin"
+	mkdir -p "$T/bin" && cp "$MKLIVE" "$MKLIVE_INIT" "$TOP/build/mklive-helper" "$T/bin/" && chmod 755 "$T/bin"
 	setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$T/nobody" USER=nobody \
 		"$T/bin/mklive" build --uefi no -c "$T/r/live.conf" -o "$T/nobody/n.iso" >"$T/out" 2>&1
 	check "as nobody without subordinate IDs: exit 1 ($?)" test $? = 1

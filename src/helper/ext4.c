@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "persist.h"
+#include "helper.h"
 
 #define BS 4096u
 #define BPG 32768u

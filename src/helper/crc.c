@@ -1,6 +1,6 @@
 /* Bitwise CRCs: a few hundred bytes of code instead of tables; they run
  * over a few KiB of partition and group descriptor tables once. */
-#include "persist.h"
+#include "helper.h"
 
 uint32_t persist_crc32(uint32_t crc, const void *buf, size_t len)
 {

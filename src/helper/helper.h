@@ -1,6 +1,7 @@
-/* mklive-persist: persistence made on the boot stick itself, at first boot.
+/* mklive-helper: the init's helper (main.c: one row per job).
  *
- * The hybrid ISO written to a stick larger than itself leaves the rest of
+ * Job "persist" (persist.c): persistence made on the boot stick itself, at
+ * first boot. The hybrid ISO written to a stick larger than itself leaves the rest of
  * the stick unused. The init runs this program (static, in the initramfs:
  * the init itself stays small) when `persistence` is asked for and no
  * filesystem carries the label; it
@@ -17,14 +18,18 @@
  * both on the whole disk's fd (a block device or, for the tests, a disk
  * image file), then tells the kernel of the new partition (BLKPG).
  *
- * Nothing here prints: errors are messages in a caller's buffer.
+ * Nothing but the jobs' entry points prints: errors are messages in a
+ * caller's buffer.
  */
-#ifndef MKL_PERSIST_H
-#define MKL_PERSIST_H
+#ifndef MKL_HELPER_H
+#define MKL_HELPER_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/* The jobs (main.c's table): argv[0] is the job's name. */
+int helper_persist(int argc, char **argv);
 
 #define PERSIST_MIN_FREE (256ull << 20)
 #define PERSIST_ALIGN (1ull << 20)		/* partitions start on a MiB */

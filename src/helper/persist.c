@@ -1,4 +1,4 @@
-/* mklive-persist DISK [LABEL]: a partition in the free space after the
+/* mklive-helper persist DISK [LABEL]: a partition in the free space after the
  * last one on DISK (a block device, or a disk image file; a partition's
  * device stands for its disk: the init names the medium), with an empty
  * ext4 filesystem labelled LABEL (default "persistence") in it; then the
@@ -31,7 +31,7 @@ struct blkpg_partition {
 	char devname[64], volname[64];
 };
 
-#include "persist.h"
+#include "helper.h"
 
 /* The disk a partition device (/dev/sda1) belongs to: its parent
  * directory in sysfs. Anything else as it is. */
@@ -71,7 +71,7 @@ static int random_bytes(unsigned char *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
-int main(int argc, char **argv)
+int helper_persist(int argc, char **argv)
 {
 	const char *disk, *label = "persistence";
 	unsigned char uuid[16], guid[16];
@@ -82,42 +82,42 @@ int main(int argc, char **argv)
 	int fd;
 
 	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: mklive-persist DISK [LABEL]\n");
+		fprintf(stderr, "usage: mklive-helper persist DISK [LABEL]\n");
 		return 2;
 	}
 	disk = argv[1];
 	if (argc == 3)
 		label = argv[2];
 	if (strlen(label) > 16) {
-		fprintf(stderr, "mklive-persist: label '%s' is longer than 16 bytes\n", label);
+		fprintf(stderr, "mklive-helper persist: label '%s' is longer than 16 bytes\n", label);
 		return 2;
 	}
 	if (!strncmp(disk, "/dev/sr", 7)) {
-		fprintf(stderr, "mklive-persist: %s is a CD: it cannot take a partition\n", disk);
+		fprintf(stderr, "mklive-helper persist: %s is a CD: it cannot take a partition\n", disk);
 		return 1;
 	}
 	disk = whole_disk(disk, whole, sizeof(whole));
 	fd = open(disk, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "mklive-persist: cannot open %s for writing: %s\n", disk,
+		fprintf(stderr, "mklive-helper persist: cannot open %s for writing: %s\n", disk,
 			errno == EROFS || errno == EACCES ? "the medium is read-only" : strerror(errno));
 		return 1;
 	}
 	if (fstat(fd, &st) || (S_ISBLK(st.st_mode) ? ioctl(fd, BLKGETSIZE64, &bytes) : 0)) {
-		fprintf(stderr, "mklive-persist: cannot size %s: %s\n", disk, strerror(errno));
+		fprintf(stderr, "mklive-helper persist: cannot size %s: %s\n", disk, strerror(errno));
 		return 1;
 	}
 	if (!S_ISBLK(st.st_mode))
 		bytes = (uint64_t)st.st_size;
 	if (persist_plan(fd, bytes, &p, why, sizeof(why))) {
-		fprintf(stderr, "mklive-persist: %s: %s\n", disk, why);
+		fprintf(stderr, "mklive-helper persist: %s: %s\n", disk, why);
 		return 1;
 	}
 	/* UUIDs need no secret randomness: early in boot the kernel's pool
 	 * may not be ready (seconds under QEMU), and GRND_INSECURE (Linux
 	 * 5.6) does not wait for it */
 	if (random_bytes(uuid, sizeof(uuid)) || random_bytes(guid, sizeof(guid))) {
-		fprintf(stderr, "mklive-persist: no random numbers for the UUIDs\n");
+		fprintf(stderr, "mklive-helper persist: no random numbers for the UUIDs\n");
 		return 1;
 	}
 	uuid[6] = (uuid[6] & 0x0F) | 0x40, uuid[8] = (uuid[8] & 0x3F) | 0x80;	/* version 4 */
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 	if (persist_mkext4(fd, p.start * 512, p.sectors * 512, label, uuid, (uint32_t)time(NULL),
 			   why, sizeof(why)) ||
 	    persist_add_partition(fd, &p, label, guid, why, sizeof(why))) {
-		fprintf(stderr, "mklive-persist: %s: %s\n", disk, why);
+		fprintf(stderr, "mklive-helper persist: %s: %s\n", disk, why);
 		return 1;
 	}
 	/* the kernel learns of this one partition alone (BLKPG, as partprobe
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 		struct blkpg_ioctl_arg a = { .op = BLKPG_ADD_PARTITION, .datalen = sizeof(bp), .data = &bp };
 
 		if (ioctl(fd, BLKPG, &a) < 0)
-			fprintf(stderr, "mklive-persist: %s: the kernel did not take partition %u (%s); "
+			fprintf(stderr, "mklive-helper persist: %s: the kernel did not take partition %u (%s); "
 				"it will at the next boot\n", disk, p.partno, strerror(errno));
 	}
 	close(fd);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "persist.h"
+#include "helper.h"
 
 #define SECTOR 512u
 #define GPT_ENTRY_MIN 128u
