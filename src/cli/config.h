@@ -14,6 +14,7 @@
  *   level = 15
  *   block-size = 128K    (bytes; K, M, G or KiB, MiB, GiB)
  *   format = squashfs    (a format of the registry: squashfs, cloop)
+ *   verity = no          (yes: a dm-verity hash tree after the image)
  *   [initramfs]
  *   compressor = zstd    (zstd, gzip, xz, lz4, none)
  *   level = 19
@@ -58,6 +59,7 @@ struct mkl_config {
 	int initrd_level;		/* 0: default */
 	char *append;			/* extra kernel command line; NULL: none */
 	char *floppy;			/* [boot] floppy: yes, no; NULL: no */
+	char *verity;			/* [image] verity: yes, no; NULL: no */
 	char *uefi;			/* [boot] uefi: yes, no, auto (= yes) */
 	char *initrd_format;		/* [initramfs] format: cpio, ext2; NULL: cpio */
 	char *media;			/* [media] automount: auto, yes, no; NULL: auto */

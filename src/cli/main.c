@@ -239,6 +239,7 @@ static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char
 	o->image = (struct mkl_image_opts){ .compressor = s->compressor, .level = s->level,
 					    .block_size = s->block_size,
 					    .threads = (unsigned)s->threads };
+	o->image.verity = !strcmp(s->verity, "yes");
 	o->root_mode = !strcmp(s->root_mode, "symlink") ? MKL_ROOT_SYMLINK : MKL_ROOT_OVERLAY;
 	o->read_only = s->read_only;
 	o->live = (struct mkl_live_opts){ .user = s->live_user, .hostname = s->hostname,

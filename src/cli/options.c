@@ -68,6 +68,13 @@ const struct mkl_option mkl_options[] = {
 	{ "image-format", 0, "image", "format", MKL_OPT_FORMAT, .arg = "FORMAT",
 	  .off = F(image_format), .def = "squashfs",
 	  .help = "how the tree is packed (default squashfs):" },
+	{ "verity", 0, "image", "verity", MKL_OPT_CHOICE, .choices = "yes, no", .set = "yes",
+	  .def = "no", .off = F(verity),
+	  .help = "a dm-verity hash tree after the squashfs image (in\n"
+		  "its file); every boot entry gets its root hash\n"
+		  "(mklive.verity=) and the init reads the image only\n"
+		  "through dm-verity: a damaged or changed block is an\n"
+		  "I/O error, never wrong data" },
 	{ "threads", 'j', NULL, NULL, MKL_OPT_NUM, .min = 1, .max = 1024, .arg = "N",
 	  .off = F(threads), .help = "compression threads (default: all cores)" },
 	{ "initrd-compressor", 0, "initramfs", "compressor", MKL_OPT_CHOICE,

@@ -215,6 +215,12 @@ int mkl_sqfs_create_at(int fd, uint64_t at, const struct mkl_sqfs_opts *opts,
 		mkl_error(err, ENOMEM, "out of memory");
 		goto fail;
 	}
+	if (opts->verity_salt) {
+		sq->file->verity = mkl_verity_new(opts->verity_salt, err);
+		if (!sq->file->verity)
+			goto fail;
+		sq->has_verity = true;
+	}
 
 	ret = sqfs_compressor_config_init(&sq->cfg, c->id, sq->block_size, 0);
 	if (ret) {
@@ -463,6 +469,11 @@ int mkl_sqfs_read_file(struct mkl_sqfs *sq, const struct mkl_node *node, mkl_sin
 uint64_t mkl_sqfs_bytes(const struct mkl_sqfs *sq)
 {
 	return sq && sq->file ? sq->file->size : 0;
+}
+
+const struct mkl_verity_result *mkl_sqfs_verity(const struct mkl_sqfs *sq)
+{
+	return sq && sq->has_verity && sq->state == SQ_FINISHED ? &sq->vres : NULL;
 }
 
 void mkl_sqfs_destroy(struct mkl_sqfs *sq)

@@ -24,6 +24,9 @@ struct mkl_sqfs_opts {
 	uint32_t block_size;	/* 0: 131072; power of two, 4 KiB .. 1 MiB */
 	unsigned threads;	/* 0: number of online CPUs */
 	int64_t mkfs_time;	/* super block time (SOURCE_DATE_EPOCH or now) */
+	/* non-NULL: a dm-verity hash tree with this salt (32 bytes), made as
+	 * the image is written and put after it by finish (fmt/verity.h) */
+	const unsigned char *verity_salt;
 };
 
 struct mkl_sqfs;
@@ -72,8 +75,13 @@ struct mkl_sqfs_ahead_stats {
 /* After stop (all zero before, or without one). */
 void mkl_sqfs_ahead_stats(const struct mkl_sqfs *sq, struct mkl_sqfs_ahead_stats *st);
 
-/* Bytes written so far (the image size after finish). */
+/* Bytes written so far (the image size after finish; without the hash
+ * tree). */
 uint64_t mkl_sqfs_bytes(const struct mkl_sqfs *sq);
+/* After finish with verity_salt: where the tree went and its root hash;
+ * NULL without one. */
+struct mkl_verity_result;
+const struct mkl_verity_result *mkl_sqfs_verity(const struct mkl_sqfs *sq);
 
 void mkl_sqfs_destroy(struct mkl_sqfs *sq);	/* accepts NULL */
 

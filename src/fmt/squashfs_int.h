@@ -6,6 +6,7 @@
 #define MKL_SQUASHFS_INT_H
 
 #include "fmt/squashfs.h"
+#include "fmt/verity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +53,8 @@ struct fd_file {
 	uint64_t at;		/* where the image starts in fd */
 	uint64_t size;
 	int error;		/* errno of the last failed system call */
+	struct mkl_verity *verity;	/* NULL, or told every write (verity.h) */
+	struct mkl_err verr;	/* its error, when it failed */
 };
 
 struct fd_file *mkl_sq_file_create(int fd, uint64_t at);
@@ -111,6 +114,8 @@ struct mkl_sqfs {
 	enum sq_state state;
 	struct sq_memo_cell memo;
 	struct sq_ahead *ahead;
+	bool has_verity;
+	struct mkl_verity_result vres;	/* after finish, with has_verity */
 
 	/* finish: inode numbers 1..ninodes, their references and whether
 	 * they have been written yet */

@@ -9,6 +9,7 @@
 
 static void fd_file_destroy(sqfs_object_t *obj)
 {
+	mkl_verity_free(((struct fd_file *)obj)->verity);
 	free(obj);		/* the fd belongs to the caller */
 }
 
@@ -41,11 +42,16 @@ static int fd_file_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buff
 {
 	struct fd_file *f = (struct fd_file *)base;
 	const unsigned char *p = buffer;
-	uint64_t end = offset + size;
+	uint64_t end = offset + size, start = offset;
 	ssize_t n;
 
 	if (offset > (uint64_t)INT64_MAX - f->at - size)
 		return SQFS_ERROR_OUT_OF_BOUNDS;
+	/* the hash tree sees the bytes as they go out (see verity.h) */
+	if (f->verity && mkl_verity_write(f->verity, start, buffer, size, &f->verr)) {
+		f->error = f->verr.code ? f->verr.code : EIO;
+		return SQFS_ERROR_IO;
+	}
 	while (size > 0) {
 		n = pwrite(f->fd, p, size, (off_t)(f->at + offset));
 		if (n < 0) {
@@ -83,6 +89,10 @@ static int fd_file_truncate(sqfs_file_t *base, sqfs_u64 size)
 		return SQFS_ERROR_IO;
 	}
 	f->size = size;
+	if (f->verity && mkl_verity_truncate(f->verity, size, f->fd, f->at, &f->verr)) {
+		f->error = f->verr.code ? f->verr.code : EIO;
+		return SQFS_ERROR_IO;
+	}
 	return 0;
 }
 

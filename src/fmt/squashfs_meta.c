@@ -392,6 +392,12 @@ int mkl_sqfs_finish(struct mkl_sqfs *sq, struct mkl_tree *tree, struct mkl_err *
 		return sq_fail(sq, err, ret, "cannot write squashfs super block");
 	if (pad_image(sq, err))
 		return -1;
+	/* the dm-verity tree after the image: every block was hashed as it
+	 * was written but those written again (the super block) */
+	if (sq->file->verity &&
+	    mkl_verity_finish(sq->file->verity, sq->file->fd, sq->file->at, sq->file->size,
+			      &sq->vres, err))
+		return -1;
 	sq->state = SQ_FINISHED;
 	return 0;
 }

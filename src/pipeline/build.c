@@ -321,6 +321,30 @@ static int open_parts(struct build *b, int out_fd, struct mkl_err *err)
 	return mkl_image_open(mkl_image_formats, &rw, &b->part[PART_RW], err);
 }
 
+/* Every menu entry's common arguments: with --verity the root hashes of
+ * the image (mklive.verity=) and, in symlink mode, of the writable root
+ * (mklive.rwverity=), known only now that both are finished; then
+ * --append. The menus (bootmenu.c), the floppy and the signed UKIs all
+ * take their command lines from here. */
+static int verity_args(struct build *b, char **out)
+{
+	const struct mkl_image *img = b->part[PART_IMAGE], *rw = b->part[PART_RW];
+	const char *append = b->o->append ? b->o->append : "";
+
+	int r;
+
+	if (!img->o.verity)
+		return (*out = strdup(append)) ? 0 : -1;
+	if (rw && rw->o.verity)
+		r = asprintf(out, "mklive.verity=%s mklive.rwverity=%s%s%s", img->verity_root,
+			     rw->verity_root, append[0] ? " " : "", append);
+	else
+		r = asprintf(out, "mklive.verity=%s%s%s", img->verity_root, append[0] ? " " : "", append);
+	if (r < 0)
+		*out = NULL;
+	return r < 0 ? -1 : 0;
+}
+
 int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, struct mkl_err *err)
 {
 	struct build b = { .o = o, .res = res, .hash = MKL_HASH_INIT,
@@ -400,8 +424,7 @@ int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, stru
 		goto fail;
 	if (o->progress)
 		o->progress(o->ctx, MKL_PHASE_INITRAMFS, 0, 1);
-	b.append = strdup(o->append ? o->append : "");
-	if (!b.append) {
+	if (verity_args(&b, &b.append) < 0) {
 		mkl_error(err, ENOMEM, "out of memory");
 		goto fail;
 	}

@@ -33,6 +33,7 @@ const struct mkl_image_format mkl_image_formats[] = {
 		.compressor = "zstd",
 		.compressors = "zstd, xz, gzip, lz4",
 		.hardlinks = true,
+		.verity = true,
 		.ops = &mkl_image_squashfs_ops,
 	},
 	{
@@ -89,6 +90,9 @@ int mkl_image_check(const struct mkl_image_format *fmt, const struct mkl_image_o
 	if (fmt->boot_compressors && !mkl_in_list(c, fmt->boot_compressors))
 		return mkl_error(err, EINVAL, "a %s %s image would not boot: mklive-init reads "
 				 "%s blocks of %s", c, fmt->name, fmt->name, fmt->boot_compressors);
+	if (o->verity && !fmt->verity)
+		return mkl_error(err, EINVAL, "--verity: a %s image has no dm-verity hash tree (the "
+				 "squashfs format has)", fmt->name);
 	if (o->threads > 1024)
 		return mkl_error(err, 0, "thread count %u out of range (0..1024)", o->threads);
 	return fmt->ops->check(fmt, o, err);

@@ -40,6 +40,9 @@ struct mkl_image_opts {
 	 * scratch file. */
 	int place_fd;
 	uint64_t place_at;
+	/* a dm-verity hash tree after the image, in the same file, made as
+	 * it is written (fmt/verity.h; squashfs only: check refuses others) */
+	bool verity;
 	void (*note)(void *ctx, const char *msg);	/* optional: a line for -v */
 	void *note_ctx;
 };
@@ -49,8 +52,12 @@ struct mkl_image {
 	const struct mkl_image_format *fmt;
 	struct mkl_image_opts o;
 	int fd;			/* the finished image (scratch file), -1 before */
-	uint64_t bytes;		/* its size, after finish */
+	uint64_t bytes;		/* its size, after finish (with the hash tree) */
 	uint64_t placed;	/* >0: fd is o.place_fd and the image starts here */
+	/* with o.verity, after finish: the root hash (hex), the bytes the
+	 * tree covers, where its superblock starts (from the image's start) */
+	char verity_root[65];
+	uint64_t verity_data, verity_offset, verity_tree;
 };
 
 /* A line for -v through o->note. */
@@ -70,6 +77,8 @@ struct mkl_image_format {
 	const char *compressors;	/* "a, b, c": what --compressor takes */
 	const char *boot_compressors;	/* those the init can read; NULL: all of them */
 	bool hardlinks;			/* the mounted image shows hard links as links */
+	bool verity;			/* its writer makes a dm-verity tree (o.verity) and
+					 * the init mounts it through dm-verity */
 	const char *limits;		/* what the payload cannot carry, said at build time
 					 * when the tree has it; NULL: nothing */
 	const struct mkl_image_ops *ops;

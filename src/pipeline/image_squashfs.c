@@ -4,13 +4,16 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fmt/squashfs.h"
+#include "fmt/verity.h"
 #include "tree/outfile.h"
 
 struct sqfs_image {
 	struct mkl_image img;	/* first: the image interface */
 	struct mkl_sqfs *sq;
+	unsigned char salt[MKL_VERITY_SALT];
 };
 
 static struct mkl_sqfs_opts sqfs_opts(const struct mkl_image_format *fmt, const struct mkl_image_opts *o)
@@ -42,6 +45,10 @@ static int sqfs_open(const struct mkl_image_format *fmt, const struct mkl_image_
 		return -1;
 	s->img.fd = -1;
 	*out = &s->img;
+	if (o->verity) {	/* reproducible: from the build time (verity.h) */
+		mkl_verity_salt(o->time, s->salt);
+		so.verity_salt = s->salt;
+	}
 	if (o->place_at) {
 		s->img.fd = o->place_fd;
 		s->img.placed = o->place_at;
@@ -66,6 +73,18 @@ static int sqfs_finish(struct mkl_image *img, struct mkl_tree *tree, struct mkl_
 	if (mkl_sqfs_finish(s->sq, tree, err))
 		return -1;
 	img->bytes = mkl_sqfs_bytes(s->sq);
+	if (img->o.verity) {
+		const struct mkl_verity_result *v = mkl_sqfs_verity(s->sq);
+
+		memcpy(img->verity_root, v->root_hex, sizeof(img->verity_root));
+		img->verity_data = v->data_bytes;
+		img->verity_offset = v->hash_offset;
+		img->verity_tree = v->tree_bytes;
+		img->bytes = v->hash_offset + v->tree_bytes;
+		mkl_image_note(img, "dm-verity: hash tree of %" PRIu64 " bytes (%u levels) after the %"
+			       PRIu64 " bytes of the image, root hash %s", v->tree_bytes, v->levels,
+			       v->data_bytes, v->root_hex);
+	}
 	mkl_sqfs_ahead_stats(s->sq, &st);
 	if (st.files)
 		mkl_image_note(img, "compressed ahead: %" PRIu64 " blocks (%" PRIu64 " MiB of %" PRIu64

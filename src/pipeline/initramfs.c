@@ -173,7 +173,7 @@ static int cpio_to_ext2(struct build *b, const struct mkl_buf *cpio, struct mkl_
 	struct mkl_source *src = NULL;
 	struct mkl_cstream *cs = NULL;
 	unsigned char *buf = NULL;
-	char path[64];
+	char path[64], *args = NULL;
 	int cfd = memfd_create("mklive-initrd.cpio", MFD_CLOEXEC), efd = -1, rc = -1;
 	uint64_t off = 0;
 
@@ -219,11 +219,12 @@ static int cpio_to_ext2(struct build *b, const struct mkl_buf *cpio, struct mkl_
 	}
 	if (mkl_cstream_finish(cs, err))
 		goto out;
-	free(b->append);
+	args = b->append;	/* the arguments so far (--verity's, --append) */
 	b->append = NULL;
 	if (asprintf(&b->append, "root=/dev/ram0 ramdisk_size=%" PRIu64 "%s%s", (off + 1023) / 1024,
-		     o->append && o->append[0] ? " " : "", o->append ? o->append : "") < 0) {
-		b->append = NULL;
+		     args[0] ? " " : "", args) < 0) {
+		b->append = args;	/* still the build's, freed with it */
+		args = NULL;
 		mkl_error(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -236,6 +237,7 @@ out:
 	mkl_cstream_destroy(cs);
 	mkl_source_close(src);
 	free(buf);
+	free(args);
 	if (cfd >= 0)
 		close(cfd);
 	if (efd >= 0)
@@ -267,7 +269,10 @@ static void initramfs_conf(const struct build *b, const char *kver, char *conf, 
 	for (const char *const *m = mkl_boot_modules_always; *m; m++)
 		n += (size_t)snprintf(conf + n, size - n, "%s ", *m);
 	for (const char *const *m = f->modules; m && *m; m++)
-		n += (size_t)snprintf(conf + n, size - n, "%s%s", *m, m[1] ? " " : "");
+		n += (size_t)snprintf(conf + n, size - n, "%s ", *m);
+	for (const char *const *m = mkl_verity_modules; b->o->image.verity && *m; m++)
+		n += (size_t)snprintf(conf + n, size - n, "%s ", *m);
+	n--;	/* the last space */
 	n += (size_t)snprintf(conf + n, size - n, "\n");
 	{
 		const struct mkl_live_opts *l = &b->o->live;
@@ -326,6 +331,8 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 		for (const char *const *m = mkl_boot_modules; *m && nw < 48; m++)
 			wanted[nw++] = *m;
 		for (const char *const *m = b->fmt->modules; m && *m && nw < 63; m++)
+			wanted[nw++] = *m;
+		for (const char *const *m = mkl_verity_modules; o->image.verity && *m && nw < 63; m++)
 			wanted[nw++] = *m;
 		wanted[nw] = NULL;
 		if (mkl_modules_select((char *)dep.data, dep.len, (char *)alias.data, alias.len,

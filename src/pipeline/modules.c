@@ -34,6 +34,8 @@ const char *const mkl_boot_modules[] = {
 /* Modules the init loads without waiting for hardware to ask. */
 const char *const mkl_boot_modules_always[] = { "loop", "squashfs", "isofs", "overlay", NULL };
 
+const char *const mkl_verity_modules[] = { "dm_mod", "dm_verity", "sha256_ssse3", NULL };
+
 struct dep_line {
 	char *name;		/* normalised module name: '-' -> '_' */
 	char *path;		/* "kernel/drivers/ata/ahci.ko" */

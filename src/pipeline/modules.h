@@ -20,6 +20,10 @@ struct mkl_modsel {
 
 extern const char *const mkl_boot_modules[];
 extern const char *const mkl_boot_modules_always[];
+/* With --verity: device-mapper's verity target (dm-bufio and reed_solomon
+ * come from modules.dep) and the x86 SHA-256 (SSSE3/AVX2/SHA-NI: the
+ * kernel's generic one is built in, several times slower); loaded early. */
+extern const char *const mkl_verity_modules[];
 
 int mkl_modules_select(const char *dep, size_t dep_len, const char *alias, size_t alias_len,
 		       const char *builtin, size_t builtin_len, const char *const *wanted,
