@@ -43,6 +43,9 @@ struct init_cfg {
 	int ufd;		/* uevent socket, -1 if none */
 	int debug, quiet, shell, toram;
 	int verify;		/* mklive.verify: check the medium's checksums */
+	/* mklive.verity=: the image's root hash: the image (and the writable
+	 * root's, mklive.rwverity=) mounted through dm-verity by mklive-helper */
+	const char *verity;
 	/* the live user's settings (live.c); NULL: leave the tree's */
 	const char *user, *hostname, *locale, *keyboard, *timezone;
 	int autologin;		/* log the user in on tty1, serial consoles, the DM */
@@ -75,6 +78,7 @@ char *read_fd(int fd);
 int read_attr(int dfd, const char *name, char *buf, size_t size);
 int mkdir_p(const char *path, mode_t mode);
 int open_console(void);
+int helper(char **argv);
 
 /* main.c */
 _Noreturn void rescue(void);

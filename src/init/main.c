@@ -184,6 +184,7 @@ static const struct setting {
 	{ "debug", ON_MKLIVE, K_YES, AT(debug) },
 	{ "shell", ON_MKLIVE, K_YES, AT(shell) },
 	{ "verify", ON_MKLIVE, K_YES, AT(verify) },
+	{ "verity", ON_MKLIVE, K_STR, AT(verity) },
 	{ "timeout", ON_MKLIVE, K_SECS, AT(timeout) },
 	{ "ptimeout", ON_MKLIVE, K_SECS, AT(ptimeout) },
 	{ "id", ON_MKLIVE | IN_CONF, K_STR, AT(id) },

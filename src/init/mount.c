@@ -164,6 +164,15 @@ int loop_attach(const char *file, int rw, char *dev, size_t size)
 	return lfd;
 }
 
+/* dm-verity over dev (mklive-helper verity: /dev/mapper/mklive-NAME
+ * checked against the root hash that mklive.verity= or, for the writable
+ * root, mklive.rwverity= gives, mounted read-only as squashfs on dir); the
+ * helper names a corrupt block. 0, or -1 after its message. */
+__attribute__((noinline)) static int verity_mount(char *dev, char *name, char *dir)
+{
+	return helper((char *[]){ "mklive-helper", "verity", dev, name, dir, NULL });
+}
+
 /*
  * How a format's file becomes a block device: 0 with dev named, and *hold
  * an fd to close once the device is mounted (or -1); -1 after a message.
@@ -241,8 +250,10 @@ static int mount_image(const struct init_cfg *cfg, const char *file, char *dev,
 	fstype = cfg->fstype ? cfg->fstype : f->fstype;
 	if (f->attach(cfg, file, dev, size, &hold) < 0)
 		return -1;
-	r = mount_fs(dev, MKL_RO, fstype, MS_RDONLY, NULL);
-	if (r < 0)
+	if (cfg->verity) {	/* the helper mounts it, or says why not */
+		r = verity_mount(dev, "image", MKL_RO);
+		sfmt(dev, size, "/dev/mapper/mklive-image");
+	} else if ((r = mount_fs(dev, MKL_RO, fstype, MS_RDONLY, NULL)) < 0)
 		err("error: cannot mount %s (%s image %s) as %s on " MKL_RO ": %s",
 		    dev, f->name, file, fstype, errstr(errno));
 	if (hold >= 0)
@@ -288,7 +299,7 @@ static long symlink_root(const struct init_cfg *cfg)
 	char file[256], loop[32];
 	struct stat st;
 	long n;
-	int lfd;
+	int lfd, r;
 
 	sfmt(file, sizeof(file), MKL_MEDIUM "%s%s",
 	     cfg->rwimage[0] == '/' ? "" : "/", cfg->rwimage);
@@ -301,9 +312,12 @@ static long symlink_root(const struct init_cfg *cfg)
 			    "files on the medium", cfg->rwimage);
 		return -1;
 	}
-	if (mount_fs(loop, MKL_RWSRC, "squashfs", MS_RDONLY, NULL) < 0) {
+	if (cfg->verity)	/* mklive.rwverity= */
+		r = verity_mount(loop, "rw", MKL_RWSRC);
+	else if ((r = mount_fs(loop, MKL_RWSRC, "squashfs", MS_RDONLY, NULL)) < 0)
 		err("error: cannot mount %s (%s) as squashfs on " MKL_RWSRC ": %s",
 		    loop, file, errstr(errno));
+	if (r < 0) {
 		close(lfd);
 		return -1;
 	}
@@ -318,6 +332,7 @@ static long symlink_root(const struct init_cfg *cfg)
 		err("warning: cannot unmount " MKL_RWSRC ": %s", errstr(errno));
 	else
 		rmdir(MKL_RWSRC);
+
 	if (n < 0) {
 		err("error: cannot copy %s into the tmpfs root", cfg->rwimage);
 		return -1;

@@ -1,0 +1,194 @@
+/* mklive-helper verity DEV NAME DIR: the squashfs image on DEV (the init's
+ * loop device over the image file, on the medium or its copy in RAM)
+ * mounted read-only on DIR through dm-verity, /dev/mapper/mklive-NAME.
+ *
+ * The root hash is the kernel command line's: mklive.verity= for the
+ * image (NAME "image"), mklive.rwverity= for symlink mode's writable root
+ * (NAME "rw"); in the signed path that line is part of the signed UKI.
+ * The rest comes from the file, and need not be trusted: the tree starts
+ * at the squashfs's bytes_used rounded up to 4 KiB, with veritysetup's
+ * superblock (format 1, sha256, 4 KiB blocks, the salt, the data blocks,
+ * which must cover exactly that much); whatever it says, no block reads
+ * through the device unless its hashes lead up to the root hash.
+ *
+ * The table has no error option: a block that does not match its hash is
+ * an I/O error for the reader (the kernel logs "device-mapper: verity:
+ * MAJ:MIN: data block N is corrupted"), at boot and in the running
+ * system; see mklive-init(7). When the mount fails, the kernel's log says
+ * why: a corrupt block is named. Exit 0 mounted; 1 with the reason on
+ * standard error; 2 usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+#define VB 4096u	/* data and hash block size */
+
+static int fail(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "mklive-helper: verity: ");
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* The value of key (e.g. "mklive.verity=") on the kernel command line,
+ * into out (the last one given wins, as in the init). */
+static int cmdline_value(const char *key, char *out, size_t size)
+{
+	char line[4096], *p;
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC), found = 0;
+	ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+	size_t k = strlen(key), l;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	line[n] = 0;
+	for (p = line; *p; p += strcspn(p, " \t\n")) {
+		p += strspn(p, " \t\n");
+		if (strncmp(p, key, k))
+			continue;
+		l = strcspn(p + k, " \t\n");
+		if (l >= size)
+			l = size - 1;
+		memcpy(out, p + k, l);
+		out[l] = 0;
+		found = 1;
+	}
+	return found;
+}
+
+static int unhex(const char *s, size_t len)
+{
+	if (strlen(s) != len)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		      (s[i] >= 'A' && s[i] <= 'F')))
+			return -1;
+	return 0;
+}
+
+/* The last dm-verity complaint in the kernel's log ("data block 12"), if any. */
+static int corrupt_block(char *out, size_t size)
+{
+	char rec[1024], *p, *e;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), found = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)	/* overwritten records: go on */
+			continue;
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (!strstr(rec, "verity") || !(e = strstr(rec, " is corrupted")))
+			continue;
+		*e = 0;
+		p = strstr(rec, "data block ");
+		if (p) {	/* "data block N" or "metadata block N" */
+			if (p > rec && p[-1] == 'a')
+				p -= 4;
+			snprintf(out, size, "%s", p);
+			found = 1;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+int helper_verity(int argc, char **argv)
+{
+	static const char *const keys[][2] = {
+		{ "image", "mklive.verity=" }, { "rw", "mklive.rwverity=" },
+	};
+	unsigned char sq[96], sb[512];
+	char root[160], salt[2 * 256 + 1], params[1024], name[64], node[160], why[256], blk[64];
+	const char *key = NULL;
+	uint64_t used, data, blocks;
+	unsigned saltlen;
+	struct stat st;
+	dev_t dm;
+	int fd;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: mklive-helper verity DEV image|rw DIR\n");
+		return 2;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (!strcmp(argv[2], keys[i][0]))
+			key = keys[i][1];
+	if (!key) {
+		fprintf(stderr, "usage: mklive-helper verity DEV image|rw DIR\n");
+		return 2;
+	}
+	if (!cmdline_value(key, root, sizeof(root)) || unhex(root, 64))
+		return fail("%s on the kernel command line must be the image's root hash "
+			    "(64 hex digits)%s", key, "");
+
+	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || pread(fd, sq, sizeof(sq), 0) != (ssize_t)sizeof(sq))
+		return fail("cannot read %s: %s", argv[1], strerror(errno));
+	if (!S_ISBLK(st.st_mode))
+		return fail("%s is not a block device%s", argv[1], "");
+	if (memcmp(sq, "hsqs", 4))
+		return fail("%s holds no squashfs%s", argv[1], "");
+	used = persist_le64(sq + 40);
+	data = (used + VB - 1) / VB * VB;
+	if (pread(fd, sb, sizeof(sb), (off_t)data) != (ssize_t)sizeof(sb)) {
+		close(fd);
+		return fail("%s: no dm-verity hash tree after the squashfs (%s)", argv[1],
+			    "the image was built without --verity?");
+	}
+	close(fd);
+	blocks = persist_le64(sb + 72);
+	saltlen = sb[80] | (unsigned)sb[81] << 8;
+	if (memcmp(sb, "verity\0\0", 8) || persist_le32(sb + 8) != 1 || persist_le32(sb + 12) != 1 ||
+	    strncmp((const char *)sb + 32, "sha256", 32) || persist_le32(sb + 64) != VB ||
+	    persist_le32(sb + 68) != VB || blocks != data / VB || saltlen > 256)
+		return fail("%s: no dm-verity hash tree after the squashfs (%s)", argv[1],
+			    "format 1, sha256, 4 KiB blocks, covering the squashfs");
+	for (unsigned i = 0; i < saltlen; i++)
+		snprintf(salt + 2 * i, 3, "%02x", sb[88 + i]);
+	salt[2 * saltlen] = 0;
+	if (!saltlen)
+		strcpy(salt, "-");
+	/* version, data and hash device, block sizes, data blocks, the hash
+	 * tree's first block (after the superblock), algorithm, root, salt */
+	snprintf(params, sizeof(params), "1 %u:%u %u:%u %u %u %llu %llu sha256 %s %s",
+		 major(st.st_rdev), minor(st.st_rdev), major(st.st_rdev), minor(st.st_rdev), VB, VB,
+		 (unsigned long long)blocks, (unsigned long long)(blocks + 1), root, salt);
+	snprintf(name, sizeof(name), "mklive-%s", argv[2]);
+	if (dm_create(&(struct dm_spec){ .name = name, .type = "verity", .sectors = data / 512,
+					 .params = params, .readonly = 1 }, &dm, why, sizeof(why)) ||
+	    dm_node(name, dm, node, sizeof(node), why, sizeof(why)))
+		return fail("%s%s", why, "");
+	mkdir(argv[3], 0755);
+	if (mount(node, argv[3], "squashfs", MS_RDONLY, NULL)) {
+		int e = errno;
+
+		if (corrupt_block(blk, sizeof(blk))) {
+			fprintf(stderr, "mklive-helper: dm-verity: the image is corrupt (%s of %s, "
+				"read through %s): it does not match the root hash of the kernel "
+				"command line; cannot mount it on %s: %s\n", blk, argv[1], node,
+				argv[3], strerror(e));
+			return 1;
+		}
+		fprintf(stderr, "mklive-helper: verity: cannot mount %s (%s through dm-verity) as "
+			"squashfs on %s: %s\n", node, argv[1], argv[3], strerror(e));
+		return 1;
+	}
+	return 0;
+}
