@@ -70,6 +70,12 @@ echo "mklive-demo: read $(cat /usr/share/mklive-demo/setuid-example | wc -c) byt
 medium=$(awk '$3 == "iso9660" && $2 == "/run/mklive/medium" { print $1 }' /proc/mounts)
 echo "mklive-demo: medium mounted: ${medium:-no}"
 loop=$(awk '$2 == "/run/mklive/ro" { print $1 }' /proc/mounts | tail -n 1)
+# through dm-verity (/dev/mapper/NAME, a node of the init's): the loop device under it
+if [ -d /sys/block/dm-0 ] && set -- $(stat -L -c '%t %T' "$loop" 2>/dev/null) && [ $# = 2 ]; then
+	dm=$(basename "$(readlink "/sys/dev/block/$((0x$1)):$((0x$2))")")
+	echo "mklive-demo: image device: $dm ($(cat "/sys/block/$dm/dm/name" 2>/dev/null)) over $(ls "/sys/block/$dm/slaves" 2>/dev/null | tr '\n' ' ')"
+	for s in /sys/block/"$dm"/slaves/*; do [ -e "$s/loop" ] && loop=/dev/${s##*/}; done
+fi
 echo "mklive-demo: image read from: $(cat "/sys/block/${loop#/dev/}/loop/backing_file" 2>/dev/null || echo "$loop")"
 echo "mklive-demo: persistence: $(awk '$2 == "/run/mklive/persist" { print $1, $3 }' /proc/mounts | grep . || echo none)"
 echo "mklive-demo: usb-storage delay_use: $(cat /sys/module/usb_storage/parameters/delay_use 2>/dev/null || echo none)"
