@@ -120,7 +120,7 @@ int helper_verity(int argc, char **argv)
 	uint64_t used, data, blocks;
 	unsigned saltlen;
 	struct stat st;
-	dev_t dm;
+	dev_t dm = 0;
 	int fd;
 
 	if (argc != 4) {
