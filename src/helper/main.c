@@ -17,7 +17,8 @@ static const struct job {
 } jobs[] = {
 	{ "persist", "DISK [LABEL]", "make persistence in the free space after DISK's last partition",
 	  helper_persist },
-	{ "verity", "DEV image|rw DIR", "mount the squashfs on DEV through dm-verity on DIR",
+	{ "verity", "DEV image|rw DIR", "mount the squashfs on DEV through dm-verity on DIR\n"
+	  "                             (verity image|rw: remove that device)",
 	  helper_verity },
 };
 

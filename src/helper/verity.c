@@ -2,9 +2,12 @@
  * loop device over the image file, on the medium or its copy in RAM)
  * mounted read-only on DIR through dm-verity, /dev/mapper/mklive-NAME.
  *
- * The root hash is the kernel command line's: mklive.verity= for the
- * image (NAME "image"), mklive.rwverity= for symlink mode's writable root
- * (NAME "rw"); in the signed path that line is part of the signed UKI.
+ * The root hash is the kernel command line's, mklive.verity=IMAGE[,RW]:
+ * the first for the image (NAME "image"), the second for symlink mode's
+ * writable root (NAME "rw"); in the signed path that line is part of the
+ * signed UKI. `mklive-helper verity NAME` removes the device again (the
+ * writable root's, once the init has copied it: its loop device, and with
+ * it the medium, is then free for toram).
  * The rest comes from the file, and need not be trusted: the tree starts
  * at the squashfs's bytes_used rounded up to 4 KiB, with veritysetup's
  * superblock (format 1, sha256, 4 KiB blocks, the salt, the data blocks,
@@ -111,32 +114,31 @@ static int corrupt_block(char *out, size_t size)
 
 int helper_verity(int argc, char **argv)
 {
-	static const char *const keys[][2] = {
-		{ "image", "mklive.verity=" }, { "rw", "mklive.rwverity=" },
-	};
 	unsigned char sq[96], sb[512];
-	char root[160], salt[2 * 256 + 1], params[1024], name[64], node[160], why[256], blk[64];
-	const char *key = NULL;
+	char hashes[160], root[65], salt[2 * 256 + 1], params[1024], name[64], node[160], why[256],
+		blk[64];
+	const char *what = argc == 2 ? argv[1] : argc == 4 ? argv[2] : "", *h;
 	uint64_t used, data, blocks;
 	unsigned saltlen;
 	struct stat st;
 	dev_t dm = 0;
-	int fd;
+	int fd, rw = !strcmp(what, "rw");
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: mklive-helper verity DEV image|rw DIR\n");
+	if (!rw && strcmp(what, "image")) {
+		fprintf(stderr, "usage: mklive-helper verity DEV image|rw DIR, or verity image|rw\n");
 		return 2;
 	}
-	for (size_t i = 0; i < 2; i++)
-		if (!strcmp(argv[2], keys[i][0]))
-			key = keys[i][1];
-	if (!key) {
-		fprintf(stderr, "usage: mklive-helper verity DEV image|rw DIR\n");
-		return 2;
-	}
-	if (!cmdline_value(key, root, sizeof(root)) || unhex(root, 64))
-		return fail("%s on the kernel command line must be the image's root hash "
-			    "(64 hex digits)%s", key, "");
+	snprintf(name, sizeof(name), "mklive-%s", what);
+	if (argc == 2)
+		return dm_remove(name, why, sizeof(why)) ? fail("%s%s", why, "") : 0;
+	/* IMAGE[,RW]: the image's hash first */
+	if (!cmdline_value("mklive.verity=", hashes, sizeof(hashes)))
+		hashes[0] = 0;
+	h = rw ? strchr(hashes, ',') : hashes;
+	snprintf(root, sizeof(root), "%.*s", h ? (int)strcspn(h + rw, ",") : 0, h ? h + rw : "");
+	if (unhex(root, 64))
+		return fail("mklive.verity= on the kernel command line must hold the %s's root hash "
+			    "(64 hex digits)%s", rw ? "writable root" : "image", "");
 
 	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) || pread(fd, sq, sizeof(sq), 0) != (ssize_t)sizeof(sq))
@@ -170,7 +172,6 @@ int helper_verity(int argc, char **argv)
 	snprintf(params, sizeof(params), "1 %u:%u %u:%u %u %u %llu %llu sha256 %s %s",
 		 major(st.st_rdev), minor(st.st_rdev), major(st.st_rdev), minor(st.st_rdev), VB, VB,
 		 (unsigned long long)blocks, (unsigned long long)(blocks + 1), root, salt);
-	snprintf(name, sizeof(name), "mklive-%s", argv[2]);
 	if (dm_create(&(struct dm_spec){ .name = name, .type = "verity", .sectors = data / 512,
 					 .params = params, .readonly = 1 }, &dm, why, sizeof(why)) ||
 	    dm_node(name, dm, node, sizeof(node), why, sizeof(why)))

@@ -43,8 +43,8 @@ struct init_cfg {
 	int ufd;		/* uevent socket, -1 if none */
 	int debug, quiet, shell, toram;
 	int verify;		/* mklive.verify: check the medium's checksums */
-	/* mklive.verity=: the image's root hash: the image (and the writable
-	 * root's, mklive.rwverity=) mounted through dm-verity by mklive-helper */
+	/* mklive.verity=IMAGE[,RW]: root hashes; the image (and symlink
+	 * mode's writable root) mounted through dm-verity by mklive-helper */
 	const char *verity;
 	/* the live user's settings (live.c); NULL: leave the tree's */
 	const char *user, *hostname, *locale, *keyboard, *timezone;

@@ -165,9 +165,10 @@ int loop_attach(const char *file, int rw, char *dev, size_t size)
 }
 
 /* dm-verity over dev (mklive-helper verity: /dev/mapper/mklive-NAME
- * checked against the root hash that mklive.verity= or, for the writable
- * root, mklive.rwverity= gives, mounted read-only as squashfs on dir); the
- * helper names a corrupt block. 0, or -1 after its message. */
+ * checked against the root hash of mklive.verity=IMAGE[,RW], mounted
+ * read-only as squashfs on dir); the helper names a corrupt block. 0, or
+ * -1 after its message. verity_mount("rw", NULL, NULL): that device
+ * removed again. */
 __attribute__((noinline)) static int verity_mount(char *dev, char *name, char *dir)
 {
 	return helper((char *[]){ "mklive-helper", "verity", dev, name, dir, NULL });
@@ -312,7 +313,7 @@ static long symlink_root(const struct init_cfg *cfg)
 			    "files on the medium", cfg->rwimage);
 		return -1;
 	}
-	if (cfg->verity)	/* mklive.rwverity= */
+	if (cfg->verity)	/* the second hash of mklive.verity= */
 		r = verity_mount(loop, "rw", MKL_RWSRC);
 	else if ((r = mount_fs(loop, MKL_RWSRC, "squashfs", MS_RDONLY, NULL)) < 0)
 		err("error: cannot mount %s (%s) as squashfs on " MKL_RWSRC ": %s",
@@ -332,7 +333,8 @@ static long symlink_root(const struct init_cfg *cfg)
 		err("warning: cannot unmount " MKL_RWSRC ": %s", errstr(errno));
 	else
 		rmdir(MKL_RWSRC);
-
+	if (cfg->verity)	/* the device goes, then its loop: toram can release the medium */
+		verity_mount("rw", NULL, NULL);
 	if (n < 0) {
 		err("error: cannot copy %s into the tmpfs root", cfg->rwimage);
 		return -1;

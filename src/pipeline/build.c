@@ -322,8 +322,8 @@ static int open_parts(struct build *b, int out_fd, struct mkl_err *err)
 }
 
 /* Every menu entry's common arguments: with --verity the root hashes of
- * the image (mklive.verity=) and, in symlink mode, of the writable root
- * (mklive.rwverity=), known only now that both are finished; then
+ * the image and, in symlink mode, of the writable root (mklive.verity=
+ * IMAGE[,RW]), known only now that both are finished; then
  * --append. The menus (bootmenu.c), the floppy and the signed UKIs all
  * take their command lines from here. */
 static int verity_args(struct build *b, char **out)
@@ -336,7 +336,7 @@ static int verity_args(struct build *b, char **out)
 	if (!img->o.verity)
 		return (*out = strdup(append)) ? 0 : -1;
 	if (rw && rw->o.verity)
-		r = asprintf(out, "mklive.verity=%s mklive.rwverity=%s%s%s", img->verity_root,
+		r = asprintf(out, "mklive.verity=%s,%s%s%s", img->verity_root,
 			     rw->verity_root, append[0] ? " " : "", append);
 	else
 		r = asprintf(out, "mklive.verity=%s%s%s", img->verity_root, append[0] ? " " : "", append);
