@@ -11,6 +11,8 @@
 #                                 tree made with mmdebstrap (bench/make-tree.sh)
 #   LEVEL=6 BLOCK=131072 RUNS=3 XZ=1 bench/build.sh
 #   BEFORE=/path/to/old/mklive bench/build.sh    also an older mklive (zstd), in the same runs
+#   VERITY=1 bench/build.sh       also mklive --verity (the dm-verity tree), in the same runs
+#                                 (the boot side: bench/boot.sh ISO with an ISO built --verity)
 #
 # Needs root to unpack the tree with its owners for mksquashfs (mklive itself
 # needs no root). Record the results in bench/RESULTS.md.
@@ -80,6 +82,12 @@ for run in $(seq "$runs"); do
 		--compressor zstd "$work/root" -o "$work/mklive.iso"
 	size[mklive]=$(sqfs_in_iso "$work/mklive.iso")
 	size[mklive_iso]=$(stat -c %s "$work/mklive.iso")
+	if [ "${VERITY:-0}" = 1 ]; then
+		rm -f "$work/verity.iso"
+		measure verity "$top/build/mklive" build -q --uefi no --level "$level" --block-size "$block" \
+			--compressor zstd --verity "$work/root" -o "$work/verity.iso"
+		size[verity]=$(sqfs_in_iso "$work/verity.iso")
+	fi
 	if [ -n "${BEFORE:-}" ]; then
 		rm -f "$work/before.iso"
 		measure before "$BEFORE" build -q --uefi no --level "$level" --block-size "$block" \
@@ -113,6 +121,7 @@ row "xorriso" xorriso "-"
 row "zstd -T$threads -$level (tar)" zstd "-"
 row "mklive build zstd-$level" mklive "$(mb "${size[mklive]}") squashfs, $(mb "${size[mklive_iso]}") ISO"
 [ -z "${BEFORE:-}" ] || row "before: $BEFORE zstd-$level" before "$(mb "${size[before]}") squashfs"
+[ "${VERITY:-0}" != 1 ] || row "mklive build zstd-$level --verity" verity "$(mb "${size[verity]}") squashfs with its hash tree"
 if [ "$xz" = 1 ]; then
 	row "mksquashfs xz" mksquashfs_xz "$(mb "${size[mksquashfs_xz]}") squashfs (${size[mksquashfs_xz]} B)"
 	row "xorriso (xz image)" xorriso_xz "-"
@@ -126,6 +135,7 @@ zstd-$level: mklive / zstd -T$threads limit wall:       $(r "${med[mklive]}" "${
 zstd-$level: the same, CPU s (peers / limit):      $(r "${cmed[mklive]}" "$(echo "${cmed[mksquashfs]} + ${cmed[xorriso]}" | bc -l)") / $(r "${cmed[mklive]}" "${cmed[zstd]}")
 zstd-$level: mklive / mksquashfs peak memory:      $(r "${kb[mklive]}" "${kb[mksquashfs]}")   (target <= 0.10)
 R
+[ "${VERITY:-0}" != 1 ] || echo "--verity: wall $(r "${med[verity]}" "${med[mklive]}") of without (target <= 1.05), image $(r "${size[verity]}" "${size[mklive]}") (target <= 1.01)"
 if [ "$xz" = 1 ]; then
 	peer=$(echo "${med[mksquashfs_xz]} + ${med[xorriso_xz]}" | bc -l)
 	cat <<R
