@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 /* The jobs (main.c's table): argv[0] is the job's name. */
 int helper_persist(int argc, char **argv);
@@ -100,5 +101,38 @@ static inline int persist_fail(char *why, size_t n, const char *msg)
  * 0xA001, as ext4's group descriptor checksums) */
 uint32_t persist_crc32(uint32_t crc, const void *buf, size_t len);
 uint16_t persist_crc16(uint16_t crc, const void *buf, size_t len);
+
+/* dm.c: device-mapper through its ioctls (no libdevmapper, no udev), for
+ * any target type. A device is made live with a table of one target
+ * covering sectors 0..sectors-1:
+ *
+ *	struct dm_spec s = { .name = "mklive-x", .type = "crypt", .sectors = n,
+ *			     .params = "aes-xts-plain64 KEYHEX 0 8:2 4096" };
+ *	dm_create(&s, &dev, why, sizeof(why));	 // then dm_node() for a path
+ *	...
+ *	dm_remove("mklive-x", why, sizeof(why));
+ *
+ * dm_mod (and the target's module: dm_crypt, dm_verity, ...) must be
+ * loaded: there is no modprobe for the kernel to ask. Each returns 0, or
+ * -1 with errno set and why filled ("device-mapper: cannot ... NAME: ..."). */
+struct dm_spec {
+	const char *name;	/* the device's name: /dev/mapper/NAME, dmsetup's name */
+	const char *uuid;	/* dmsetup's uuid, or NULL */
+	const char *type;	/* the target type ("crypt", "verity", "linear", ...) */
+	uint64_t sectors;	/* the device's size, 512-byte sectors */
+	const char *params;	/* the target's table parameters (up to 1 KiB; a key in
+				 * them is wiped from our buffers, and the kernel's) */
+	int readonly;		/* a read-only device */
+};
+
+/* Make the device, load its table and resume it: live on return, its
+ * number in *dev. A device half made is removed again. */
+int dm_create(const struct dm_spec *s, dev_t *dev, char *why, size_t n);
+/* Remove the device (it must not be open or mounted) and our node for it. */
+int dm_remove(const char *name, char *why, size_t n);
+/* The block node /dev/mapper/NAME for dev (made anew), its path in path. */
+int dm_node(const char *name, dev_t dev, char *path, size_t size, char *why, size_t n);
+/* Remove /dev/mapper/NAME if it is there. */
+void dm_node_unlink(const char *name);
 
 #endif
