@@ -75,6 +75,7 @@ char *read_fd(int fd);
 int read_attr(int dfd, const char *name, char *buf, size_t size);
 int mkdir_p(const char *path, mode_t mode);
 int open_console(void);
+int helper(char **argv);
 
 /* main.c */
 _Noreturn void rescue(void);

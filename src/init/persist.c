@@ -81,16 +81,8 @@ static void not_persistent(void)
  * (a CD, no room, ...). 0 when it made one. */
 static int make_persist(const char *medium, const char *label)
 {
-	pid_t pid;
-	int st;
-
 	info("persistence: none yet: making it beside the medium %s", medium);
-	pid = _Fork();
-	if (pid == 0) {
-		execv("/mklive-helper", (char *[]){ "mklive-helper", "persist", (char *)medium, (char *)label, NULL });
-		_exit(127);
-	}
-	return pid > 0 && waitpid(pid, &st, 0) == pid && st == 0 ? 0 : -1;
+	return helper((char *[]){ "mklive-helper", "persist", (char *)medium, (char *)label, NULL });
 }
 
 int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -363,4 +364,18 @@ int open_console(void)
 	if (!n_extra)
 		open_other_consoles();
 	return 0;
+}
+
+/* /mklive-helper JOB ARGS (argv, NULL-terminated): 0 when it exited 0; it
+ * says itself on the console why not. */
+int helper(char **argv)
+{
+	pid_t pid = _Fork();
+	int st;
+
+	if (pid == 0) {
+		execv("/mklive-helper", argv);
+		_exit(127);
+	}
+	return pid > 0 && waitpid(pid, &st, 0) == pid && st == 0 ? 0 : -1;
 }
