@@ -181,6 +181,33 @@ int mkl_signer_cert_der(const struct mkl_signer *s, struct mkl_buf *out, struct 
 	return rc;
 }
 
+int mkl_cert_load_der(const char *path, struct mkl_buf *out, struct mkl_err *err)
+{
+	FILE *f = fopen(path, "re");
+	X509 *x;
+	unsigned char *der = NULL;
+	int n, rc;
+
+	if (!f)
+		return mkl_error(err, errno, "cannot open certificate '%s'", path);
+	ERR_clear_error();
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	if (!x) {
+		rewind(f);
+		x = d2i_X509_fp(f, NULL);
+	}
+	fclose(f);
+	if (!x)
+		return mkl_error(err, 0, "'%s' is not an X.509 certificate, PEM or DER (%s)", path, ossl_why());
+	n = i2d_X509(x, &der);
+	X509_free(x);
+	if (n <= 0)
+		return mkl_error(err, 0, "cannot encode the certificate of '%s'", path);
+	rc = put(out, der, (size_t)n, err);
+	OPENSSL_free(der);
+	return rc;
+}
+
 /* i2d of an object into b. */
 #define PUT_I2D(b, fn, obj, err) ({                                                  \
 	unsigned char *_d = NULL;                                                    \

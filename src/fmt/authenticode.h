@@ -29,6 +29,10 @@ void mkl_signer_free(struct mkl_signer *s);	/* accepts NULL */
 /* The certificate in DER (for MOK enrolment), appended to out. */
 int mkl_signer_cert_der(const struct mkl_signer *s, struct mkl_buf *out, struct mkl_err *err);
 
+/* An X.509 certificate file (PEM or DER) in DER, appended to out. 0, or
+ * -1 with err naming the file. */
+int mkl_cert_load_der(const char *path, struct mkl_buf *out, struct mkl_err *err);
+
 /* Sign the PE image in pe (unsigned, length a multiple of 8): its
  * signature is appended. 0, or -1 with err. */
 int mkl_authenticode_sign(const struct mkl_signer *s, struct mkl_buf *pe, struct mkl_err *err);
