@@ -33,6 +33,7 @@ static const char *const media[] = { "cd", "usb" };
 struct opts {
 	const char *image, *qemu, *ovmf;
 	const char *db, *mok;	/* certificates added to the Secure Boot variable store */
+	const char *vars_out;	/* write that store here instead of booting */
 	int firmware, as;	/* -1: every one */
 	int timeout;
 	int verbose;
@@ -62,6 +63,9 @@ static void usage(FILE *f)
 "                                    (implies --firmware secureboot)\n"
 "  --mok CERT                        the same, CERT added to shim's MOK list\n"
 "                                    instead, as after enrolment (mokutil)\n"
+"  --vars-out FILE                   with --db/--mok: write that variable store\n"
+"                                    (OVMF_VARS_4M.ms.fd with the certificate)\n"
+"                                    to FILE and boot nothing, for your own QEMU\n"
 "  --qemu PATH                       default qemu-system-x86_64\n"
 "  --kvm                             use KVM when /dev/kvm answers within 2 s\n"
 "                                    (default TCG: slower, but works everywhere;\n"
@@ -372,6 +376,7 @@ int cmd_test(int argc, char **argv)
 		{ "qemu", required_argument, NULL, 'Q' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "mok", required_argument, NULL, 'm' },
+		{ "vars-out", required_argument, NULL, 'V' },
 		{ "kvm", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -396,11 +401,31 @@ int cmd_test(int argc, char **argv)
 		case 'Q': o.qemu = optarg; break;
 		case 'd': o.db = optarg; break;
 		case 'm': o.mok = optarg; break;
+		case 'V': o.vars_out = optarg; break;
 		case 'k': o.kvm = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
 		}
+	}
+	if (o.vars_out) {
+		char why[1024], from[4096];
+
+		if (!o.db && !o.mok)
+			die_usage("--vars-out: give the certificates, --db or --mok");
+		if (optind != argc)
+			die_usage("--vars-out: boots nothing, takes no IMAGE");
+		snprintf(from, sizeof(from), "%s/OVMF_VARS_4M.ms.fd", o.ovmf);
+		if (copy_file(from, o.vars_out)) {
+			fprintf(stderr, "%s: cannot copy '%s' to '%s': %s\n", prog, from, o.vars_out, strerror(errno));
+			return 1;
+		}
+		if (add_certs(&o, o.vars_out, why, sizeof(why))) {
+			unlink(o.vars_out);
+			fprintf(stderr, "%s: %s\n", prog, why);
+			return 1;
+		}
+		return 0;
 	}
 	if (optind + 1 != argc)
 		die_usage("test: give one IMAGE");
