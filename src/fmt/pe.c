@@ -93,6 +93,12 @@ int mkl_pe_add_sections(const void *stub, size_t stub_len, const struct mkl_pe_s
 		return mkl_err_prefix(err, "systemd's EFI stub");
 	if (rd32(s + pe.dirs + DIR_SECURITY * 8 + 4))
 		return mkl_error(err, 0, "systemd's EFI stub is signed already: sections cannot be added");
+	{	/* its sections must be hashable: none over another */
+		unsigned char sum[32];
+
+		if (mkl_pe_digest(s, stub_len, sum, err))
+			return mkl_err_prefix(err, "systemd's EFI stub");
+	}
 	salign = rd32(s + pe.opt + 32);
 	falign = rd32(s + pe.opt + 36);
 	if (!salign || !falign || (falign & (falign - 1)))
@@ -205,6 +211,12 @@ int mkl_pe_digest(const void *data, size_t len, unsigned char sum[32], struct mk
 			continue;
 		if ((uint64_t)spans[i].at + spans[i].size > certs) {
 			mkl_error(err, 0, "PE section past the end of the image");
+			goto out;
+		}
+		/* Sections over the headers or over one another would hash
+		 * bytes twice, the checksum and certificate entry among them. */
+		if (spans[i].at < done) {
+			mkl_error(err, 0, "PE sections overlap the headers or one another");
 			goto out;
 		}
 		if (mkl_digest_update(d, p + spans[i].at, spans[i].size))

@@ -114,8 +114,8 @@ int build_signed_esp(struct build *b, const struct mkl_buf *kernel, const struct
 	size_t n = mkl_menu_count();
 
 	memset(e, 0, sizeof(*e));
-	if (n > MKL_UKI_MAX)
-		return mkl_error(err, 0, "%zu menu entries, more than the %d unified kernel images made",
+	if (!n || n > MKL_UKI_MAX)
+		return mkl_error(err, 0, "%zu menu entries: 1 to %d unified kernel images can be made",
 				 n, MKL_UKI_MAX);
 	/* systemd-boot as shim's second stage, signed with the user's key. */
 	if (mkl_buf_sink(&e->sdboot, b->sdboot.data, b->sdboot.len, err))
