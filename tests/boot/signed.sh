@@ -46,6 +46,13 @@ ok "signed build in $((SECONDS - start)) s, $(stat -c %s "$T/a.iso") bytes"
 build a "$T/a2.iso" 2>/dev/null
 check "two signed builds with the same SOURCE_DATE_EPOCH are byte-identical" cmp -s "$T/a.iso" "$T/a2.iso"
 rm -f "$T/a2.iso"
+# The same key and certificate from mklive.conf, relative to the file.
+mkdir -p "$T/conf" && cp "$T/a.key" "$T/a.crt" "$T/conf/"
+printf '[boot]\nsign-key = a.key\nsign-cert = a.crt\n' >"$T/conf/mklive.conf"
+(cd / && "$MKLIVE" build -q --timeout 1 --level 3 --append "console=ttyS0" --efi-root "$efi" \
+	-c "$T/conf/mklive.conf" "$root" -o "$T/conf.iso")
+check "[boot] sign-key, sign-cert relative to mklive.conf: the same image" cmp -s "$T/a.iso" "$T/conf.iso"
+rm -f "$T/conf.iso"
 
 # --- the ESP, read by mtools and fsck.fat; every signature by sbverify ----------------------
 xorriso -osirrox on -indev "$T/a.iso" -extract /boot/grub/efi.img "$T/esp.img" \
