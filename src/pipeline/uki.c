@@ -38,8 +38,23 @@ int build_find_signing(struct build *b, struct mkl_err *err)
 		return mkl_error(err, 0, "--sign-key signs the UEFI boot, and --uefi no leaves it out");
 	if (mkl_signer_load(o->sign_key, o->sign_cert, &b->signer, err))
 		return -1;
-	if (mkl_efi_find_signing(o->efi_root, o->cache, &root, &where, err))
-		return -1;
+	if (mkl_efi_find_signing(o->efi_root, o->cache, &root, &where, err)) {
+		/* A recipe downloads its packages anyway: the EFI files come
+		 * along into the cache, as for an unsigned image. */
+		struct mkl_efi_fetched f;
+
+		if (!o->recipe || !o->cache || err->code != ENOENT)
+			return -1;
+		build_note(b, "UEFI, signed: fetching shim, MokManager and systemd-boot into the cache for "
+			   "the recipe");
+		if (mkl_efi_fetch(o->cache, false, &f, err)) {
+			mkl_efi_fetched_free(&f);
+			return -1;
+		}
+		mkl_efi_fetched_free(&f);
+		if (mkl_efi_find_signing(o->efi_root, o->cache, &root, &where, err))
+			return -1;
+	}
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", strcmp(root, "/") ? root : "", rel[i]);
 		if (mkl_read_file(path, to[i], false, err))
