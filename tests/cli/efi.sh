@@ -186,6 +186,14 @@ check "... and -v says so" grep -qF "fetching them into the cache for the recipe
 check "... the image boots UEFI" grep -Eq 'El Torito boot img : +2 +UEFI' <<<"$(eltorito "$T/recipe.iso")"
 recipe "$T/rc" good -q -o "$T/recipe2.iso"; rc=$?
 check "a second recipe build: nothing fetched" test $rc = 0 -a "$(calls)" = $((n + 1))
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/k.pem" -out "$T/c.pem" -days 3650 -subj /CN=efi-test \
+	>/dev/null 2>&1; then
+	recipe "$T/rs" good -q --sign-key "$T/k.pem" --sign-cert "$T/c.pem" -o "$T/recipe-signed.iso"; rc=$?
+	check "a signed recipe, no EFI files anywhere: fetched into the cache, exit 0 ($(cat "$T/err"))" \
+		test $rc = 0 -a -f "$T/rs/efi/usr/lib/systemd/boot/efi/linuxx64.efi.stub" -a -f "$T/recipe-signed.iso"
+else
+	skip "openssl cannot make a key: the signed recipe"
+fi
 mkdir -p "$T/rf"
 recipe "$T/rf" fails -o "$T/recipe3.iso"; rc=$?
 check "a recipe whose fetch fails: exit 1, apt-get's words and --uefi no ($(cat "$T/err"))" test $rc = 1 -a \
