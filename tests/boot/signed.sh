@@ -115,6 +115,25 @@ done
 "$MKLIVE" test --ovmf-dir "$ovmf" --db "$T/a.crt" --timeout 300 --as cd "$T/a.iso" >"$T/test.out" 2>&1
 check "mklive test --db: the row passes ($(tail -n 1 "$T/test.out"))" grep -q '^secureboot  cd   pass' "$T/test.out"
 
+# --- loader.conf is not signed: it only picks which signed UKI boots. A copy
+# of the image with 'default mklive-toram.efi' boots the toram UKI, whose
+# command line is its own ---------------------------------------------------------------------
+lba=$(xorriso -indev "$T/a.iso" -find /boot/grub/efi.img -exec report_lba -- 2>/dev/null |
+	awk -F, '/File data lba/ { gsub(/ /, "", $2); print $2 }')
+cp "$T/a.iso" "$T/toram.iso"
+mtype -i "$T/esp.img" ::/loader/loader.conf | sed 's/^default .*/default mklive-toram.efi/' >"$T/loader.conf"
+mcopy -o -i "$T/esp.img" "$T/loader.conf" ::/loader/loader.conf &&
+	dd if="$T/esp.img" of="$T/toram.iso" bs=2048 seek="$lba" conv=notrunc status=none
+# shellcheck disable=SC2207
+fw=($(sb "$T/db.fd"))
+if [ -n "$lba" ] && BOOT_TIMEOUT=300 boot_wait "$T/boot-toram.log" MKLIVE-BOOT-OK "${fw[@]}" -cdrom "$T/toram.iso"; then
+	check "another default in loader.conf: the toram UKI boots, with its own command line" \
+		grep -q 'MKLIVE-BOOT-OK console=ttyS0,115200 console=tty0 toram console=ttyS0' "$T/boot-toram.log"
+else
+	fail "loader.conf's default changed to the toram UKI: no marker"; tail -n 20 "$T/boot-toram.log"
+fi
+rm -f "$T/toram.iso"
+
 # --- another key: refused before any kernel runs ----------------------------------------------
 build b "$T/b.iso" 2>/dev/null || fail "build with key b"
 # shellcheck disable=SC2207
