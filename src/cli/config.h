@@ -23,6 +23,7 @@
  *   append = console=ttyS0
  *   timeout = 5          (seconds the menu waits before booting the default)
  *   floppy = no          uefi = yes 
+ *   sign-key = key.pem   sign-cert = cert.pem   (relative to the file)
  *   [layout]
  *   root-mode = overlay  (overlay, symlink)
  *   read-only = /usr /bin /sbin /lib /lib32 /lib64 /libx32 /opt
@@ -61,6 +62,7 @@ struct mkl_config {
 	char *floppy;			/* [boot] floppy: yes, no; NULL: no */
 	char *verity;			/* [image] verity: yes, no; NULL: no */
 	char *uefi;			/* [boot] uefi: yes, no, auto (= yes) */
+	char *sign_key, *sign_cert;	/* [boot] sign-key, sign-cert: PEM files; NULL: unsigned */
 	char *initrd_format;		/* [initramfs] format: cpio, ext2; NULL: cpio */
 	char *media;			/* [media] automount: auto, yes, no; NULL: auto */
 	int timeout;			/* seconds; -1: default (5) */

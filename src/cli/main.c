@@ -260,6 +260,12 @@ static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char
 	o->isolinux_dir = s->isolinux_dir;
 	o->syslinux_modules = s->syslinux_modules;
 	o->efi_root = s->efi_root;
+	o->sign_key = s->sign_key;
+	o->sign_cert = s->sign_cert;
+	/* a signed image verifies its image too: the root hash is then in
+	 * the signed command line of every UKI (ARCHITECTURE, "Verified reads") */
+	if (o->sign_key)
+		o->image.verity = true;
 	/* No cache (no HOME): the build says so if it needs one. */
 	o->cache = *cache = mkl_cache_dir(err);
 	o->init = s->init ? s->init : (*init = default_helper("mklive-init"));
@@ -276,6 +282,9 @@ static const char *boots(const struct mkl_build_result *res)
 {
 	if (!res->uefi)
 		return "boots BIOS only (--uefi no)";
+	if (res->signed_uki)
+		return "boots BIOS and UEFI with Secure Boot through signed unified kernel images (your key: "
+		       "enrol mklive.cer as a MOK, or in db)";
 	if (!res->kernel_signed)
 		return "boots BIOS and UEFI, but not with Secure Boot on: the kernel is not signed";
 	return "boots BIOS and UEFI with Secure Boot (Debian's signed shim)";
@@ -333,7 +342,8 @@ int cmd_build(int argc, char **argv)
 	if (!cli.output)
 		die_usage("build: no output given (-o FILE.iso)");
 	rc = 1;
-	if ((cli.config && mkl_config_load(&file, cli.config, &err)) ||
+	if ((cli.config && (mkl_config_load(&file, cli.config, &err) ||
+			    mkl_options_paths(&file, cli.config, &err))) ||
 	    mkl_options_merge(&cli, &file, &err)) {
 		fprintf(stderr, "%s: %s\n", prog, err.msg);
 		goto out;

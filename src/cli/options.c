@@ -7,11 +7,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fmt/live.h"
 #include "pipeline/image.h"
+#include "tree/outfile.h"
 
 const char *const mkl_sections[] = { "recipe", "image", "initramfs", "boot", "layout", "media",
 				     "live", NULL };
@@ -114,6 +116,16 @@ const struct mkl_option mkl_options[] = {
 		  "host's /, then in the cache: DIR/usr/lib/shim/\n"
 		  "shimx64.efi.signed, DIR/usr/lib/grub/\n"
 		  "x86_64-efi-signed/gcdx64.efi.signed" },
+	{ "sign-key", 0, "boot", "sign-key", MKL_OPT_STR, .arg = "KEY.pem", .off = F(sign_key),
+	  .flags = MKL_OPT_PATH,
+	  .help = "sign the UEFI boot with this RSA key (PEM, with\n"
+		  "--sign-cert): shim, then systemd-boot and one\n"
+		  "signed unified kernel image per menu entry; no\n"
+		  "GRUB. Enrol the certificate as a MOK (README)" },
+	{ "sign-cert", 0, "boot", "sign-cert", MKL_OPT_STR, .arg = "CERT.pem", .off = F(sign_cert),
+	  .flags = MKL_OPT_PATH,
+	  .help = "the key's X.509 certificate (PEM); it goes on the\n"
+		  "medium in DER as mklive.cer, for enrolment" },
 	{ "media", 0, "media", "automount", MKL_OPT_CHOICE, .choices = "auto, yes, no",
 	  .def = "auto", .arg = "auto|yes|no", .off = F(media),
 	  .help = "/media/list: install mklive-media (the autofs map,\n"
@@ -338,6 +350,30 @@ int mkl_options_merge(struct mkl_config *cli, struct mkl_config *file, struct mk
 		}
 	}
 	return 0;
+}
+
+int mkl_options_paths(struct mkl_config *file, const char *config, struct mkl_err *err)
+{
+	char *dir = mkl_dir_of(config);
+	int rc = 0;
+
+	if (!dir)
+		return mkl_error(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < mkl_noptions && !rc; i++) {
+		char **v = (char **)((char *)file + mkl_options[i].off), *p;
+
+		if (!(mkl_options[i].flags & MKL_OPT_PATH) || !(file->set & (1ull << i)) || !*v ||
+		    (*v)[0] == '/')
+			continue;
+		if (asprintf(&p, "%s/%s", dir, *v) < 0) {
+			rc = mkl_error(err, ENOMEM, "out of memory");
+			break;
+		}
+		free(*v);
+		*v = p;
+	}
+	free(dir);
+	return rc;
 }
 
 /* One option's --help: "  -o, --output FILE", its help from column 29. */

@@ -31,6 +31,7 @@ enum mkl_opt_kind {
 #define MKL_OPT_LATE 1u	/* on the command line the value is only read: the build
 			 * checks it, as it depends on other settings (the format) */
 #define MKL_OPT_BLOCK 2u	/* SIZE: in mklive.conf a power of two from 4K to 1M */
+#define MKL_OPT_PATH 4u		/* STR: a file; in mklive.conf relative to the file's directory */
 
 struct mkl_option {
 	const char *name;	/* --NAME; NULL: mklive.conf only */
@@ -60,6 +61,9 @@ int mkl_option_set(struct mkl_config *cfg, const struct mkl_option *o, const cha
  * NULL) where it is set there, else its default. The file's values are
  * moved, not copied. */
 int mkl_options_merge(struct mkl_config *cli, struct mkl_config *file, struct mkl_err *err);
+/* The MKL_OPT_PATH values of a parsed mklive.conf made relative to its
+ * directory (absolute ones stay). 0, or -1 (out of memory). */
+int mkl_options_paths(struct mkl_config *file, const char *config, struct mkl_err *err);
 /* The options part of `mklive build --help`. */
 void mkl_options_help(FILE *f);
 /* `mklive options`: one line per option (flags, section, key, kind,

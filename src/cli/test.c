@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "fmt/authenticode.h"
+#include "fmt/varstore.h"
+#include "tree/io.h"
 
 #define KVM_GET_API_VERSION 0xAE00
 #define KVM_CREATE_VM 0xAE01
@@ -29,6 +32,8 @@ static const char *const media[] = { "cd", "usb" };
 
 struct opts {
 	const char *image, *qemu, *ovmf;
+	const char *db, *mok;	/* certificates added to the Secure Boot variable store */
+	const char *vars_out;	/* write that store here instead of booting */
 	int firmware, as;	/* -1: every one */
 	int timeout;
 	int verbose;
@@ -52,6 +57,15 @@ static void usage(FILE *f)
 "  --timeout SECONDS                 per boot (default 300)\n"
 "  --ovmf-dir DIR                    OVMF_CODE_4M*.fd, OVMF_VARS_4M*.fd\n"
 "                                    (default /usr/share/OVMF)\n"
+"  --db CERT                         Secure Boot with CERT (PEM or DER) added\n"
+"                                    to the firmware's db: an image signed with\n"
+"                                    its key (mklive build --sign-key) boots\n"
+"                                    (implies --firmware secureboot)\n"
+"  --mok CERT                        the same, CERT added to shim's MOK list\n"
+"                                    instead, as after enrolment (mokutil)\n"
+"  --vars-out FILE                   with --db/--mok: write that variable store\n"
+"                                    (OVMF_VARS_4M.ms.fd with the certificate)\n"
+"                                    to FILE and boot nothing, for your own QEMU\n"
 "  --qemu PATH                       default qemu-system-x86_64\n"
 "  --kvm                             use KVM when /dev/kvm answers within 2 s\n"
 "                                    (default TCG: slower, but works everywhere;\n"
@@ -142,6 +156,51 @@ static int copy_file(const char *from, const char *to)
 	return n < 0 ? -1 : 0;
 }
 
+/* The copy of the Secure Boot variable store with the certificates of
+ * --db and --mok added (fmt/varstore.h). */
+static int add_certs(const struct opts *o, const char *vars, char *why, size_t size)
+{
+	struct mkl_buf store = { 0 }, der = { 0 };
+	struct mkl_err err = { 0 };
+	const char *const certs[] = { o->db, o->mok };
+	int rc = -1;
+
+	if (mkl_read_file(vars, &store, false, &err))
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		if (!certs[i])
+			continue;
+		der.len = 0;
+		if (mkl_cert_load_der(certs[i], &der, &err) ||
+		    mkl_varstore_add_cert(store.data, store.len, i ? MKL_VAR_MOKLIST : MKL_VAR_DB, der.data,
+					  der.len, &err)) {
+			mkl_err_prefix(&err, "%s", i ? "--mok" : "--db");
+			goto out;
+		}
+	}
+	{
+		FILE *f = fopen(vars, "w");
+
+		if (!f || fwrite(store.data, 1, store.len, f) != store.len) {
+			mkl_error(&err, errno, "cannot write '%s'", vars);
+			if (f)
+				fclose(f);
+			goto out;
+		}
+		if (fclose(f)) {
+			mkl_error(&err, errno, "cannot write '%s'", vars);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (rc)
+		snprintf(why, size, "%s", err.msg);
+	mkl_buf_free(&store);
+	mkl_buf_free(&der);
+	return rc;
+}
+
 /* QEMU's command line for one row into argv (at most 40); the buffers hold
  * the strings it points to. The firmware's variable store is copied to a
  * temporary file named in vars, which the caller removes. 0, or -1 with
@@ -177,6 +236,8 @@ static int qemu_argv(const struct opts *o, int fw, int as, struct qemu_args *q, 
 				q->vars[0] = '\0';
 			return -1;
 		}
+		if (fw == 2 && (o->db || o->mok) && add_certs(o, q->vars, why, size))
+			return -1;
 		q->argv[argc++] = "-M";
 		q->argv[argc++] = fw == 2 ? "q35,smm=on" : "q35";
 		if (fw == 2) {
@@ -313,6 +374,9 @@ int cmd_test(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "ovmf-dir", required_argument, NULL, 'o' },
 		{ "qemu", required_argument, NULL, 'Q' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "mok", required_argument, NULL, 'm' },
+		{ "vars-out", required_argument, NULL, 'V' },
 		{ "kvm", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -335,14 +399,52 @@ int cmd_test(int argc, char **argv)
 			break;
 		case 'o': o.ovmf = optarg; break;
 		case 'Q': o.qemu = optarg; break;
+		case 'd': o.db = optarg; break;
+		case 'm': o.mok = optarg; break;
+		case 'V': o.vars_out = optarg; break;
 		case 'k': o.kvm = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
 		}
 	}
+	if (o.vars_out) {
+		char why[1024], from[4096];
+
+		if (!o.db && !o.mok)
+			die_usage("--vars-out: give the certificates, --db or --mok");
+		if (optind != argc)
+			die_usage("--vars-out: boots nothing, takes no IMAGE");
+		snprintf(from, sizeof(from), "%s/OVMF_VARS_4M.ms.fd", o.ovmf);
+		if (copy_file(from, o.vars_out)) {
+			fprintf(stderr, "%s: cannot copy '%s' to '%s': %s\n", prog, from, o.vars_out, strerror(errno));
+			return 1;
+		}
+		if (add_certs(&o, o.vars_out, why, sizeof(why))) {
+			unlink(o.vars_out);
+			fprintf(stderr, "%s: %s\n", prog, why);
+			return 1;
+		}
+		return 0;
+	}
 	if (optind + 1 != argc)
 		die_usage("test: give one IMAGE");
+	if (o.db || o.mok) {	/* keys matter under Secure Boot only */
+		if (o.firmware >= 0 && o.firmware != 2)
+			die_usage("--db, --mok: Secure Boot keys, for --firmware secureboot only");
+		o.firmware = 2;
+		for (int i = 0; i < 2; i++) {	/* a bad certificate: said once, before any boot */
+			const char *cert = i ? o.mok : o.db;
+			struct mkl_buf der = { 0 };
+			struct mkl_err err = { 0 };
+
+			if (cert && mkl_cert_load_der(cert, &der, &err)) {
+				fprintf(stderr, "%s: %s: %s\n", prog, i ? "--mok" : "--db", err.msg);
+				return 1;
+			}
+			mkl_buf_free(&der);
+		}
+	}
 	o.image = argv[optind];
 	if (stat(o.image, &st) || !S_ISREG(st.st_mode)) {
 		fprintf(stderr, "%s: cannot use '%s': %s\n", prog, o.image,

@@ -37,6 +37,9 @@
 #include "tree/io.h"
 
 #define MKL_FAT_MAX_SIZE (32u << 20)	/* what El Torito EFI images may be */
+/* The signed chain's ESP (one UKI per menu entry) is larger: FAT16 with
+ * larger clusters; see docs/ARCHITECTURE.md, "Signed boot". */
+#define MKL_FAT_MAX_SIGNED (256u << 20)
 #define MKL_FAT_FLOPPY_SIZE 1474560u
 
 struct mkl_fat_file {
@@ -53,6 +56,7 @@ struct mkl_fat_opts {
 	uint32_t serial;	/* volume serial number */
 	int64_t time;		/* seconds since the epoch, for every time stamp */
 	uint64_t min_size;	/* 0: sized to the content; else at least this many bytes */
+	uint64_t max_size;	/* 0: MKL_FAT_MAX_SIZE (32 MiB); else at most this many */
 	int floppy;		/* 1: exactly a 1.44 MB FAT12 floppy (2880 sectors,
 				 * 18 sectors/track, 2 heads, media 0xF0) */
 	/* Boot code (optional; NULL: a boot sector that asks the BIOS for the

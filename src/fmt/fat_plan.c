@@ -171,6 +171,7 @@ static uint64_t need_clusters(const struct fat *f, uint32_t csize)
 
 static int plan_geometry(struct fat *f, const struct mkl_fat_opts *o, uint64_t content, struct mkl_err *err)
 {
+	const uint64_t max = o->max_size ? o->max_size : MKL_FAT_MAX_SIZE;
 	uint32_t root_needed = f->nodes[0].entries;
 
 	if (o->floppy) {
@@ -197,8 +198,9 @@ static int plan_geometry(struct fat *f, const struct mkl_fat_opts *o, uint64_t c
 	f->spt = 32;
 	f->heads = 64;
 	f->drive = 0x80;
-	if (o->min_size > MKL_FAT_MAX_SIZE)
-		return mkl_error(err, 0, "size of %" PRIu64 " bytes is larger than 32 MiB", o->min_size);
+	if (o->min_size > max)
+		return mkl_error(err, 0, "size of %" PRIu64 " bytes is larger than %" PRIu64 " MiB", o->min_size,
+				 max >> 20);
 	f->root_entries = ROOT_ENTRIES;
 	if (root_needed > ROOT_ENTRIES)
 		f->root_entries = (root_needed + 15) / 16 * 16;
@@ -223,11 +225,11 @@ static int plan_geometry(struct fat *f, const struct mkl_fat_opts *o, uint64_t c
 		fs = fat_sectors_for(c, bits);
 		total = f->reserved + 2 * fs + root_sectors + c * spc;
 		if ((o->min_size && (uint64_t)total * SECTOR < o->min_size) ||
-		    (uint64_t)total * SECTOR > MKL_FAT_MAX_SIZE) {
+		    (uint64_t)total * SECTOR > max) {
 			/* Fill the size asked for (or, when the margin made the
 			 * image too big, exactly 32 MiB) with as many clusters as
 			 * fit beside the smallest FAT that maps them all. */
-			uint64_t size = (uint64_t)total * SECTOR > MKL_FAT_MAX_SIZE ? MKL_FAT_MAX_SIZE : o->min_size;
+			uint64_t size = (uint64_t)total * SECTOR > max ? max : o->min_size;
 			uint32_t t = (uint32_t)((size + SECTOR - 1) / SECTOR);
 			/* The smallest FAT that covers the clusters beside it. */
 			for (fs = 1;; fs++) {
@@ -242,7 +244,7 @@ static int plan_geometry(struct fat *f, const struct mkl_fat_opts *o, uint64_t c
 			bits = c <= FAT12_MAX ? 12 : 16;
 			total = t;
 		}
-		if ((uint64_t)total * SECTOR > MKL_FAT_MAX_SIZE || c < need)
+		if ((uint64_t)total * SECTOR > max || c < need)
 			continue;
 		f->spc = spc;
 		f->csize = csize;
@@ -252,7 +254,8 @@ static int plan_geometry(struct fat *f, const struct mkl_fat_opts *o, uint64_t c
 		f->total_sectors = total;
 		return 0;
 	}
-	return mkl_error(err, 0, "ESP content of %" PRIu64 " bytes does not fit in 32 MiB", content);
+	return mkl_error(err, 0, "ESP content of %" PRIu64 " bytes does not fit in %" PRIu64 " MiB", content,
+			 max >> 20);
 }
 
 /* Give each directory (but the root) and each non-empty file its clusters:

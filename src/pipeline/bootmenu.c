@@ -82,6 +82,40 @@ char *mkl_grub_cfg(const char *label, const char *append, int timeout, const cha
 	return menu(label, append, timeout, id);
 }
 
+size_t mkl_menu_count(void)
+{
+	return sizeof(entries) / sizeof(entries[0]);
+}
+
+/* Entry i's id, title and whole kernel command line, as every menu above
+ * gives it (the signed UKIs take theirs from here). */
+char *mkl_menu_entry(size_t i, const char *append, const char **id, const char **title)
+{
+	char *s;
+
+	if (i >= mkl_menu_count())
+		return NULL;
+	*id = entries[i].id;
+	*title = entries[i].title;
+	if (asprintf(&s, CONSOLES "%s%s%s%s", entries[i].args[0] ? " " : "", entries[i].args,
+		     append && append[0] ? " " : "", append ? append : "") < 0)
+		return NULL;
+	return s;
+}
+
+/* systemd-boot's menu (loader/loader.conf): it lists the UKIs in
+ * EFI/Linux by itself; this says which boots after the timeout. No
+ * editor: a signed UKI ignores a changed command line anyway. */
+char *mkl_sdboot_loader_conf(int timeout, const char *default_file)
+{
+	char *s;
+
+	if (asprintf(&s, "timeout %d\ndefault %s\neditor no\nauto-entries no\nconsole-mode keep\n",
+		     timeout, default_file) < 0)
+		return NULL;
+	return s;
+}
+
 char *mkl_floppy_cmdline(const char *append)
 {
 	char *s;

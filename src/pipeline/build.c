@@ -460,6 +460,7 @@ fail:
 	mkl_buf_free(&initrd);
 	mkl_buf_free(&b.shim);
 	mkl_buf_free(&b.grub);
+	build_signing_free(&b);
 	for (int i = 0; i < NPARTS; i++)
 		mkl_image_destroy(b.part[i]);
 	mkl_layout_split_free(&b.split);

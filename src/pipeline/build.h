@@ -69,6 +69,10 @@ struct mkl_build_opts {
 	const char *efi_root;		/* NULL: "/" */
 	const char *cache;		/* mklive's cache (mkl_cache_dir); NULL: none */
 	int uefi;			/* 0 no (BIOS only); else yes (-1, "auto", is the same) */
+	/* Signed UEFI boot (both or neither; PEM; needs uefi): shim, then
+	 * systemd-boot and one UKI per menu entry, signed with this key
+	 * (pipeline/uki.c). Loaded and checked before anything is written. */
+	const char *sign_key, *sign_cert;
 	/* Legacy: the BIOS boots a 1.44 MB floppy image (El Torito floppy
 	 * emulation, fmt/floppy.h) with the kernel and initramfs on it; isolinux
 	 * stays as a second entry; no isohybrid MBR (CD only). Needs a kernel
@@ -112,6 +116,8 @@ struct mkl_build_result {
 	size_t ro_dirs;			/* symlink mode: directories in the image */
 	bool uefi;			/* the image boots with UEFI too */
 	bool kernel_signed;		/* the kernel carries a signature (Secure Boot) */
+	bool signed_uki;		/* UEFI boots signed UKIs (sign_key) */
+	uint64_t uki_bytes;		/* their size, all together */
 	char efi_root[4096];		/* where shim and GRUB came from, when uefi */
 	enum mkl_efi_from efi_from;
 	bool floppy;			/* the BIOS boots the floppy entry */
@@ -133,5 +139,12 @@ char *mkl_grub_cfg(const char *label, const char *append, int timeout, const cha
 char *mkl_grub_esp_cfg(const char *id);
 /* The boot floppy's kernel command line: the default entry's. */
 char *mkl_floppy_cmdline(const char *append);
+/* The menu's entries (every menu has them all, in this order): how many,
+ * and entry i's id ("live", "toram", ...), title suffix and whole kernel
+ * command line (malloc'd; NULL past the last or out of memory). */
+size_t mkl_menu_count(void);
+char *mkl_menu_entry(size_t i, const char *append, const char **id, const char **title);
+/* systemd-boot's loader.conf for a signed image. */
+char *mkl_sdboot_loader_conf(int timeout, const char *default_file);
 
 #endif

@@ -15,14 +15,19 @@
 #include "tree/outfile.h"
 #include "tree/run.h"
 
-/* Both files under root, each a regular file we may read. */
-static bool has_both(const char *root)
+static const char *const unsigned_files[] = { MKL_EFI_SHIM, MKL_EFI_GRUB, NULL };
+static const char *const signing_files[] = { MKL_EFI_SHIM, MKL_EFI_STUB, MKL_EFI_SDBOOT, MKL_EFI_MOKMANAGER,
+					     NULL };
+static const char *const all_files[] = { MKL_EFI_SHIM, MKL_EFI_GRUB, MKL_EFI_STUB, MKL_EFI_SDBOOT,
+					 MKL_EFI_MOKMANAGER, NULL };
+
+/* Every file of rel under root, each a regular file we may read. */
+static bool has_all(const char *root, const char *const *rel)
 {
-	const char *const rel[] = { MKL_EFI_SHIM, MKL_EFI_GRUB };
 	char path[4096];
 	struct stat st;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; rel[i]; i++) {
 		if (snprintf(path, sizeof(path), "%s/%s", strcmp(root, "/") ? root : "", rel[i]) >=
 		    (int)sizeof(path))
 			return false;
@@ -30,6 +35,42 @@ static bool has_both(const char *root)
 			return false;
 	}
 	return true;
+}
+
+static bool has_both(const char *root)
+{
+	return has_all(root, unsigned_files);
+}
+
+int mkl_efi_find_signing(const char *efi_root, const char *cache, char **root, enum mkl_efi_from *from,
+			 struct mkl_err *err)
+{
+	const char *first = efi_root ? efi_root : "/";
+	char *dir;
+
+	*root = NULL;
+	if (has_all(first, signing_files)) {
+		*from = efi_root ? MKL_EFI_FROM_ROOT : MKL_EFI_FROM_HOST;
+		*root = mkl_strdup(first, err);
+		return *root ? 0 : -1;
+	}
+	dir = cache ? mkl_cache_path(cache, MKL_CACHE_EFI, err) : NULL;
+	if (cache && !dir)
+		return -1;
+	if (dir && has_all(dir, signing_files)) {
+		*from = MKL_EFI_FROM_CACHE;
+		*root = dir;
+		return 0;
+	}
+	mkl_error(err, 0, "a signed image needs Debian's signed shim and MokManager and systemd's EFI stub "
+		  "and systemd-boot (%s, %s, %s and %s, from the packages " MKL_EFI_SHIM_PKG ", "
+		  MKL_EFI_MOKMANAGER_PKG " and " MKL_EFI_SDBOOT_PKG "), and neither '%s' nor %s%s%s has "
+		  "them all: 'mklive fetch-efi' downloads them into the cache", MKL_EFI_SHIM,
+		  MKL_EFI_MOKMANAGER, MKL_EFI_STUB, MKL_EFI_SDBOOT, first, dir ? "mklive's cache '" : "a cache",
+		  dir ? dir : "", dir ? "'" : "");
+	err->code = ENOENT;
+	free(dir);
+	return -1;
 }
 
 int mkl_efi_find(const char *efi_root, const char *cache, char **root, enum mkl_efi_from *from,
@@ -138,7 +179,8 @@ static int fetch_into(const char *tmp, struct mkl_efi_fetched *res, struct mkl_e
 	/* Pinned to amd64: the image boots x86-64 (shimx64, x86_64-efi)
 	 * whatever the host is. */
 	const char *const download[] = { "apt-get", "download", "-q", MKL_EFI_SHIM_PKG ":amd64",
-					 MKL_EFI_GRUB_PKG ":amd64", NULL };
+					 MKL_EFI_GRUB_PKG ":amd64", MKL_EFI_SDBOOT_PKG ":amd64",
+					 MKL_EFI_MOKMANAGER_PKG ":amd64", NULL };
 	char debs[4096], deb[4096 + 256], names[8][256];
 	size_t n;
 
@@ -168,6 +210,9 @@ static int fetch_into(const char *tmp, struct mkl_efi_fetched *res, struct mkl_e
 	if (!has_both(tmp))
 		return mkl_error(err, 0, "the packages %s and %s hold no %s and %s", res->shim, res->grub,
 				 MKL_EFI_SHIM, MKL_EFI_GRUB);
+	if (!has_all(tmp, all_files))
+		return mkl_error(err, 0, "the packages " MKL_EFI_SDBOOT_PKG " and " MKL_EFI_MOKMANAGER_PKG
+				 " hold no %s, %s and %s", MKL_EFI_STUB, MKL_EFI_SDBOOT, MKL_EFI_MOKMANAGER);
 	return 0;
 }
 
@@ -180,7 +225,7 @@ int mkl_efi_fetch(const char *cache, bool refresh, struct mkl_efi_fetched *res, 
 	res->dir = mkl_cache_path(cache, MKL_CACHE_EFI, err);
 	if (!res->dir)
 		return -1;
-	if (!refresh && has_both(res->dir)) {
+	if (!refresh && has_all(res->dir, all_files)) {
 		snprintf(debs, sizeof(debs), "%s/debs", res->dir);
 		list_debs(debs, NULL, 0, res);
 		return 0;

@@ -33,6 +33,14 @@
 #define MKL_EFI_GRUB "usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed"
 #define MKL_EFI_SHIM_PKG "shim-signed"
 #define MKL_EFI_GRUB_PKG "grub-efi-amd64-signed"
+/* For signed images (--sign-key, --sign-cert): systemd's EFI stub and
+ * systemd-boot (Debian 12 ships both unsigned: we sign them) and shim's
+ * MokManager (signed by Debian), from the same root as shim. */
+#define MKL_EFI_STUB "usr/lib/systemd/boot/efi/linuxx64.efi.stub"
+#define MKL_EFI_SDBOOT "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+#define MKL_EFI_MOKMANAGER "usr/lib/shim/mmx64.efi.signed"
+#define MKL_EFI_SDBOOT_PKG "systemd-boot-efi"
+#define MKL_EFI_MOKMANAGER_PKG "shim-helpers-amd64-signed"
 
 enum mkl_efi_from {
 	MKL_EFI_FROM_HOST,	/* "/": no efi_root given */
@@ -47,6 +55,10 @@ enum mkl_efi_from {
  * reads, see above), or out of memory. */
 int mkl_efi_find(const char *efi_root, const char *cache, char **root, enum mkl_efi_from *from,
 		 struct mkl_err *err);
+/* The same for a signed image, which needs the three files above besides
+ * shim (GRUB is not used): the first place with all of them. */
+int mkl_efi_find_signing(const char *efi_root, const char *cache, char **root, enum mkl_efi_from *from,
+			 struct mkl_err *err);
 
 /* What mkl_efi_fetch did. */
 struct mkl_efi_fetched {
@@ -57,9 +69,10 @@ struct mkl_efi_fetched {
 	char shim[160], grub[160];
 };
 
-/* Fill mklive's cache (cache: mkl_cache_dir's) with the two files, unless
- * it holds them already and refresh is false: `apt-get download` of
- * shim-signed and grub-efi-amd64-signed (amd64, from the host's apt
+/* Fill mklive's cache (cache: mkl_cache_dir's) with the files, unless
+ * it holds them all already and refresh is false: `apt-get download` of
+ * shim-signed and grub-efi-amd64-signed, and for signed images
+ * systemd-boot-efi and shim-helpers-amd64-signed (amd64, from the host's apt
  * sources and package lists) and `dpkg -x` of each, as child processes,
  * into a new directory beside CACHE/efi that then takes its place. No root
  * needed, nothing installed, nothing printed: a failing step's own words

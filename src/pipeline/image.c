@@ -91,8 +91,8 @@ int mkl_image_check(const struct mkl_image_format *fmt, const struct mkl_image_o
 		return mkl_error(err, EINVAL, "a %s %s image would not boot: mklive-init reads "
 				 "%s blocks of %s", c, fmt->name, fmt->name, fmt->boot_compressors);
 	if (o->verity && !fmt->verity)
-		return mkl_error(err, 0, "--verity: a %s image has no dm-verity hash tree (the "
-				 "squashfs format has)", fmt->name);
+		return mkl_error(err, 0, "a %s image has no dm-verity hash tree, which --verity and "
+				 "signing (--sign-key) need: use the squashfs format", fmt->name);
 	if (o->threads > 1024)
 		return mkl_error(err, 0, "thread count %u out of range (0..1024)", o->threads);
 	return fmt->ops->check(fmt, o, err);

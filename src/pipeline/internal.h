@@ -22,6 +22,9 @@
 #include "source/source.h"
 #include "tree/io.h"
 #include "tree/tree.h"
+#include "fmt/fat.h"
+
+struct mkl_signer;
 
 /* Where file contents go while the source is read: the image (all of the
  * tree in overlay mode, the read-only directories in symlink mode) and the
@@ -43,6 +46,10 @@ struct build {
 	struct mkl_build_result *res;
 	struct image_sum *isum;		/* the image's SHA-256 in the making (medium.c) */
 	struct mkl_buf shim, grub;	/* UEFI: read before anything is written */
+	/* Signed UEFI boot (opts sign_key): the key and the EFI files, read
+	 * before anything is written (uki.c); NULL signer: not signed. */
+	struct mkl_signer *signer;
+	struct mkl_buf stub, sdboot, mokmanager;
 	/* Compressing ahead in a recipe's tree (build.c): the directory
 	 * mmdebstrap named, from its thread, until the image is open; closed
 	 * once the first entry is read. Under ahead_mu. */
@@ -71,6 +78,25 @@ int build_sum_image_wait(struct build *b, const unsigned char **sum, struct mkl_
  * read into b->shim, b->grub before the build writes anything; 0 when
  * UEFI is off. */
 int build_find_uefi(struct build *b, struct mkl_err *err);
+/* uki.c: for a signed image, the key and certificate loaded and checked
+ * and shim, MokManager, systemd-boot and systemd's stub read (called by
+ * build_find_uefi); and the ESP's files of the signed chain: shim,
+ * MokManager, systemd-boot (signed), its loader.conf, one signed UKI per
+ * menu entry (EFI/Linux), the certificate in DER (MKL_UKI_CERT). */
+#define MKL_UKI_CERT "mklive.cer"
+#define MKL_UKI_MAX 8
+struct signed_esp {
+	struct mkl_fat_file files[6 + MKL_UKI_MAX];
+	size_t n;
+	struct mkl_buf sdboot, cert, uki[MKL_UKI_MAX];
+	char *loader_conf, names[MKL_UKI_MAX][64];
+	uint64_t uki_bytes;
+};
+int build_find_signing(struct build *b, struct mkl_err *err);
+int build_signed_esp(struct build *b, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
+		     struct signed_esp *e, struct mkl_err *err);
+void build_signed_esp_free(struct signed_esp *e);
+void build_signing_free(struct build *b);
 /* medium.c: the ISO, written to fd. */
 int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
 		    struct mkl_err *err);

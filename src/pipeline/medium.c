@@ -101,6 +101,8 @@ int build_find_uefi(struct build *b, struct mkl_err *err)
 	char *root, shim[PATH_MAX], grub[PATH_MAX];
 	int rc = -1;
 
+	if (o->sign_key || o->sign_cert)
+		return build_find_signing(b, err);
 	if (o->uefi == 0)
 		return 0;
 	if (mkl_efi_find(o->efi_root, o->cache, &root, &where, err)) {
@@ -144,10 +146,12 @@ struct uefi {
 	char *cfg, *esp_cfg, *info;
 	int esp_fd;
 	uint64_t esp_size;
+	struct signed_esp sig;
 };
 
 static void uefi_free(struct uefi *u)
 {
+	build_signed_esp_free(&u->sig);
 	free(u->cfg);
 	free(u->esp_cfg);
 	free(u->info);
@@ -158,7 +162,8 @@ static void uefi_free(struct uefi *u)
 }
 
 /* 1: the ESP is made; 0: no UEFI (--uefi no); -1: error. */
-static int prepare_uefi(struct build *b, const struct mkl_buf *kernel, struct uefi *u, struct mkl_err *err)
+static int prepare_uefi(struct build *b, const struct mkl_buf *kernel, const struct mkl_buf *initrd, struct uefi *u,
+			struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;
 	const char *label = o->label ? o->label : "MKLIVE";
@@ -170,11 +175,29 @@ static int prepare_uefi(struct build *b, const struct mkl_buf *kernel, struct ue
 	u->esp_fd = -1;
 	if (o->uefi == 0)
 		return 0;
+	if (asprintf(&u->info, "mklive %s %s\n", label, b->res->medium_id) < 0) {
+		u->info = NULL;
+		return mkl_error(err, ENOMEM, "out of memory");
+	}
+	if (b->signer) {	/* shim, systemd-boot and signed UKIs (uki.c) */
+		/* Beyond El Torito's 32 MiB: see ARCHITECTURE, "Signed boot". */
+		fo.max_size = MKL_FAT_MAX_SIGNED;
+		if (build_signed_esp(b, kernel, initrd, &u->sig, err) || mkl_scratch_open(o->output, &u->esp_fd, err) ||
+		    mkl_fat_write(u->esp_fd, &fo, u->sig.files, u->sig.n, err))
+			return mkl_err_prefix(err, "making the EFI system partition");
+		if (fstat(u->esp_fd, &st))
+			return mkl_error(err, errno, "cannot stat the EFI system partition");
+		u->esp_size = (uint64_t)st.st_size;
+		b->res->uefi = b->res->signed_uki = b->res->kernel_signed = true;
+		b->res->esp_bytes = u->esp_size;
+		b->res->uki_bytes = u->sig.uki_bytes;
+		build_note(b, "UEFI: ESP of %" PRIu64 " bytes with shim, MokManager, systemd-boot and the "
+			   "signed UKIs", u->esp_size);
+		return 1;
+	}
 	u->cfg = mkl_grub_cfg(label, b->append, o->timeout, b->res->medium_id);
 	u->esp_cfg = mkl_grub_esp_cfg(b->res->medium_id);
-	if (asprintf(&u->info, "mklive %s %s\n", label, b->res->medium_id) < 0)
-		u->info = NULL;
-	if (!u->cfg || !u->esp_cfg || !u->info)
+	if (!u->cfg || !u->esp_cfg)
 		return mkl_error(err, ENOMEM, "out of memory");
 	/* shim as the removable-media loader; it runs grubx64.efi beside it. */
 	esp[0] = (struct mkl_fat_file){ .path = "EFI/BOOT/BOOTX64.EFI", .mem = b->shim.data,
@@ -275,14 +298,18 @@ int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const
 		files[n++] = (struct mkl_iso_file){ .path = RWIMAGE_PATH, .mem = NULL,
 						    .fd = b->part[PART_RW]->fd,
 						    .size = b->part[PART_RW]->bytes };
-	if ((efi = prepare_uefi(b, kernel, &u, err)) < 0)
+	if ((efi = prepare_uefi(b, kernel, initrd, &u, err)) < 0)
 		goto out;
 	if (efi) {
 		snprintf(idfile, sizeof(idfile), ".disk/%s", b->res->medium_id);
 		files[n++] = (struct mkl_iso_file){ .path = "boot/grub/efi.img", .mem = NULL,
 						    .fd = u.esp_fd, .size = u.esp_size };
-		files[n++] = (struct mkl_iso_file){ .path = "boot/grub/grub.cfg", .mem = u.cfg,
-						    .size = strlen(u.cfg) };
+		if (u.cfg)	/* GRUB's: not in the signed chain */
+			files[n++] = (struct mkl_iso_file){ .path = "boot/grub/grub.cfg", .mem = u.cfg,
+							    .size = strlen(u.cfg) };
+		else	/* the certificate, for enrolment from another system */
+			files[n++] = (struct mkl_iso_file){ .path = MKL_UKI_CERT, .mem = u.sig.cert.data,
+							    .size = u.sig.cert.len };
 		/* gcdx64 looks for /.disk/info; our grub.cfg for the ID. */
 		files[n++] = (struct mkl_iso_file){ .path = ".disk/info", .mem = u.info,
 						    .size = strlen(u.info) };

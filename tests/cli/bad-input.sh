@@ -60,6 +60,14 @@ printf '[boot]\nuefi = maybe\n' >"$T/uefi-maybe.conf"
 # apt-get that cannot find the packages, a PATH without one.
 mkdir -p "$T/noefi" "$T/nocache" "$T/xdg" "$T/home" "$T/halfefi/usr/lib/shim" "$T/failbin" "$T/nobin"
 echo shim >"$T/halfefi/usr/lib/shim/shimx64.efi.signed"
+# Signing: two key pairs, junk, a config naming its key relative to itself.
+for k in 1 2; do
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/sk$k.pem" -out "$T/sc$k.pem" -days 3650 \
+		-subj "/CN=mklive-bad-input-$k" >/dev/null 2>&1
+done
+echo junk >"$T/junk.pem"
+mkdir -p "$T/signconf" && cp "$T/sc1.pem" "$T/signconf/"
+printf '[boot]\nsign-key = nokey.pem\nsign-cert = sc1.pem\n' >"$T/signconf/sign.conf"
 printf '#!/bin/sh\necho "Reading package lists..."\necho "E: Unable to locate package shim-signed" >&2\nexit 100\n' \
 	>"$T/failbin/apt-get"
 chmod 755 "$T/failbin/apt-get"

@@ -16,7 +16,10 @@ boot=$("$TOP/scripts/fetch-boot.sh") || { fail "fetching the boot pieces"; t_don
 real=$("$MKLIVE" fetch-efi -q) || { fail "mklive fetch-efi into the real cache"; t_done; exit 1; }
 shim_deb=$(ls "$real"/debs/shim-signed_*.deb | head -n 1)
 grub_deb=$(ls "$real"/debs/grub-efi-amd64-signed_*.deb | head -n 1)
-if [ ! -f "$shim_deb" ] || [ ! -f "$grub_deb" ]; then
+# For signed images: systemd's stub and systemd-boot, shim's MokManager.
+sdb_deb=$(ls "$real"/debs/systemd-boot-efi_*.deb | head -n 1)
+mm_deb=$(ls "$real"/debs/shim-helpers-amd64-signed_*.deb | head -n 1)
+if [ ! -f "$shim_deb" ] || [ ! -f "$grub_deb" ] || [ ! -f "$sdb_deb" ] || [ ! -f "$mm_deb" ]; then
 	skip "no packages in $real/debs (mklive fetch-efi --refresh downloads them)"; t_done; exit 0
 fi
 SHIM=usr/lib/shim/shimx64.efi.signed
@@ -30,8 +33,9 @@ standin() {	# NAME BODY: $T/NAME/apt-get download logs its arguments first, then
 		"$T" "$2" >"$T/$1/apt-get"
 	chmod 755 "$T/$1/apt-get"
 }
-standin good "echo 'Get:1 http://deb.debian.org/debian bookworm/main shim-signed'; cp '$shim_deb' '$grub_deb' ."
+standin good "echo 'Get:1 http://deb.debian.org/debian bookworm/main shim-signed'; cp '$shim_deb' '$grub_deb' '$sdb_deb' '$mm_deb' ."
 standin garbage "head -c 5000 /dev/urandom >shim-signed_1_amd64.deb; cp '$grub_deb' ."
+standin nosdboot "cp '$shim_deb' '$grub_deb' '$mm_deb' ."
 # Well-formed packages with the right names and nothing in them.
 for p in shim-signed grub-efi-amd64-signed; do
 	mkdir -p "$T/pkg-$p/DEBIAN" "$T/pkg-$p/usr/share/doc/$p"
@@ -58,8 +62,8 @@ check "fetch-efi: prints the directory on stdout" test "$(cat "$T/out")" = "$c/e
 v_shim=$(basename "$shim_deb" | sed 's/^shim-signed_\(.*\)_amd64\.deb$/\1/; s/%3a/:/')
 check "fetch-efi: says what it unpacked, with the versions" \
 	grep -qF "mklive fetch-efi: shim-signed $v_shim and grub-efi-amd64-signed " "$T/err"
-check "fetch-efi: ran 'apt-get download' once, for the two packages (amd64) only" \
-	test "$(cat "$T/apt.log")" = "download -q shim-signed:amd64 grub-efi-amd64-signed:amd64"
+check "fetch-efi: ran 'apt-get download' once, for the four packages (amd64) only" \
+	test "$(cat "$T/apt.log")" = "download -q shim-signed:amd64 grub-efi-amd64-signed:amd64 systemd-boot-efi:amd64 shim-helpers-amd64-signed:amd64"
 check "fetch-efi: shim and GRUB byte for byte the packages'" \
 	bash -c "cmp -s '$c/efi/$SHIM' '$real/$SHIM' && cmp -s '$c/efi/$GRUB' '$real/$GRUB'"
 check "fetch-efi: the packages kept in efi/debs" test -f "$c/efi/debs/$(basename "$shim_deb")"
@@ -94,6 +98,7 @@ failing() {	# NAME STANDIN TEXT: fetch-efi --refresh into a copy of the filled c
 failing "a package that is not one" garbage "'dpkg -x $T/f/.efi-"
 failing "packages without the files" empty "the packages shim-signed 9.9 and grub-efi-amd64-signed 9.9 hold no $SHIM"
 failing "no GRUB package downloaded" onlyshim "apt-get download left no grub-efi-amd64-signed package in"
+failing "no systemd-boot-efi downloaded" nosdboot "the packages systemd-boot-efi and shim-helpers-amd64-signed hold no usr/lib/systemd/boot/efi/linuxx64.efi.stub"
 rm -rf "$T/f" && mkdir "$T/f"
 fetch garbage "$T/f"; rc=$?
 check "a failed fetch into an empty cache leaves nothing ($(ls -A "$T/f"))" test $rc = 1 -a -z "$(ls -A "$T/f")"
@@ -181,6 +186,14 @@ check "... and -v says so" grep -qF "fetching them into the cache for the recipe
 check "... the image boots UEFI" grep -Eq 'El Torito boot img : +2 +UEFI' <<<"$(eltorito "$T/recipe.iso")"
 recipe "$T/rc" good -q -o "$T/recipe2.iso"; rc=$?
 check "a second recipe build: nothing fetched" test $rc = 0 -a "$(calls)" = $((n + 1))
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/k.pem" -out "$T/c.pem" -days 3650 -subj /CN=efi-test \
+	>/dev/null 2>&1; then
+	recipe "$T/rs" good -q --sign-key "$T/k.pem" --sign-cert "$T/c.pem" -o "$T/recipe-signed.iso"; rc=$?
+	check "a signed recipe, no EFI files anywhere: fetched into the cache, exit 0 ($(cat "$T/err"))" \
+		test $rc = 0 -a -f "$T/rs/efi/usr/lib/systemd/boot/efi/linuxx64.efi.stub" -a -f "$T/recipe-signed.iso"
+else
+	skip "openssl cannot make a key: the signed recipe"
+fi
 mkdir -p "$T/rf"
 recipe "$T/rf" fails -o "$T/recipe3.iso"; rc=$?
 check "a recipe whose fetch fails: exit 1, apt-get's words and --uefi no ($(cat "$T/err"))" test $rc = 1 -a \

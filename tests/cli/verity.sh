@@ -96,6 +96,6 @@ fi
 
 build "$T/cloop.iso" --verity --image-format cloop >"$T/out" 2>&1; rc=$?
 check "cloop with --verity: refused (exit $rc)" test "$rc" -ne 0
-check "... saying why: $(cat "$T/out")" grep -q -- '--verity: a cloop image has no dm-verity hash tree' "$T/out"
+check "... saying why: $(cat "$T/out")" grep -q -- 'a cloop image has no dm-verity hash tree, which --verity and signing' "$T/out"
 check "... and no output" test ! -e "$T/cloop.iso"
 t_done

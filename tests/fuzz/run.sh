@@ -39,6 +39,8 @@ medium      | 4096  |                               | src/init/medium.c src/init
 cmdline     | 4096  |                               | src/init/util.c src/init/medium.c src/init/mount.c src/init/nbd.c src/init/unpack.c src/init/copy.c src/init/switch_root.c src/init/usb.c
 modules     | 16384 |                               | src/pipeline/modules.c src/tree/err.c
 media       | 69632 |                               | src/media/probe.c
+pe          | 131072 | libcrypto                    | src/fmt/pe.c src/fmt/digest.c src/pipeline/efi.c src/pipeline/cache.c src/tree/err.c src/tree/io.c src/tree/outfile.c src/tree/run.c
+varstore    | 65536 |                               | src/fmt/varstore.c src/tree/err.c
 "
 
 all_names() { echo "$TARGETS" | awk -F'|' 'NF > 1 { gsub(/ /, "", $1); print $1 }'; }
