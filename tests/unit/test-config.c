@@ -132,7 +132,7 @@ static void test_errors(void)
 	    "t.conf:3: unknown section [disk] (sections: recipe, image, initramfs, boot, layout, media, live)");
 	bad("[image\n", "t.conf:1: missing ']' in '[image'");
 	bad("[image]\nsize = 3\n",
-	    "t.conf:2: unknown key 'size' in [image] (keys: label, compressor, level, block-size, format)");
+	    "t.conf:2: unknown key 'size' in [image] (keys: label, compressor, level, block-size, format, verity)");
 	bad("[initramfs]\nlabel = X\n",
 	    "t.conf:2: unknown key 'label' in [initramfs] (keys: compressor, level, format)");
 	bad("[boot]\nlevel = 3\n", "t.conf:2: unknown key 'level' in [boot] (keys: append, timeout, floppy, uefi, sign-key, sign-cert)");
