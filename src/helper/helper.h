@@ -136,4 +136,23 @@ int dm_node(const char *name, dev_t dev, char *path, size_t size, char *why, siz
 /* Remove /dev/mapper/NAME if it is there. */
 void dm_node_unlink(const char *name);
 
+/* verity_table.c: what the verity job reads, without I/O (fuzzed). */
+#define VERITY_BLOCK 4096u	/* data and hash block size */
+/* The squashfs's size from its first 96 bytes, rounded up to 4 KiB (where
+ * veritysetup's superblock is); 0 when they are no squashfs. */
+uint64_t verity_data_bytes(const unsigned char sq[96]);
+/* From the kernel command line's text, mklive.verity=IMAGE[,RW]: the
+ * image's (rw 0) or the writable root's (rw 1) root hash, 64 hex digits;
+ * 0, or -1 when it is not there. */
+int verity_root(const char *cmdline, int rw, char root[65]);
+/* The dm-verity table's parameters for data bytes of squashfs on the
+ * device maj:min, veritysetup's superblock sb after it (checked: format
+ * 1, sha256, 4 KiB, covering exactly data) and the root hash: 0, or -1
+ * with why. */
+int verity_params(const unsigned char sb[512], uint64_t data, const char *root, unsigned maj,
+		  unsigned min, char *params, size_t n, char *why, size_t wn);
+/* One record of the kernel's log: "data block N" or "metadata block N"
+ * into out when it is dm-verity's complaint (0), else -1. */
+int verity_corrupt(const char *rec, char *out, size_t n);
+
 #endif

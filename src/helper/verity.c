@@ -32,8 +32,6 @@
 
 #include "helper.h"
 
-#define VB 4096u	/* data and hash block size */
-
 static int fail(const char *fmt, const char *a, const char *b)
 {
 	fprintf(stderr, "mklive-helper: verity: ");
@@ -42,49 +40,10 @@ static int fail(const char *fmt, const char *a, const char *b)
 	return 1;
 }
 
-/* The value of key (e.g. "mklive.verity=") on the kernel command line,
- * into out (the last one given wins, as in the init). */
-static int cmdline_value(const char *key, char *out, size_t size)
-{
-	char line[4096], *p;
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC), found = 0;
-	ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
-	size_t k = strlen(key), l;
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return 0;
-	line[n] = 0;
-	for (p = line; *p; p += strcspn(p, " \t\n")) {
-		p += strspn(p, " \t\n");
-		if (strncmp(p, key, k))
-			continue;
-		l = strcspn(p + k, " \t\n");
-		if (l >= size)
-			l = size - 1;
-		memcpy(out, p + k, l);
-		out[l] = 0;
-		found = 1;
-	}
-	return found;
-}
-
-static int unhex(const char *s, size_t len)
-{
-	if (strlen(s) != len)
-		return -1;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-		      (s[i] >= 'A' && s[i] <= 'F')))
-			return -1;
-	return 0;
-}
-
 /* The last dm-verity complaint in the kernel's log ("data block 12"), if any. */
 static int corrupt_block(char *out, size_t size)
 {
-	char rec[1024], *p, *e;
+	char rec[1024];
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), found = 0;
 	ssize_t n;
 
@@ -97,16 +56,8 @@ static int corrupt_block(char *out, size_t size)
 		if (n <= 0)
 			break;
 		rec[n] = 0;
-		if (!strstr(rec, "verity") || !(e = strstr(rec, " is corrupted")))
-			continue;
-		*e = 0;
-		p = strstr(rec, "data block ");
-		if (p) {	/* "data block N" or "metadata block N" */
-			if (p > rec && p[-1] == 'a')
-				p -= 4;
-			snprintf(out, size, "%s", p);
+		if (verity_corrupt(rec, out, size) == 0)
 			found = 1;
-		}
 	}
 	close(fd);
 	return found;
@@ -115,12 +66,11 @@ static int corrupt_block(char *out, size_t size)
 int helper_verity(int argc, char **argv)
 {
 	unsigned char sq[96], sb[512];
-	char hashes[160], root[65], salt[2 * 256 + 1], params[1024], name[64], node[160], why[256],
-		blk[64];
-	const char *what = argc == 2 ? argv[1] : argc == 4 ? argv[2] : "", *h;
-	uint64_t used, data, blocks;
-	unsigned saltlen;
+	char line[4096], root[65], params[1024], name[64], node[160], why[256], blk[64];
+	const char *what = argc == 2 ? argv[1] : argc == 4 ? argv[2] : "";
+	uint64_t data;
 	struct stat st;
+	ssize_t n;
 	dev_t dm = 0;
 	int fd, rw = !strcmp(what, "rw");
 
@@ -131,12 +81,12 @@ int helper_verity(int argc, char **argv)
 	snprintf(name, sizeof(name), "mklive-%s", what);
 	if (argc == 2)
 		return dm_remove(name, why, sizeof(why)) ? fail("%s%s", why, "") : 0;
-	/* IMAGE[,RW]: the image's hash first */
-	if (!cmdline_value("mklive.verity=", hashes, sizeof(hashes)))
-		hashes[0] = 0;
-	h = rw ? strchr(hashes, ',') : hashes;
-	snprintf(root, sizeof(root), "%.*s", h ? (int)strcspn(h + rw, ",") : 0, h ? h + rw : "");
-	if (unhex(root, 64))
+	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	line[n > 0 ? n : 0] = 0;
+	if (verity_root(line, rw, root))
 		return fail("mklive.verity= on the kernel command line must hold the %s's root hash "
 			    "(64 hex digits)%s", rw ? "writable root" : "image", "");
 
@@ -145,33 +95,18 @@ int helper_verity(int argc, char **argv)
 		return fail("cannot read %s: %s", argv[1], strerror(errno));
 	if (!S_ISBLK(st.st_mode))
 		return fail("%s is not a block device%s", argv[1], "");
-	if (memcmp(sq, "hsqs", 4))
+	data = verity_data_bytes(sq);
+	if (!data)
 		return fail("%s holds no squashfs%s", argv[1], "");
-	used = persist_le64(sq + 40);
-	data = (used + VB - 1) / VB * VB;
 	if (pread(fd, sb, sizeof(sb), (off_t)data) != (ssize_t)sizeof(sb)) {
 		close(fd);
 		return fail("%s: no dm-verity hash tree after the squashfs (%s)", argv[1],
 			    "the image was built without --verity?");
 	}
 	close(fd);
-	blocks = persist_le64(sb + 72);
-	saltlen = sb[80] | (unsigned)sb[81] << 8;
-	if (memcmp(sb, "verity\0\0", 8) || persist_le32(sb + 8) != 1 || persist_le32(sb + 12) != 1 ||
-	    strncmp((const char *)sb + 32, "sha256", 32) || persist_le32(sb + 64) != VB ||
-	    persist_le32(sb + 68) != VB || blocks != data / VB || saltlen > 256)
-		return fail("%s: no dm-verity hash tree after the squashfs (%s)", argv[1],
-			    "format 1, sha256, 4 KiB blocks, covering the squashfs");
-	for (unsigned i = 0; i < saltlen; i++)
-		snprintf(salt + 2 * i, 3, "%02x", sb[88 + i]);
-	salt[2 * saltlen] = 0;
-	if (!saltlen)
-		strcpy(salt, "-");
-	/* version, data and hash device, block sizes, data blocks, the hash
-	 * tree's first block (after the superblock), algorithm, root, salt */
-	snprintf(params, sizeof(params), "1 %u:%u %u:%u %u %u %llu %llu sha256 %s %s",
-		 major(st.st_rdev), minor(st.st_rdev), major(st.st_rdev), minor(st.st_rdev), VB, VB,
-		 (unsigned long long)blocks, (unsigned long long)(blocks + 1), root, salt);
+	if (verity_params(sb, data, root, major(st.st_rdev), minor(st.st_rdev), params, sizeof(params),
+			  why, sizeof(why)))
+		return fail("%s: %s", argv[1], why);
 	if (dm_create(&(struct dm_spec){ .name = name, .type = "verity", .sectors = data / 512,
 					 .params = params, .readonly = 1 }, &dm, why, sizeof(why)) ||
 	    dm_node(name, dm, node, sizeof(node), why, sizeof(why)))

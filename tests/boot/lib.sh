@@ -153,3 +153,22 @@ demo_kernel() {
 		-extract /live/initrd.img "$2/initrd.img" >/dev/null 2>&1 &&
 		[ -s "$2/vmlinuz" ] && [ -s "$2/initrd.img" ]
 }
+
+# iso_flip_byte ISO FILE-ON-MEDIUM OFFSET: one byte of that file changed
+# inside the ISO, in place; fails if it did not change
+iso_flip_byte() {
+	local lba off orig
+	lba=$(xorriso -indev "$1" -find "$2" -exec report_lba 2>/dev/null | awk -F' *, *' '/File data lba/ {print $2}')
+	off=$((lba * 2048 + $3))
+	orig=$(od -An -tu1 -j"$off" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $(( (orig + 1) % 256 )))" | dd of="$1" bs=1 seek="$off" conv=notrunc 2>/dev/null
+	test "$(od -An -tu1 -j"$off" -N1 "$1" | tr -d ' ')" != "$orig"
+}
+
+# iso_sqfs_id_table ISO FILE-ON-MEDIUM: where the squashfs's id table
+# (read by every mount) starts in the file, from its superblock
+iso_sqfs_id_table() {
+	local lba
+	lba=$(xorriso -indev "$1" -find "$2" -exec report_lba 2>/dev/null | awk -F' *, *' '/File data lba/ {print $2}')
+	od -An -tu8 -j$((lba * 2048 + 48)) -N8 "$1" | tr -d ' '
+}

@@ -6,7 +6,8 @@
 # certificate in db (CD) and, through shim, in the MOK list (USB stick: shim
 # checks systemd-boot, systemd-boot asks shim about the UKI), and the kernel
 # says Secure Boot is on, and the image is read through dm-verity with the
-# root hash of the signed command line; an image signed with another key is refused
+# root hash of the signed command line (one flipped byte of the image stops
+# the boot with dm-verity's error); an image signed with another key is refused
 # before any kernel runs (shim's error dialog has no newline on the serial
 # console, so that boot ends at its 60 s timeout); two builds with the same
 # SOURCE_DATE_EPOCH are byte for byte the same. The variable stores are
@@ -118,6 +119,25 @@ for row in "db cd" "mok usb"; do
 done
 "$MKLIVE" test --ovmf-dir "$ovmf" --db "$T/a.crt" --timeout 300 --as cd "$T/a.iso" >"$T/test.out" 2>&1
 check "mklive test --db: the row passes ($(tail -n 1 "$T/test.out"))" grep -q '^secureboot  cd   pass' "$T/test.out"
+
+# --- one flipped byte of the image (its id table, read by the mount): under
+# Secure Boot the signed command line's root hash catches it: dm-verity's
+# error, named by the init's helper, and no live system ------------------------------
+cp "$T/a.iso" "$T/flip.iso"
+idt=$(iso_sqfs_id_table "$T/flip.iso" /live/filesystem.squashfs)
+check "one byte of the signed image's squashfs flipped" iso_flip_byte "$T/flip.iso" /live/filesystem.squashfs "$idt"
+# shellcheck disable=SC2207
+fw=($(sb "$T/db.fd"))
+if BOOT_TIMEOUT=300 boot_wait "$T/boot-flip.log" "reset the machine" "${fw[@]}" -cdrom "$T/flip.iso"; then
+	check "flipped byte: the kernel's dm-verity reports the block" \
+		grep -Eq 'device-mapper: verity: [0-9]+:[0-9]+: data block [0-9]+ is corrupted' "$T/boot-flip.log"
+	check "flipped byte: the init names it and stops" \
+		grep -q 'mklive-helper: dm-verity: the image is corrupt (data block' "$T/boot-flip.log"
+	check "flipped byte: the live system did not come up" test "$(grep -c MKLIVE-BOOT-OK "$T/boot-flip.log")" = 0
+else
+	fail "flipped byte under Secure Boot: no rescue path"; tail -n 20 "$T/boot-flip.log"
+fi
+rm -f "$T/flip.iso"
 
 # --- loader.conf is not signed: it only picks which signed UKI boots. A copy
 # of the image with 'default mklive-toram.efi' boots the toram UKI, whose

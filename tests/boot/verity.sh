@@ -37,23 +37,6 @@ boot_iso() {
 		-append "console=ttyS0 $*"
 }
 
-# flip ISO FILE-ON-MEDIUM OFFSET-IN-FILE: one byte changed, in place
-flip() {
-	local lba off orig
-	lba=$(xorriso -indev "$1" -find "$2" -exec report_lba 2>/dev/null | awk -F' *, *' '/File data lba/ {print $2}')
-	off=$((lba * 2048 + $3))
-	orig=$(od -An -tu1 -j"$off" -N1 "$1" | tr -d ' ')
-	printf "$(printf '\\%03o' $(( (orig + 1) % 256 )))" | dd of="$1" bs=1 seek="$off" conv=notrunc 2>/dev/null
-	test "$(od -An -tu1 -j"$off" -N1 "$1" | tr -d ' ')" != "$orig"
-}
-
-# the squashfs's id table (read by every mount) inside the ISO, from its superblock
-id_table() {
-	local lba
-	lba=$(xorriso -indev "$1" -find "$2" -exec report_lba 2>/dev/null | awk -F' *, *' '/File data lba/ {print $2}')
-	od -An -tu8 -j$((lba * 2048 + 48)) -N8 "$1" | tr -d ' '
-}
-
 ms_to_init() { sed -n 's/^mklive: \[ *\([0-9]*\) ms\] starting .*/\1/p' "$1" | head -n 1; }
 
 if ! build ov --append console=ttyS0; then
@@ -113,8 +96,8 @@ fi
 bad_boot() {
 	local idt
 	cp "$T/$1.iso" "$T/$2.iso"
-	idt=$(id_table "$T/$2.iso" "$3")
-	check "$2: one byte of $3's id table flipped (at $idt)" flip "$T/$2.iso" "$3" "$idt"
+	idt=$(iso_sqfs_id_table "$T/$2.iso" "$3")
+	check "$2: one byte of $3's id table flipped (at $idt)" iso_flip_byte "$T/$2.iso" "$3" "$idt"
 	if boot_iso "$1" "$2" "reset the machine" "$T/$2.iso" "$4"; then
 		ok "$2: a corrupt block read at mount: the init takes the rescue path"
 	else
@@ -134,7 +117,7 @@ check "the live system did not come up" test "$(grep -c MKLIVE-BOOT-OK "$T/bad.l
 cp "$T/ov.iso" "$T/mid.iso"
 size=$(xorriso -indev "$T/mid.iso" -find /live/filesystem.squashfs -exec report_lba 2>/dev/null |
 	awk -F' *, *' '/File data lba/ {print $4}')
-check "one byte in the middle of the image flipped" flip "$T/mid.iso" /live/filesystem.squashfs $((size / 2))
+check "one byte in the middle of the image flipped" iso_flip_byte "$T/mid.iso" /live/filesystem.squashfs $((size / 2))
 if boot_iso ov mid MKLIVE-BOOT-OK "$T/mid.iso" "$va mklive-demo.readall"; then
 	check "a corrupt block read later: an I/O error for the reader" \
 		grep -Eq 'mklive-demo: read-all .*FAILED.*(I/O error|Input/output error)' "$T/mid.log"
