@@ -131,6 +131,7 @@ char *mkl_isolinux_cfg(const char *label, const char *append, int timeout);
 /* GRUB's (UEFI), with the same entries; finds the medium by its ID. */
 char *mkl_grub_cfg(const char *label, const char *append, int timeout, const char *id);
 char *mkl_grub_esp_cfg(const char *id);
+char *mkl_grub_loopback_cfg(const char *label, const char *append, int timeout);
 /* The boot floppy's kernel command line: the default entry's. */
 char *mkl_floppy_cmdline(const char *append);
 
