@@ -148,11 +148,12 @@ CFG
 		-p '(memdisk)/boot/grub' -m "$T/memdisk.tar" memdisk tar normal configfile loopback iso9660 fat \
 		ext2 part_msdos search search_fs_file linux echo test gzio all_video efi_gop 2>"$T/err"; then
 		esp=$T/disk@@$((P3 * 512))
-		mkfs.vfat -n ESP --offset $P3 "$T/disk" $((ESP / 2)) >/dev/null 2>&1
-		mmd -i "$esp" ::/EFI ::/EFI/BOOT && mcopy -i "$esp" "$T/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 		# shellcheck disable=SC2207
 		fw=($(ovmf_args uefi "$T/vars.fd"))
-		if BOOT_TIMEOUT=300 boot_wait "$T/grub.log" MKLIVE-BOOT-OK "${fw[@]}" "${disk[@]}"; then
+		if ! { mkfs.vfat -F 16 -n ESP --offset $P3 "$T/disk" $((ESP / 2)) >/dev/null 2>&1 &&
+			mmd -i "$esp" ::/EFI ::/EFI/BOOT && mcopy -i "$esp" "$T/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI; }; then
+			fail "GRUB: making the ESP (mkfs.vfat --offset, mtools)"
+		elif BOOT_TIMEOUT=300 boot_wait "$T/grub.log" MKLIVE-BOOT-OK "${fw[@]}" "${disk[@]}"; then
 			ok "GRUB (OVMF) boots loopback.cfg's default entry in ${BOOT_SECONDS}s"
 			check "GRUB: the kernel got findiso= with \$iso_path's value" \
 				grep -q 'MKLIVE-BOOT-OK .*findiso=/isos/demo.iso' "$T/grub.log"
