@@ -14,6 +14,7 @@
 # mklive's cache with dpkg -x) on an ESP beside the ISO's partition, its
 # embedded grub.cfg doing what multi-ISO menus do (loopback, iso_path,
 # configfile), booted by OVMF: the default entry reaches the live system.
+# And a medium on a device-mapper device that another program made.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 t_tmpdir
@@ -112,7 +113,39 @@ else
 	fail "missing file: no rescue path; last lines:"; tail -n 25 "$T/none.log"
 fi
 
-# 4. /boot/grub/loopback.cfg read by a real GRUB. Debian's GRUB tools and
+# 4. A medium another program mapped with device-mapper, as multi-ISO
+#    loaders do with the file's extents: the ISO's bytes at an odd offset of
+#    a bare disk (no partition holds them, so only the mapping shows them),
+#    mapped to dm-0 by tests/boot/dmmap.c (rdinit=, in an archive appended
+#    to the initramfs, with dm-mod.ko) while mklive-init searches.
+dmmod=$(ls "$(boot_cache)"/lib/modules/*/kernel/drivers/md/dm-mod.ko 2>/dev/null | head -n 1)
+mkdir -p "$T/dmx"
+if ! gcc -static -O2 -o "$T/dmx/dmmap" "$TOP/tests/boot/dmmap.c" 2>"$T/err"; then
+	fail "device-mapper: building tests/boot/dmmap.c: $(cat "$T/err")"
+elif [ -z "$dmmod" ]; then
+	skip "device-mapper: no dm-mod.ko in $(boot_cache)"
+else
+	cp "$dmmod" "$T/dmx/dm-mod.ko"
+	cp "$T/initrd.img" "$T/dm-initrd.img"
+	truncate -s $((($(stat -c %s "$T/dm-initrd.img") + 3) / 4 * 4)) "$T/dm-initrd.img"	# newc after zstd: 4-aligned
+	(cd "$T/dmx" && printf '%s\n' dmmap dm-mod.ko | cpio -o -H newc --quiet) >>"$T/dm-initrd.img"
+	off=2055 n=$(($(stat -c %s "$iso") / 512))
+	truncate -s $((off * 512)) "$T/raw"
+	cat "$iso" >>"$T/raw"
+	truncate -s +1M "$T/raw"
+	if boot_wait "$T/dm.log" MKLIVE-BOOT-OK -kernel "$T/vmlinuz" -initrd "$T/dm-initrd.img" \
+		-drive "file=$T/raw,format=raw,if=virtio" -append "console=ttyS0 rdinit=/dmmap mklive-dmmap=vda,$off,$n"; then
+		ok "device-mapper: boots from the mapped ISO in ${BOOT_SECONDS}s"
+		check "device-mapper: the mapping was made" grep -q "dmmap: vda (.*) sectors $off+$n mapped" "$T/dm.log"
+		check "device-mapper: the init took /dev/dm-0 as the medium" \
+			grep -q 'found medium MKLIVE-[0-9a-f]* on /dev/dm-0' "$T/dm.log"
+	else
+		fail "device-mapper: no marker; last lines:"; tail -n 25 "$T/dm.log"
+	fi
+	rm -f "$T/raw"
+fi
+
+# 5. /boot/grub/loopback.cfg read by a real GRUB. Debian's GRUB tools and
 #    EFI modules, unpacked (not installed) into mklive's cache once.
 grub_tools() {
 	local cache dir tmp
