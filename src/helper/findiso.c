@@ -18,9 +18,10 @@
  * the init mounts it, and autoclear would free it at the init's first
  * close.
  *
- * Exit 0 with "findiso: PATH on DEV (TYPE): /dev/loopN" on standard output;
- * 1 and what was found on each device on standard error when no device has
- * the file; 2 for a usage error. */
+ * "findiso: PATH on DEV (TYPE)" on standard output when found, then exit 0
+ * once the loop device is made; 1 and what was found on each device on
+ * standard error when no device has the file; 2 for a usage error. The init
+ * stops this program once it has found the medium, here or elsewhere. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -88,25 +89,35 @@ static unsigned long now_ms(void)
 	return (unsigned long)ts.tv_sec * 1000 + (unsigned long)ts.tv_nsec / 1000000;
 }
 
+/* /sys/class/block/NAME/ATTR into buf (NUL-terminated): 0, or -1. */
+static int attr(const char *name, const char *what, char *buf, size_t size)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/%s", name, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n > 0 ? 0 : -1;
+}
+
 /* /dev/NAME, made from sysfs's dev when devtmpfs has no node (yet). */
 static int open_node(const char *name, char *path, size_t size)
 {
-	char sys[96], num[32], *p;
+	char num[32], *p = NULL;
 	unsigned long maj, min;
-	FILE *f;
 	int fd;
 
 	snprintf(path, size, "/dev/%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0 || errno != ENOENT)
 		return fd;
-	snprintf(sys, sizeof(sys), "/sys/class/block/%s/dev", name);
-	f = fopen(sys, "re");
-	if (!f)
-		return -1;
-	p = fgets(num, sizeof(num), f);
-	fclose(f);
-	maj = p ? strtoul(num, &p, 10) : 0;
+	maj = attr(name, "dev", num, sizeof(num)) ? 0 : strtoul(num, &p, 10);
 	if (!p || *p != ':') {
 		errno = ENOENT;
 		return -1;
@@ -166,15 +177,10 @@ static int look(int slot, const char *path, int rw, char *loop, size_t size)
 	struct stat st;
 	ssize_t r;
 	int fd;
-	FILE *f;
 
-	snprintf(file, sizeof(file), "/sys/class/block/%s/size", devs[slot].name);
-	f = fopen(file, "re");
-	if (!f)
+	if (attr(devs[slot].name, "size", sz, sizeof(sz)))
 		return 0;
-	r = fgets(sz, sizeof(sz), f) && strtoull(sz, NULL, 10) > 0;
-	fclose(f);
-	if (!r) {
+	if (!strtoull(sz, NULL, 10)) {
 		snprintf(devs[slot].what, sizeof(devs[slot].what), "empty");
 		return 0;
 	}
@@ -207,11 +213,12 @@ static int look(int slot, const char *path, int rw, char *loop, size_t size)
 	snprintf(file, sizeof(file), ISO_HOST "/%s", path + (path[0] == '/'));
 	r = stat(file, &st);
 	if (r == 0 && S_ISREG(st.st_mode)) {
-		if (loop_file(file, path, loop, size) == 0) {
-			printf("findiso: %s on %s (%s%s): %s\n", path, node, fs.type,
-			       rw ? "" : ", read-only", loop);
+		/* said first: once the loop device is there, the init may find
+		 * the medium on it and stop this program */
+		printf("findiso: %s on %s (%s%s)\n", path, node, fs.type, rw ? "" : ", read-only");
+		fflush(stdout);
+		if (loop_file(file, path, loop, size) == 0)
 			return 1;
-		}
 		snprintf(devs[slot].what, sizeof(devs[slot].what), "%s: has the file, but no loop device "
 			 "for it: %s", fs.type, strerror(errno));
 	} else {
@@ -239,7 +246,7 @@ int helper_findiso(int argc, char **argv)
 	char loop[64], *end;
 	int rw = 0, i;
 
-	if (argc < 2 || argc > 4 || argv[1][0] != '/' || strstr(argv[1], "/../") ||
+	if (argc < 2 || argc > 4 || argv[1][0] != '/' ||
 	    (argc > 2 && ((secs = strtoul(argv[2], &end, 10)) > 86400 || *end || end == argv[2])) ||
 	    (argc > 3 && !(rw = !strcmp(argv[3], "rw")))) {
 		fprintf(stderr, "usage: mklive-helper findiso /PATH [SECONDS [rw]]\n");
@@ -248,19 +255,28 @@ int helper_findiso(int argc, char **argv)
 	path = argv[1];
 	deadline = now_ms() + (secs > 1 ? secs - 1 : 1) * 1000;
 	for (;;) {
-		DIR *d = opendir("/sys/class/block");
-		struct dirent *e;
+		/* getdents: opendir would bring malloc into this program */
+		static union {
+			struct dirent d;
+			char b[8192];
+		} ents;
+		int dfd = open("/sys/class/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		long n, at;
 
-		while (d && (e = readdir(d))) {
-			if (skip(e->d_name) || (i = dev_slot(e->d_name)) < 0 || devs[i].done)
-				continue;
-			if (look(i, path, rw, loop, sizeof(loop))) {
-				closedir(d);
-				return 0;
+		while (dfd >= 0 && (n = getdents(dfd, &ents.d, sizeof(ents))) > 0) {
+			for (at = 0; at < n; at += ((struct dirent *)(ents.b + at))->d_reclen) {
+				const char *name = ((struct dirent *)(ents.b + at))->d_name;
+
+				if (skip(name) || (i = dev_slot(name)) < 0 || devs[i].done)
+					continue;
+				if (look(i, path, rw, loop, sizeof(loop))) {
+					close(dfd);
+					return 0;
+				}
 			}
 		}
-		if (d)
-			closedir(d);
+		if (dfd >= 0)
+			close(dfd);
 		if (now_ms() >= deadline)
 			break;
 		poll(NULL, 0, 250);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -350,8 +351,10 @@ int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size)
 	sfmt(what, sizeof(what), "the medium %s", cfg->id);
 	if (dev_wait(probe, cfg->id, ufd, cfg->timeout * 1000UL, 2000, what,
 		     dev, size) == 0) {
-		if (pid > 0)
+		if (pid > 0) {	/* found here or elsewhere: the helper is done */
+			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
+		}
 		return 0;
 	}
 	report(cfg, now_ms() - start);

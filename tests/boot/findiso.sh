@@ -55,8 +55,8 @@ disk=(-drive "file=$T/disk,format=raw,if=virtio")
 if boot_wait "$T/fat1.log" "mklive-demo: persist:" "${kern[@]}" "${disk[@]}" \
 	-append "console=ttyS0 findiso=/isos/demo.iso persistence=MULTIISO:/live-rw.img mklive-demo.persist=$tok"; then
 	ok "FAT32: boots the ISO file in ${BOOT_SECONDS}s"
-	check "FAT32: mklive-helper found it on /dev/vda1 and attached it" \
-		grep -q 'findiso: /isos/demo.iso on /dev/vda1 (vfat): /dev/loop0' "$T/fat1.log"
+	check "FAT32: mklive-helper found it on /dev/vda1, mounted read-write (persistence)" \
+		grep -q 'findiso: /isos/demo.iso on /dev/vda1 (vfat)[[:space:]]*$' "$T/fat1.log"
 	check "FAT32: the init took /dev/loop0 as the medium" grep -q 'found medium MKLIVE-[0-9a-f]* on /dev/loop0' "$T/fat1.log"
 	check "FAT32: the partition stays mounted after switch_root" \
 		grep -q 'mklive-demo: iso-host: /dev/vda1 vfat' "$T/fat1.log"
@@ -93,7 +93,8 @@ rm -f "$T/p1" "$T/rw.img"
 if boot_wait "$T/ext.log" MKLIVE-BOOT-OK "${kern[@]}" "${disk[@]}" -append "console=ttyS0 findiso=/boot/x.iso"; then
 	ok "ext4: boots the ISO file in ${BOOT_SECONDS}s"
 	check "ext4: found on /dev/vda2, mounted read-only" \
-		grep -q 'findiso: /boot/x.iso on /dev/vda2 (ext4, read-only): /dev/loop0' "$T/ext.log"
+		grep -q 'findiso: /boot/x.iso on /dev/vda2 (ext4, read-only)[[:space:]]*$' "$T/ext.log"
+	check "ext4: the init took /dev/loop0 as the medium" grep -q 'found medium MKLIVE-[0-9a-f]* on /dev/loop0' "$T/ext.log"
 	check "ext4: the partition stays mounted after switch_root" grep -q 'mklive-demo: iso-host: /dev/vda2 ext4' "$T/ext.log"
 	check "ext4: the image comes from the medium on the loop device" \
 		grep -q 'mklive-demo: image read from: /run/mklive/medium/live/filesystem.squashfs' "$T/ext.log"
@@ -111,6 +112,17 @@ if boot_wait "$T/none.log" 'the system is stopped' "${kern[@]}" "${disk[@]}" \
 	check "missing: the init's report, then the rescue path" grep -q 'error: medium not found' "$T/none.log"
 else
 	fail "missing file: no rescue path; last lines:"; tail -n 25 "$T/none.log"
+fi
+
+# 3b. The medium found elsewhere first (here a CD): the init stops the
+#     helper, which would otherwise search on until its deadline.
+if boot_wait "$T/cd.log" MKLIVE-BOOT-OK "${kern[@]}" "${disk[@]}" -cdrom "$iso" \
+	-append "console=ttyS0 findiso=/nope.iso mklive.timeout=60"; then
+	check "found elsewhere: the medium is the CD" grep -q 'found medium MKLIVE-[0-9a-f]* on /dev/sr0' "$T/cd.log"
+	check "found elsewhere: the helper was stopped before its report" \
+		bash -c "! grep -q 'no disk has the file' '$T/cd.log'"
+else
+	fail "found elsewhere: no marker; last lines:"; tail -n 25 "$T/cd.log"
 fi
 
 # 4. A medium another program mapped with device-mapper, as multi-ISO
