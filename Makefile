@@ -121,7 +121,7 @@ $(BUILDDIR)/mklive-media: $(MEDIA_SRC) src/media/media.h
 # from the initramfs: static, and apart so the init stays small.
 # findiso shares mklive-media's superblock reader.
 HELPER_SRC := $(sort $(wildcard src/helper/*.c)) src/media/probe.c
-$(BUILDDIR)/mklive-helper: $(HELPER_SRC) src/helper/helper.h src/media/media.h
+$(BUILDDIR)/mklive-helper: $(HELPER_SRC) src/helper/helper.h src/media/media.h src/init/loopdev.h
 	@mkdir -p $(dir $@)
 	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(HELPER_SRC)
 
