@@ -3,7 +3,8 @@
 # demo ISO copied as a file onto a FAT32 partition and onto an ext4
 # partition of one virtio disk (made on the host without loop mounts:
 # sfdisk, mkfs.vfat --offset + mcopy, mke2fs -E offset= -d), the kernel and
-# initramfs handed over by QEMU. mklive-helper finds the file, attaches it
+# initramfs handed over by QEMU (the disk once as a USB stick too).
+# mklive-helper finds the file, attaches it
 # to a loop device, and the init's medium search takes that loop device as
 # the medium. A persistence image file beside the ISO on the FAT partition
 # (persistence=LABEL:/FILE) keeps a token across two boots (read back on the
@@ -100,6 +101,21 @@ if boot_wait "$T/ext.log" MKLIVE-BOOT-OK "${kern[@]}" "${disk[@]}" -append "cons
 		grep -q 'mklive-demo: image read from: /run/mklive/medium/live/filesystem.squashfs' "$T/ext.log"
 else
 	fail "ext4: no marker; last lines:"; tail -n 25 "$T/ext.log"
+fi
+
+# 2b. The same disk as a USB stick: usb-storage is loaded by the init when
+#     the stick's uevent comes, while the helper searches (an init waiting
+#     for the helper would never load it, and the stick would never show).
+if boot_wait "$T/usb.log" MKLIVE-BOOT-OK "${kern[@]}" -device qemu-xhci \
+	-drive if=none,id=stick,format=raw,file="$T/disk" -device usb-storage,drive=stick \
+	-append "console=ttyS0 findiso=/boot/x.iso"; then
+	ok "USB stick: boots the ISO file in ${BOOT_SECONDS}s"
+	check "USB stick: found on /dev/sda2" \
+		grep -q 'findiso: /boot/x.iso on /dev/sda2 (ext4, read-only)[[:space:]]*$' "$T/usb.log"
+	check "USB stick: the init took /dev/loop0 as the medium" \
+		grep -q 'found medium MKLIVE-[0-9a-f]* on /dev/loop0' "$T/usb.log"
+else
+	fail "USB stick: no marker; last lines:"; tail -n 25 "$T/usb.log"
 fi
 
 # 3. A file that is not there (dracut's name for the option): the helper
