@@ -59,6 +59,7 @@ struct mkl_config {
 	char *append;			/* extra kernel command line; NULL: none */
 	char *floppy;			/* [boot] floppy: yes, no; NULL: no */
 	char *uefi;			/* [boot] uefi: yes, no, auto (= yes) */
+	char *findiso;			/* [boot] findiso: yes, no */
 	char *initrd_format;		/* [initramfs] format: cpio, ext2; NULL: cpio */
 	char *media;			/* [media] automount: auto, yes, no; NULL: auto */
 	int timeout;			/* seconds; -1: default (5) */

@@ -74,6 +74,10 @@ struct mkl_build_opts {
 	 * stays as a second entry; no isohybrid MBR (CD only). Needs a kernel
 	 * and initramfs that fit, about 1.4 MB together. */
 	bool floppy;
+	/* The ISO as a file on a disk (findiso=): the disks' filesystems
+	 * (mkl_findiso_modules) in the initramfs and /boot/grub/loopback.cfg
+	 * on the medium. */
+	bool findiso;
 	/* /media/list: mklive-media (media_program, a host path) installed as
 	 * /usr/lib/mklive/mklive-media with an auto.master.d entry, a udev
 	 * rule and the /media/list link. -1: when the tree has autofs. */

@@ -238,8 +238,8 @@ int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const
 	int ret = -1, efi, floppy_fd = -1;
 
 	cfg = mkl_isolinux_cfg(label, b->append, o->timeout);
-	loopcfg = mkl_grub_loopback_cfg(label, b->append, o->timeout);
-	if (!cfg || !loopcfg) {
+	loopcfg = o->findiso ? mkl_grub_loopback_cfg(label, b->append, o->timeout) : NULL;
+	if (!cfg || (o->findiso && !loopcfg)) {
 		free(cfg);
 		free(loopcfg);
 		return mkl_error(err, ENOMEM, "out of memory");
@@ -266,8 +266,9 @@ int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const
 	files[n++] = (struct mkl_iso_file){ .path = "isolinux/isolinux.cfg", .mem = cfg,
 					    .size = strlen(cfg) };
 	/* for GRUB menus that boot the ISO as a file, with or without UEFI */
-	files[n++] = (struct mkl_iso_file){ .path = "boot/grub/loopback.cfg", .mem = loopcfg,
-					    .size = strlen(loopcfg) };
+	if (loopcfg)
+		files[n++] = (struct mkl_iso_file){ .path = "boot/grub/loopback.cfg", .mem = loopcfg,
+						    .size = strlen(loopcfg) };
 	files[n++] = (struct mkl_iso_file){ .path = "live/vmlinuz", .mem = kernel->data,
 					    .size = kernel->len };
 	files[n++] = (struct mkl_iso_file){ .path = "live/initrd.img", .mem = initrd->data,

@@ -137,6 +137,20 @@ if $MKLIVE build --timeout 1 --level 1 --uefi no --user live --autologin no --ho
 else
 	fail "build with [live] options: $(cat "$T/live.err")"
 fi
+# --findiso no: neither loopback.cfg nor the filesystems, the initramfs as
+# small as before.
+if $MKLIVE build --timeout 1 --level 1 --uefi no --findiso no "$src" -o "$T/nofind.iso" 2>"$T/nofind.err"; then
+	xorriso -osirrox on -indev "$T/nofind.iso" -extract /live/initrd.img "$T/nofind-initrd" >/dev/null 2>&1
+	list=$(zstd -dc "$T/nofind-initrd" | cpio -it 2>/dev/null)
+	check "--findiso no: no ext4, vfat or exfat in the initramfs" bash -c '! grep -Eq "/(ext4|vfat|exfat)\.ko$" <<<"$1"' _ "$list"
+	check "--findiso no: no isomods= in its conf" \
+		bash -c '! zstd -dc "$1" | cpio -i --to-stdout mklive.conf 2>/dev/null | grep -q ^isomods=' _ "$T/nofind-initrd"
+	check "--findiso no: no loopback.cfg" bash -c '! xorriso -indev "$1" -find /boot/grub -name loopback.cfg 2>/dev/null | grep -q loopback' _ "$T/nofind.iso"
+	size=$(stat -c %s "$T/nofind-initrd")
+	check "--findiso no: initramfs is at most 1.5 MB ($size bytes)" test "$size" -le 1572864
+else
+	fail "build with --findiso no: $(cat "$T/nofind.err")"
+fi
 size=$(stat -c %s "$T/x/live/initrd.img")
 # 1.34 MB before the filesystems findiso= needs (vfat, exfat, ext4 with
 # jbd2: 0.64 MB at zstd-9, in every initramfs, loaded only with findiso=).
