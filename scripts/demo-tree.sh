@@ -72,6 +72,7 @@ echo "mklive-demo: medium mounted: ${medium:-no}"
 loop=$(awk '$2 == "/run/mklive/ro" { print $1 }' /proc/mounts | tail -n 1)
 echo "mklive-demo: image read from: $(cat "/sys/block/${loop#/dev/}/loop/backing_file" 2>/dev/null || echo "$loop")"
 echo "mklive-demo: persistence: $(awk '$2 == "/run/mklive/persist" { print $1, $3 }' /proc/mounts | grep . || echo none)"
+echo "mklive-demo: iso-host: $(awk '$2 == "/run/mklive/iso-host" { print $1, $3 }' /proc/mounts | grep . || echo none)"
 echo "mklive-demo: usb-storage delay_use: $(cat /sys/module/usb_storage/parameters/delay_use 2>/dev/null || echo none)"
 # Read every file of the compressed image once; say how long it took.
 readall() {

@@ -31,6 +31,7 @@
 
 /* The jobs (main.c's table): argv[0] is the job's name. */
 int helper_persist(int argc, char **argv);
+int helper_findiso(int argc, char **argv);	/* findiso.c: the ISO as a file */
 
 #define PERSIST_MIN_FREE (256ull << 20)
 #define PERSIST_ALIGN (1ull << 20)		/* partitions start on a MiB */

@@ -17,6 +17,8 @@ static const struct job {
 } jobs[] = {
 	{ "persist", "DISK [LABEL]", "make persistence in the free space after DISK's last partition",
 	  helper_persist },
+	{ "findiso", "/PATH [SECS [rw]]", "find the ISO file PATH on a disk's partitions, attach it to a loop device",
+	  helper_findiso },
 };
 
 int main(int argc, char **argv)
@@ -28,6 +30,6 @@ int main(int argc, char **argv)
 			return jobs[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "usage: mklive-helper JOB ARGS...\n");
 	for (i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
-		fprintf(stderr, "  %-8s %-14s %s\n", jobs[i].name, jobs[i].args, jobs[i].what);
+		fprintf(stderr, "  %-8s %-18s %s\n", jobs[i].name, jobs[i].args, jobs[i].what);
 	return 2;
 }

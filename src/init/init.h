@@ -36,6 +36,8 @@ struct init_cfg {
 	const char *kver;	/* kernel release of /lib/modules/<kver> */
 	char *modules;		/* modules loaded early, space separated */
 	const char *init;	/* init=, NULL for the default list */
+	const char *findiso;	/* findiso=: the medium is this ISO file on a disk */
+	char *isomods;		/* modules findiso needs: the disks' filesystems */
 	unsigned timeout;	/* seconds to wait for the medium */
 	const char *persist;	/* persistence: "LABEL", "LABEL:/FILE", or NULL */
 	const char *medium;	/* the device the medium was found on */
@@ -56,6 +58,7 @@ struct init_cfg {
 #define MKL_RWSRC	MKL_RUN "/rwsrc"
 #define MKL_PERSIST	MKL_RUN "/persist"	/* holds mklive/upper, mklive/work */
 #define MKL_PHOST	MKL_RUN "/persist-host"	/* the fs holding a persistence file */
+/* MKL_RUN "/iso-host": the fs holding the ISO with findiso= (mklive-helper) */
 #define MKL_TORAM	MKL_RUN "/toram"	/* tmpfs with the image copied to RAM */
 #define MKL_NEWROOT	"/newroot"
 

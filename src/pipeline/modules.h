@@ -20,6 +20,8 @@ struct mkl_modsel {
 
 extern const char *const mkl_boot_modules[];
 extern const char *const mkl_boot_modules_always[];
+/* The disks' filesystems for findiso= (in the initramfs, loaded only then). */
+extern const char *const mkl_findiso_modules[];
 
 int mkl_modules_select(const char *dep, size_t dep_len, const char *alias, size_t alias_len,
 		       const char *builtin, size_t builtin_len, const char *const *wanted,
