@@ -17,6 +17,8 @@ static const struct job {
 } jobs[] = {
 	{ "persist", "DISK [LABEL]", "make persistence in the free space after DISK's last partition",
 	  helper_persist },
+	{ "luks", "DISK", "open the encrypted persistence on DISK's disk, or make it in its free space",
+	  helper_luks },
 };
 
 int main(int argc, char **argv)
