@@ -36,11 +36,14 @@ static int open_consoles(struct con *c)
 			continue;
 		snprintf(path, sizeof(path), "/dev/%.*s", (int)len, line);
 		c[n].fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		c[n].tty = 0;
 		if (c[n].fd >= 0)
 			n++;
 	}
-	if (!n)
-		c[n++].fd = dup(2);
+	if (!n) {
+		c[0].fd = dup(2);
+		c[n++].tty = 0;
+	}
 	return n;
 }
 

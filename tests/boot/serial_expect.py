@@ -11,6 +11,13 @@ SCRIPT in order:
     send TEXT      type TEXT and Enter (a carriage return, as a terminal)
     keys TEXT      type TEXT as it is; \\e (escape), \\r, \\n, \\xNN and \\\\
                    are read as in Python strings (arrow down: \\e[B)
+    monitor CMD    send CMD to QEMU's human monitor on the socket named by
+                   $MONITOR_SOCKET (QEMU started with -monitor
+                   unix:PATH,server=on,wait=off): "sendkey down" presses a
+                   key on the machine's own keyboard, for firmware and boot
+                   loaders that read it (GRUB under OVMF reads the serial
+                   port and the firmware's console both, so typed escape
+                   sequences there can be split between them)
     # ...          a comment
 
 then stops QEMU. Everything the guest writes goes to stdout as it comes,
@@ -22,6 +29,7 @@ import codecs
 import os
 import re
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +70,16 @@ def main():
         qemu.stdin.write(data)
         qemu.stdin.flush()
 
+    monitor = None
+
+    def monitor_send(cmd):
+        nonlocal monitor
+        if monitor is None:
+            monitor = socket.socket(socket.AF_UNIX)
+            monitor.connect(os.environ["MONITOR_SOCKET"])
+        monitor.sendall(cmd.encode() + b"\n")
+        return True
+
     ok = True
     for step in steps:
         word, _, arg = step.partition(" ")
@@ -69,6 +87,8 @@ def main():
             ok = expect(arg)
         elif word == "send":
             type_bytes(arg.encode() + b"\r")
+        elif word == "monitor":
+            ok = monitor_send(arg)
         elif word == "keys":
             type_bytes(codecs.escape_decode(arg.replace("\\e", "\\x1b").encode())[0])
         else:
