@@ -70,7 +70,7 @@ for n in 2 3; do
 	esac
 	if menu_boot "$T/$n.log" "$menu" "${args[@]}"; then
 		ok "boot $n, $fw: $what's menu, entry 'persistence'"
-		check "boot $n: the entry booted with persistence" grep -aEq 'Command line: .* persistence( |\r?$)' "$T/$n.log"
+		check "boot $n: the entry booted with persistence" grep -aEq 'Command line: .* persistence( |$)' "$T/$n.log"
 		check "boot $n: the token from the first boot" grep -aq "mklive-demo: persist: found $tok" "$T/$n.log"
 		check "boot $n: nothing made again" bash -c "! grep -aq 'none yet' '$T/$n.log'"
 	else
