@@ -125,6 +125,7 @@ int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
 			return -1;
 		}
 		sfmt(dev, sizeof(dev), "/dev/mapper/mklive-persist");
+		sfmt(label, sizeof(label), DEFAULT_LABEL);	/* the label inside */
 		found_type = "ext4";
 	} else if (dev_wait(probe_label, label, cfg->ufd, cfg->ptimeout * 1000UL, 0, what,
 		     dev, sizeof(dev)) < 0 &&
