@@ -29,11 +29,11 @@ static void put_be32(unsigned char *p, uint32_t v)
 	p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
 }
 
-/* A text field: NUL-padded, and NUL-terminated in our copy. */
+/* A text field: NUL-padded, and NUL-terminated in our copy (h is zeroed:
+ * nothing after the first NUL is kept). */
 static void field(char *dst, const unsigned char *src, size_t n)
 {
-	memcpy(dst, src, n);
-	dst[n - 1] = 0;
+	memcpy(dst, src, strnlen((const char *)src, n - 1));
 }
 
 int luks_is(const unsigned char *b)

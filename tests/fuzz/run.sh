@@ -39,6 +39,7 @@ medium      | 4096  |                               | src/init/medium.c src/init
 cmdline     | 4096  |                               | src/init/util.c src/init/medium.c src/init/mount.c src/init/nbd.c src/init/unpack.c src/init/copy.c src/init/switch_root.c src/init/usb.c
 modules     | 16384 |                               | src/pipeline/modules.c src/tree/err.c
 media       | 69632 |                               | src/media/probe.c
+luks        | 1024  |                               | src/helper/luks.c src/helper/pbkdf2.c src/fmt/sha256.c
 "
 
 all_names() { echo "$TARGETS" | awk -F'|' 'NF > 1 { gsub(/ /, "", $1); print $1 }'; }
