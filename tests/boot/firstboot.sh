@@ -53,7 +53,7 @@ menu_boot() {	# menu_boot LOG MENU-TEXT QEMU-ARGS...
 	local log=$1 menu=$2
 	shift 2
 	printf '%s\n' "expect $menu" "monitor sendkey down" "monitor sendkey down" "monitor sendkey down" \
-		"monitor sendkey ret" "expect mklive-demo: persist: \\w+ \\S+" >"$T/steps"
+		"monitor sendkey ret" "expect mklive-demo: persist: [^\\r\\n]*[\\r\\n]" >"$T/steps"
 	MONITOR_SOCKET=$T/mon.sock BOOT_TIMEOUT=300 python3 "$TOP/tests/boot/serial_expect.py" "$T/steps" \
 		"$QEMU" -accel tcg -m 1024 -nographic -no-reboot -serial stdio \
 		-monitor "unix:$T/mon.sock,server=on,wait=off" "$@" >"$log" 2>&1

@@ -7,7 +7,9 @@ Starts QEMU (its first serial port must be on stdio) and runs the lines of
 SCRIPT in order:
 
     expect REGEX   read until the console's output (since the last match)
-                   matches the Python regular expression REGEX
+                   matches the Python regular expression REGEX; the output
+                   is matched as it comes, so a pattern for a whole line
+                   ends in [\r\n] (else it may match a line half read)
     send TEXT      type TEXT and Enter (a carriage return, as a terminal)
     keys TEXT      type TEXT as it is; \\e (escape), \\r, \\n, \\xNN and \\\\
                    are read as in Python strings (arrow down: \\e[B)
