@@ -88,7 +88,8 @@ static int read_num(int dfd, const char *name, char *buf, size_t size)
  * with want 0 the first whose device starts with a LUKS1 header. */
 static int find_part(const char *disk, unsigned want, struct part *pt, unsigned char *hdr)
 {
-	char path[160], num[32], ents[2048], *end;
+	char path[160], num[32], *end;
+	char ents[2048] __attribute__((aligned(8)));
 	const char *dname = strrchr(disk, '/') ? strrchr(disk, '/') + 1 : disk;
 	unsigned long maj, min;
 	int found = -1, dir, dfd, fd;
