@@ -107,7 +107,7 @@ static int find_part(const char *disk, unsigned want, struct part *pt, unsigned 
 			    (dfd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 				continue;
 			memset(pt, 0, sizeof(*pt));
-			snprintf(pt->name, sizeof(pt->name), "%s", name);
+			memcpy(pt->name, name, strlen(name) + 1);
 			if (!read_num(dfd, "partition", num, sizeof(num)) &&
 			    (pt->pno = (unsigned)strtoul(num, NULL, 10)) && (!want || pt->pno == want) &&
 			    !read_num(dfd, "dev", num, sizeof(num)) && (maj = strtoul(num, &end, 10), *end == ':') &&
