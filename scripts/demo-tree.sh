@@ -112,7 +112,10 @@ if grep -q mklive-demo.after-eject /proc/cmdline; then
 	fi
 fi
 tok=$(sed -n 's/.*mklive-demo\.persist=\([^ ]*\).*/\1/p' /proc/cmdline)
-if [ -n "$tok" ]; then
+if [ -z "$tok" ] && [ -f /root/persist.txt ]; then
+	# a boot from the medium's own menu, which names no token
+	echo "mklive-demo: persist: found $(cat /root/persist.txt)"
+elif [ -n "$tok" ]; then
 	# tests/boot/persistence.sh: the first boot writes the token, later
 	# boots show what they find
 	if [ -f /root/persist.txt ]; then

@@ -13,7 +13,8 @@ liblzma-dev liblz4-dev zlib1g-dev musl-tools libext2fs-dev libssl-dev"
 check_pkgs="squashfs-tools xorriso sbsigntool openssl cpio libarchive-tools qemu-system-x86 isolinux
 syslinux-common zstd xz-utils kmod file attr genisoimage bc time fdisk
 dosfstools mtools cloop-utils qemu-utils e2fsprogs genext2fs gdb
-clang libclang-rt-14-dev clang-tidy cppcheck valgrind mmdebstrap uidmap gdisk python3 groff-base"
+clang libclang-rt-14-dev clang-tidy cppcheck valgrind mmdebstrap uidmap gdisk python3 groff-base
+cryptsetup-bin"
 
 report=
 if [ "${1:-}" = missing ]; then

@@ -19,6 +19,8 @@ static const struct job {
 	  helper_persist },
 	{ "findiso", "/PATH [SECS [rw]]", "find the ISO file PATH on a disk's partitions, attach it to a loop device",
 	  helper_findiso },
+	{ "luks", "DISK", "open the encrypted persistence on DISK's disk, or make it in its free space",
+	  helper_luks },
 };
 
 int main(int argc, char **argv)

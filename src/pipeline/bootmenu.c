@@ -21,6 +21,7 @@ static const struct {
 	{ "toram", " (toram: image copied into RAM, the medium may be removed)", "toram" },
 	{ "persistence", " (persistence: changes kept on the filesystem labelled persistence)",
 	  "persistence" },
+	{ "luks", " (persistence, encrypted: a passphrase, asked at every boot)", "persistence=luks" },
 };
 
 /* A menu in one loader's syntax (isolinux; GRUB when id is given: it

@@ -49,10 +49,10 @@ mcopy -i "$T/esp.img" ::/EFI/BOOT/BOOTX64.EFI "$T/shim.efi" 2>/dev/null
 check "ESP: shim byte for byte Debian's signed one" cmp -s "$T/shim.efi" "$EFI_ROOT/usr/lib/shim/shimx64.efi.signed"
 check "ESP: at most 32 MiB" test "$(stat -c %s "$T/esp.img")" -le 33554432
 check "GRUB finds the medium by its ID" grep -q "search --no-floppy --set=root --file /.disk/$(dd if="$T/a.iso" bs=1 skip=$((32768 + 190)) count=128 2>/dev/null | tr -d ' ')" "$T/grub.cfg"
-check "GRUB: same entries as the BIOS menu, boots by itself" bash -c 'test "$(grep -c ^menuentry "$1")" = 4 && grep -q "^.linux .* toram" "$1" && grep -q "^.linux .* persistence" "$1" && grep -q "set timeout=1" "$1"' _ "$T/grub.cfg"
+check "GRUB: same entries as the BIOS menu, boots by itself" bash -c 'test "$(grep -c ^menuentry "$1")" = 5 && grep -q "^.linux .* toram" "$1" && grep -q "^.linux .* persistence" "$1" && grep -q "^.linux .* persistence=luks" "$1" && grep -q "set timeout=1" "$1"' _ "$T/grub.cfg"
 xorriso -osirrox on -indev "$T/a.iso" -extract /boot/grub/loopback.cfg "$T/loopback.cfg" >/dev/null 2>&1
 check "loopback.cfg: the same entries, each with findiso=\${iso_path}" bash -c \
-	'test "$(grep -c ^menuentry "$1")" = 4 && test "$(grep -c "^.linux /live/vmlinuz findiso=\${iso_path} " "$1")" = 4' _ "$T/loopback.cfg"
+	'test "$(grep -c ^menuentry "$1")" = 5 && test "$(grep -c "^.linux /live/vmlinuz findiso=\${iso_path} " "$1")" = 5' _ "$T/loopback.cfg"
 pvd=$(isoinfo -d -i "$T/a.iso" 2>/dev/null)
 check "Joliet present (isoinfo)" grep -q 'Joliet with UCS level 3' <<<"$pvd"
 check "Rock Ridge present (isoinfo)" grep -q 'Rock Ridge signatures' <<<"$pvd"
@@ -273,7 +273,7 @@ if $MKLIVE build -q --level 1 -c "$T/good.conf" "$src" -o "$T/c.iso" 2>"$T/err";
 	check "config label used" grep -q "Volume Id    : FROM_CONF" <<<"$(xorriso -indev "$T/c.iso" -pvd_info 2>/dev/null)"
 	xorriso -osirrox on -indev "$T/c.iso" -extract /isolinux/isolinux.cfg "$T/c.cfg" >/dev/null 2>&1
 	check "config append and timeout in the menu" grep -q 'TIMEOUT 20' "$T/c.cfg"
-	check "config append in every entry" test "$(grep -c 'APPEND.* quiet' "$T/c.cfg")" -eq 4
+	check "config append in every entry" test "$(grep -c 'APPEND.* quiet' "$T/c.cfg")" -eq 5
 else
 	fail "build with a config: $(cat "$T/err")"
 fi
