@@ -119,10 +119,11 @@ $(BUILDDIR)/mklive-media: $(MEDIA_SRC) src/media/media.h
 
 # The init's helper (persistence made at first boot, ...), run by the init
 # from the initramfs: static, and apart so the init stays small.
-HELPER_SRC := $(sort $(wildcard src/helper/*.c))
-$(BUILDDIR)/mklive-helper: $(HELPER_SRC) src/helper/helper.h
+# findiso shares mklive-media's superblock reader, luks the init's SHA-256.
+HELPER_SRC := $(sort $(wildcard src/helper/*.c)) src/media/probe.c
+$(BUILDDIR)/mklive-helper: $(HELPER_SRC) src/helper/helper.h src/media/media.h src/init/loopdev.h src/fmt/sha256.c src/fmt/sha256.h
 	@mkdir -p $(dir $@)
-	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(HELPER_SRC)
+	$(MUSLCC) $(INIT_CFLAGS) -o $@ $(HELPER_SRC) src/fmt/sha256.c
 
 $(BUILDDIR)/tests/%: tests/unit/%.c tests/unit/t.h $(CLI_LIBOBJ) $(BUILDDIR)/libmklive.a
 	@mkdir -p $(dir $@)

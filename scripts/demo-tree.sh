@@ -78,6 +78,7 @@ if [ -d /sys/block/dm-0 ] && set -- $(stat -L -c '%t %T' "$loop" 2>/dev/null) &&
 fi
 echo "mklive-demo: image read from: $(cat "/sys/block/${loop#/dev/}/loop/backing_file" 2>/dev/null || echo "$loop")"
 echo "mklive-demo: persistence: $(awk '$2 == "/run/mklive/persist" { print $1, $3 }' /proc/mounts | grep . || echo none)"
+echo "mklive-demo: iso-host: $(awk '$2 == "/run/mklive/iso-host" { print $1, $3 }' /proc/mounts | grep . || echo none)"
 echo "mklive-demo: usb-storage delay_use: $(cat /sys/module/usb_storage/parameters/delay_use 2>/dev/null || echo none)"
 # Read every file of the compressed image once; say how long it took.
 readall() {
@@ -117,7 +118,10 @@ if grep -q mklive-demo.after-eject /proc/cmdline; then
 	fi
 fi
 tok=$(sed -n 's/.*mklive-demo\.persist=\([^ ]*\).*/\1/p' /proc/cmdline)
-if [ -n "$tok" ]; then
+if [ -z "$tok" ] && [ -f /root/persist.txt ]; then
+	# a boot from the medium's own menu, which names no token
+	echo "mklive-demo: persist: found $(cat /root/persist.txt)"
+elif [ -n "$tok" ]; then
 	# tests/boot/persistence.sh: the first boot writes the token, later
 	# boots show what they find
 	if [ -f /root/persist.txt ]; then

@@ -63,6 +63,7 @@ struct mkl_config {
 	char *verity;			/* [image] verity: yes, no; NULL: no */
 	char *uefi;			/* [boot] uefi: yes, no, auto (= yes) */
 	char *sign_key, *sign_cert;	/* [boot] sign-key, sign-cert: PEM files; NULL: unsigned */
+	char *findiso;			/* [boot] findiso: yes, no */
 	char *initrd_format;		/* [initramfs] format: cpio, ext2; NULL: cpio */
 	char *media;			/* [media] automount: auto, yes, no; NULL: auto */
 	int timeout;			/* seconds; -1: default (5) */

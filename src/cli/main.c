@@ -234,6 +234,7 @@ static int build_opts(const struct mkl_config *s, struct mkl_build_opts *o, char
 	o->timeout = s->timeout;
 	o->floppy = !strcmp(s->floppy, "yes");
 	o->uefi = !strcmp(s->uefi, "yes") ? 1 : !strcmp(s->uefi, "no") ? 0 : -1;
+	o->findiso = strcmp(s->findiso, "no") != 0;
 	o->media = !strcmp(s->media, "yes") ? 1 : !strcmp(s->media, "no") ? 0 : -1;
 	o->image_format = mkl_image_format_find(s->image_format);
 	o->image = (struct mkl_image_opts){ .compressor = s->compressor, .level = s->level,

@@ -111,6 +111,12 @@ const struct mkl_option mkl_options[] = {
 		  "from the host or from mklive's cache (mklive\n"
 		  "fetch-efi fills it); found in neither, the build\n"
 		  "fails. no: BIOS only. auto: the same as yes" },
+	{ "findiso", 0, "boot", "findiso", MKL_OPT_CHOICE, .choices = "yes, no", .def = "yes",
+	  .arg = "yes|no", .off = F(findiso),
+	  .help = "yes (default): the ISO boots as a file on a disk\n"
+		  "too (boot option findiso=, GRUB's loopback.cfg):\n"
+		  "the disks' filesystems in the initramfs (0.6 MB).\n"
+		  "no: neither" },
 	{ "efi-root", 0, NULL, NULL, MKL_OPT_STR, .arg = "DIR", .off = F(efi_root),
 	  .help = "look for shim and GRUB under DIR instead of the\n"
 		  "host's /, then in the cache: DIR/usr/lib/shim/\n"

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -66,8 +67,8 @@ static int dm_fail(char *why, size_t n, const char *what, const char *name, int 
  * sysfs when /dev is not devtmpfs. */
 static int dm_control(void)
 {
-	char num[32];
-	unsigned maj, min;
+	char num[32], *end;
+	unsigned long maj, min;
 	ssize_t r;
 	int fd = open(DM_CONTROL, O_RDWR | O_CLOEXEC);
 
@@ -78,7 +79,10 @@ static int dm_control(void)
 		return -1;
 	r = read(fd, num, sizeof(num) - 1);
 	close(fd);
-	if (r <= 0 || (num[r] = 0, sscanf(num, "%u:%u", &maj, &min) != 2)) {
+	num[r > 0 ? r : 0] = 0;
+	maj = strtoul(num, &end, 10);
+	min = *end == ':' ? strtoul(end + 1, NULL, 10) : 0;
+	if (r <= 0 || *end != ':') {
 		errno = ENODEV;
 		return -1;
 	}

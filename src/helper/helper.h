@@ -27,10 +27,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+
+#include "../fmt/sha256.h"
 
 /* The jobs (main.c's table): argv[0] is the job's name. */
 int helper_persist(int argc, char **argv);
+int helper_findiso(int argc, char **argv);	/* findiso.c: the ISO as a file */
+int helper_luks(int argc, char **argv);
 int helper_verity(int argc, char **argv);	/* verity.c */
 
 #define PERSIST_MIN_FREE (256ull << 20)
@@ -58,6 +63,25 @@ int persist_add_partition(int fd, const struct persist_plan *p, const char *labe
  * fd: label, uuid, time now. 0, or -1 with why. */
 int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 		   const unsigned char uuid[16], uint32_t now, char *why, size_t n);
+
+/* persist.c: what the persistence jobs share. The disk a device (the
+ * medium's partition) is on, open for writing and sized; a CD or a
+ * read-only disk is refused. */
+struct persist_disk {
+	const char *path;	/* the whole disk: whole, or the name given */
+	char whole[64];
+	int fd;
+	struct stat st;
+	uint64_t bytes;
+};
+int persist_open_disk(const char *dev, struct persist_disk *d, char *why, size_t n);
+/* The planned partition into the MBR and GPT (a random GPT GUID) */
+int persist_add(const struct persist_disk *d, const struct persist_plan *p, const char *label,
+		char *why, size_t n);
+/* ... and into the kernel's table (BLKPG; nothing to do for a file) */
+int persist_tell_kernel(const struct persist_disk *d, const struct persist_plan *p, char *why, size_t n);
+/* len random bytes; secret: wait for the kernel's pool to be ready */
+int persist_random(unsigned char *buf, size_t len, int secret);
 
 /* What part.c and ext4.c share: little-endian fields (MBR, GPT, ext4),
  * and the one way they report: msg into why, -1. */
@@ -102,6 +126,65 @@ static inline int persist_fail(char *why, size_t n, const char *msg)
  * 0xA001, as ext4's group descriptor checksums) */
 uint32_t persist_crc32(uint32_t crc, const void *buf, size_t len);
 uint16_t persist_crc16(uint16_t crc, const void *buf, size_t len);
+
+/* pbkdf2.c: HMAC-SHA-256 (RFC 2104) and PBKDF2-HMAC-SHA-256 (RFC 8018) */
+struct hmac_sha256 {
+	struct mkl_sha256 inner, outer;	/* the key's pads, hashed once */
+};
+void hmac_sha256_init(struct hmac_sha256 *h, const void *key, size_t len);
+void hmac_sha256(const struct hmac_sha256 *h, const void *msg, size_t len, unsigned char out[32]);
+void pbkdf2_sha256(const void *pass, size_t plen, const void *salt, size_t slen, uint32_t iter,
+		   unsigned char *out, size_t olen);
+
+/* luks.c: the LUKS1 format (on-disk specification 1.2.3): header, the
+ * anti-forensic splitter, the master-key digest; no I/O, no cipher. */
+#define LUKS_PHDR 592		/* the header's bytes */
+#define LUKS_SLOTS 8
+#define LUKS_SALT 32
+#define LUKS_DIGEST 20
+#define LUKS_STRIPES 4000	/* what we write */
+#define LUKS_STRIPES_MAX 4000	/* what we read (cryptsetup writes 4000) */
+#define LUKS_KEY_MAX 64
+#define LUKS_SLOT_ON 0x00AC71F3u
+#define LUKS_SLOT_OFF 0x0000DEADu
+struct luks_hdr {
+	char cipher[32], mode[32], hash[32], uuid[40];	/* NUL-terminated */
+	uint32_t payload;	/* the encrypted volume's first sector */
+	uint32_t key_bytes;	/* the master key's size */
+	unsigned char mk_digest[LUKS_DIGEST], mk_salt[LUKS_SALT];
+	uint32_t mk_iter;
+	struct luks_slot {
+		int active;
+		uint32_t iter, offset, stripes;	/* offset: the key material's sector */
+		unsigned char salt[LUKS_SALT];
+	} slot[LUKS_SLOTS];
+};
+/* b starts with a LUKS1 header */
+int luks_is(const unsigned char *b);
+/* b (LUKS_PHDR bytes) into h: 0, or -1 with why (not LUKS1, not sha256,
+ * fields out of bounds) */
+int luks_parse(const unsigned char *b, struct luks_hdr *h, char *why, size_t n);
+void luks_encode(const struct luks_hdr *h, unsigned char *b);
+/* The key slots' offsets and stripes and the payload's offset for
+ * h->key_bytes, as cryptsetup lays LUKS1 out */
+void luks_layout(struct luks_hdr *h);
+/* The sectors key slot i's material takes */
+uint32_t luks_slot_sectors(const struct luks_hdr *h, unsigned i);
+/* AF-split key (n bytes) into m (n * stripes bytes), whose first
+ * stripes - 1 stripes the caller filled with random bytes; and back. */
+void luks_af_split(const unsigned char *key, size_t n, unsigned stripes, unsigned char *m);
+void luks_af_merge(const unsigned char *m, size_t n, unsigned stripes, unsigned char *key);
+/* PBKDF2 of the master key mk with the header's digest salt and iterations */
+void luks_mk_digest(const struct luks_hdr *h, const unsigned char *mk, unsigned char out[LUKS_DIGEST]);
+/* dm-crypt's cipher for the header: "aes-xts-plain64" */
+void luks_dm_cipher(const struct luks_hdr *h, char *out, size_t size);
+
+/* ask.c: a passphrase read on every console (/proc/consoles), echo off:
+ * the prompt on each, the first line typed on any. 0 and the passphrase
+ * (NUL-terminated, without the newline) in buf, or -1 (no console). */
+int ask_pass(const char *prompt, char *buf, size_t size);
+/* A line of text to every console */
+void ask_say(const char *text);
 
 /* dm.c: device-mapper through its ioctls (no libdevmapper, no udev), for
  * any target type. A device is made live with a table of one target

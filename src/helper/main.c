@@ -17,8 +17,12 @@ static const struct job {
 } jobs[] = {
 	{ "persist", "DISK [LABEL]", "make persistence in the free space after DISK's last partition",
 	  helper_persist },
+	{ "findiso", "/PATH [SECS [rw]]", "find the ISO file PATH on a disk's partitions, attach it to a loop device",
+	  helper_findiso },
+	{ "luks", "DISK", "open the encrypted persistence on DISK's disk, or make it in its free space",
+	  helper_luks },
 	{ "verity", "DEV image|rw DIR", "mount the squashfs on DEV through dm-verity on DIR\n"
-	  "                             (verity image|rw: remove that device)",
+	  "                              (verity image|rw: remove that device)",
 	  helper_verity },
 };
 
@@ -31,6 +35,6 @@ int main(int argc, char **argv)
 			return jobs[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "usage: mklive-helper JOB ARGS...\n");
 	for (i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
-		fprintf(stderr, "  %-8s %-17s %s\n", jobs[i].name, jobs[i].args, jobs[i].what);
+		fprintf(stderr, "  %-8s %-18s %s\n", jobs[i].name, jobs[i].args, jobs[i].what);
 	return 2;
 }

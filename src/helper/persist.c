@@ -62,88 +62,127 @@ static const char *whole_disk(const char *dev, char *out, size_t size)
 #define GRND_INSECURE 0x0004
 #endif
 
-static int random_bytes(unsigned char *buf, size_t len)
+int persist_random(unsigned char *buf, size_t len, int secret)
 {
-	ssize_t n = getrandom(buf, len, GRND_INSECURE);
+	ssize_t n = -1;
+	size_t got;
 
-	if (n < 0 && errno == EINVAL)	/* older kernels */
-		n = getrandom(buf, len, 0);
-	return n == (ssize_t)len ? 0 : -1;
+	/* UUIDs need no secret randomness: early in boot the kernel's pool
+	 * may not be ready (seconds under QEMU), and GRND_INSECURE (Linux
+	 * 5.6) does not wait for it; keys wait */
+	for (got = 0; got < len; got += (size_t)n) {
+		n = getrandom(buf + got, len - got, secret ? 0 : GRND_INSECURE);
+		if (n < 0 && errno == EINVAL && !secret)	/* older kernels */
+			n = getrandom(buf + got, len - got, 0);
+		if (n < 0 && errno == EINTR)
+			n = 0;
+		else if (n <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+int persist_open_disk(const char *dev, struct persist_disk *d, char *why, size_t n)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	if (!strncmp(dev, "/dev/sr", 7)) {
+		snprintf(why, n, "%s is a CD: it cannot take a partition", dev);
+		return -1;
+	}
+	d->path = whole_disk(dev, d->whole, sizeof(d->whole));
+	d->fd = open(d->path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0) {
+		snprintf(why, n, "cannot open %s for writing: %s", d->path,
+			 errno == EROFS || errno == EACCES ? "the medium is read-only" : strerror(errno));
+		return -1;
+	}
+	if (fstat(d->fd, &d->st) || (S_ISBLK(d->st.st_mode) ? ioctl(d->fd, BLKGETSIZE64, &d->bytes) : 0)) {
+		snprintf(why, n, "cannot size %s: %s", d->path, strerror(errno));
+		close(d->fd);
+		d->fd = -1;
+		return -1;
+	}
+	if (!S_ISBLK(d->st.st_mode))
+		d->bytes = (uint64_t)d->st.st_size;
+	return 0;
+}
+
+int persist_add(const struct persist_disk *d, const struct persist_plan *p, const char *label,
+		char *why, size_t n)
+{
+	unsigned char guid[16];
+	char msg[160];
+
+	if (persist_random(guid, sizeof(guid), 0))
+		return persist_fail(why, n, "no random numbers for the partition's GUID");
+	guid[7] = (guid[7] & 0x0F) | 0x40, guid[8] = (guid[8] & 0x3F) | 0x80;	/* version 4, as stored */
+	if (persist_add_partition(d->fd, p, label, guid, msg, sizeof(msg))) {
+		snprintf(why, n, "%s: %s", d->path, msg);
+		return -1;
+	}
+	return 0;
+}
+
+int persist_tell_kernel(const struct persist_disk *d, const struct persist_plan *p, char *why, size_t n)
+{
+	/* the kernel learns of this one partition alone (BLKPG, as partprobe
+	 * does): reading the whole table again (BLKRRPART) is refused while
+	 * the medium's partition is mounted */
+	struct blkpg_partition bp = { .start = (long long)(p->start * 512),
+				      .length = (long long)(p->sectors * 512),
+				      .pno = (int)p->partno };
+	struct blkpg_ioctl_arg a = { .op = BLKPG_ADD_PARTITION, .datalen = sizeof(bp), .data = &bp };
+
+	if (!S_ISBLK(d->st.st_mode) || ioctl(d->fd, BLKPG, &a) >= 0)
+		return 0;
+	snprintf(why, n, "%s: the kernel did not take partition %u (%s)", d->path, p->partno, strerror(errno));
+	return -1;
 }
 
 int helper_persist(int argc, char **argv)
 {
-	const char *disk, *label = "persistence";
-	unsigned char uuid[16], guid[16];
+	const char *label = "persistence";
+	unsigned char uuid[16];
 	struct persist_plan p;
-	char why[160], whole[64];
-	struct stat st;
-	uint64_t bytes;
-	int fd;
+	struct persist_disk d;
+	char why[200];
 
 	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
 		fprintf(stderr, "usage: mklive-helper persist DISK [LABEL]\n");
 		return 2;
 	}
-	disk = argv[1];
 	if (argc == 3)
 		label = argv[2];
 	if (strlen(label) > 16) {
 		fprintf(stderr, "mklive-helper persist: label '%s' is longer than 16 bytes\n", label);
 		return 2;
 	}
-	if (!strncmp(disk, "/dev/sr", 7)) {
-		fprintf(stderr, "mklive-helper persist: %s is a CD: it cannot take a partition\n", disk);
+	if (persist_open_disk(argv[1], &d, why, sizeof(why)) ||
+	    persist_plan(d.fd, d.bytes, &p, why, sizeof(why))) {
+		fprintf(stderr, "mklive-helper persist: %s%s%s\n", d.fd >= 0 ? d.path : "",
+			d.fd >= 0 ? ": " : "", why);
 		return 1;
 	}
-	disk = whole_disk(disk, whole, sizeof(whole));
-	fd = open(disk, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "mklive-helper persist: cannot open %s for writing: %s\n", disk,
-			errno == EROFS || errno == EACCES ? "the medium is read-only" : strerror(errno));
-		return 1;
-	}
-	if (fstat(fd, &st) || (S_ISBLK(st.st_mode) ? ioctl(fd, BLKGETSIZE64, &bytes) : 0)) {
-		fprintf(stderr, "mklive-helper persist: cannot size %s: %s\n", disk, strerror(errno));
-		return 1;
-	}
-	if (!S_ISBLK(st.st_mode))
-		bytes = (uint64_t)st.st_size;
-	if (persist_plan(fd, bytes, &p, why, sizeof(why))) {
-		fprintf(stderr, "mklive-helper persist: %s: %s\n", disk, why);
-		return 1;
-	}
-	/* UUIDs need no secret randomness: early in boot the kernel's pool
-	 * may not be ready (seconds under QEMU), and GRND_INSECURE (Linux
-	 * 5.6) does not wait for it */
-	if (random_bytes(uuid, sizeof(uuid)) || random_bytes(guid, sizeof(guid))) {
+	if (persist_random(uuid, sizeof(uuid), 0)) {
 		fprintf(stderr, "mklive-helper persist: no random numbers for the UUIDs\n");
 		return 1;
 	}
 	uuid[6] = (uuid[6] & 0x0F) | 0x40, uuid[8] = (uuid[8] & 0x3F) | 0x80;	/* version 4 */
-	guid[7] = (guid[7] & 0x0F) | 0x40, guid[8] = (guid[8] & 0x3F) | 0x80;	/* as stored */
 	/* the filesystem first: a partition entry never points at garbage */
-	if (persist_mkext4(fd, p.start * 512, p.sectors * 512, label, uuid, (uint32_t)time(NULL),
-			   why, sizeof(why)) ||
-	    persist_add_partition(fd, &p, label, guid, why, sizeof(why))) {
-		fprintf(stderr, "mklive-helper persist: %s: %s\n", disk, why);
+	if (persist_mkext4(d.fd, p.start * 512, p.sectors * 512, label, uuid, (uint32_t)time(NULL),
+			   why, sizeof(why))) {
+		fprintf(stderr, "mklive-helper persist: %s: %s\n", d.path, why);
 		return 1;
 	}
-	/* the kernel learns of this one partition alone (BLKPG, as partprobe
-	 * does): reading the whole table again (BLKRRPART) is refused while
-	 * the medium's partition is mounted */
-	if (S_ISBLK(st.st_mode)) {
-		struct blkpg_partition bp = { .start = (long long)(p.start * 512),
-					      .length = (long long)(p.sectors * 512),
-					      .pno = (int)p.partno };
-		struct blkpg_ioctl_arg a = { .op = BLKPG_ADD_PARTITION, .datalen = sizeof(bp), .data = &bp };
-
-		if (ioctl(fd, BLKPG, &a) < 0)
-			fprintf(stderr, "mklive-helper persist: %s: the kernel did not take partition %u (%s); "
-				"it will at the next boot\n", disk, p.partno, strerror(errno));
+	if (persist_add(&d, &p, label, why, sizeof(why))) {
+		fprintf(stderr, "mklive-helper persist: %s\n", why);
+		return 1;
 	}
-	close(fd);
-	printf("%s: partition %u, %llu MiB\n", disk, p.partno,
+	if (persist_tell_kernel(&d, &p, why, sizeof(why)))
+		fprintf(stderr, "mklive-helper persist: %s; it will at the next boot\n", why);
+	close(d.fd);
+	printf("%s: partition %u, %llu MiB\n", d.path, p.partno,
 	       (unsigned long long)(p.sectors * 512 >> 20));
 	return 0;
 }

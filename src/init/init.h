@@ -8,7 +8,8 @@
  * rescue), util.c (messages, files, directories), modules.c (modalias and
  * uevents), usb.c (USB sticks without usb-storage's settle time, unless
  * they need it), medium.c (finding the medium), mount.c (the image format
- * table; loop, overlay and symlink roots), persist.c (the persistence filesystem, found by its label),
+ * table; loop, overlay and symlink roots), dir.c (opendir and readdir in
+ * place of musl's), persist.c (the persistence filesystem, found by its label),
  * toram.c (the image copied into RAM), alloc.c (malloc and free in place of
  * musl's), nbd.c (cloop images served to the nbd
  * driver), unpack.c (zlib and lz4 for cloop blocks), live.c (the live
@@ -19,8 +20,31 @@
 #ifndef MKLIVE_INIT_H
 #define MKLIVE_INIT_H
 
+#include <fcntl.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+/* stat in one system call: musl's converts from the kernel's struct after
+ * trying statx (0.5 KB); on x86-64 the kernel's struct stat is musl's.
+ * utimensat likewise, without musl's fallbacks for old kernels. See dir.c. */
+#ifdef __x86_64__
+static inline int init_fstatat(int dfd, const char *path, struct stat *st, int flags)
+{
+	return (int)syscall(SYS_newfstatat, dfd, path, st, flags);
+}
+static inline int init_utimensat(int dfd, const char *path, const struct timespec *ts, int flags)
+{
+	return (int)syscall(SYS_utimensat, dfd, path, ts, flags);
+}
+#define fstatat(dfd, path, st, flags) init_fstatat(dfd, path, st, flags)
+#define stat(path, st) init_fstatat(AT_FDCWD, path, st, 0)
+#define lstat(path, st) init_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW)
+#define fstat(fd, st) init_fstatat(fd, "", st, AT_EMPTY_PATH)
+#define utimensat(dfd, path, ts, flags) init_utimensat(dfd, path, ts, flags)
+#endif
 
 /* message levels, lowest first: a message is shown when level <= log_level */
 enum { MKL_ERR, MKL_INFO, MKL_DEBUG };
@@ -36,6 +60,8 @@ struct init_cfg {
 	const char *kver;	/* kernel release of /lib/modules/<kver> */
 	char *modules;		/* modules loaded early, space separated */
 	const char *init;	/* init=, NULL for the default list */
+	const char *findiso;	/* findiso=: the medium is this ISO file on a disk */
+	char *isomods;		/* modules findiso needs: the disks' filesystems */
 	unsigned timeout;	/* seconds to wait for the medium */
 	const char *persist;	/* persistence: "LABEL", "LABEL:/FILE", or NULL */
 	const char *medium;	/* the device the medium was found on */
@@ -59,6 +85,7 @@ struct init_cfg {
 #define MKL_RWSRC	MKL_RUN "/rwsrc"
 #define MKL_PERSIST	MKL_RUN "/persist"	/* holds mklive/upper, mklive/work */
 #define MKL_PHOST	MKL_RUN "/persist-host"	/* the fs holding a persistence file */
+/* MKL_RUN "/iso-host": the fs holding the ISO with findiso= (mklive-helper) */
 #define MKL_TORAM	MKL_RUN "/toram"	/* tmpfs with the image copied to RAM */
 #define MKL_NEWROOT	"/newroot"
 

@@ -181,6 +181,7 @@ static const struct setting {
 	{ "toram", ON_BARE, K_NOVAL, AT(toram) },	/* toram=... is the kernel's */
 	{ "persistence", ON_BARE, K_ANY, AT(persist) },	/* persistence[=LABEL[:/FILE]] */
 	{ "init", ON_BARE, K_STR, AT(init) },
+	{ "findiso", ON_BARE, K_STR, AT(findiso) },	/* and iso-scan/filename= */
 	{ "debug", ON_MKLIVE, K_YES, AT(debug) },
 	{ "shell", ON_MKLIVE, K_YES, AT(shell) },
 	{ "verify", ON_MKLIVE, K_YES, AT(verify) },
@@ -195,6 +196,7 @@ static const struct setting {
 	{ "modules", IN_CONF, K_STR, AT(modules) },
 	{ "format", IN_CONF, K_STR, AT(format) },
 	{ "fstype", IN_CONF, K_STR, AT(fstype) },
+	{ "isomods", IN_CONF, K_STR, AT(isomods) },
 	/* the live user and settings (live.c), from [live] of mklive.conf */
 	{ "user", ON_MKLIVE | IN_CONF, K_STR, AT(user) },
 	{ "autologin", ON_MKLIVE | IN_CONF, K_YES, AT(autologin) },
@@ -251,6 +253,8 @@ static void option(char *w)
 
 	if (v)
 		*v++ = 0;
+	if (!strcmp(w, "iso-scan/filename"))	/* dracut's name */
+		w = "findiso";
 	if (setting(w, v, ON_BARE))
 		return;
 	if (!strncmp(w, "mklive.", 7)) {

@@ -17,11 +17,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -139,6 +141,8 @@ static int probe(int sysdir, const char *name, const void *arg)
 	/* an empty CD drive reports size 0; opening it notices a new disc */
 	if (strncmp(name, "sr", 2) &&
 	    (read_attr(sysdir, "size", size, sizeof(size)) || !strcmp(size, "0"))) {
+		if (!strncmp(name, "loop", 4))
+			return 0;	/* a free loop device */
 		note(name, "empty");
 		usb_suspect(name, "empty");
 		return 0;
@@ -187,9 +191,11 @@ static int probe(int sysdir, const char *name, const void *arg)
 	return 0;
 }
 
+/* Loop and device-mapper devices are probed: the helper's (findiso=), or
+ * what a multi-ISO tool mapped the file to. */
 static int skip_dev(const char *name)
 {
-	return !strncmp(name, "loop", 4) || !strncmp(name, "ram", 3) ||
+	return !strncmp(name, "ram", 3) ||
 	       !strncmp(name, "zram", 4) || !strncmp(name, "nbd", 3) ||
 	       name[0] == '.';
 }
@@ -327,11 +333,30 @@ int medium_find(const struct init_cfg *cfg, int ufd, char *dev, size_t size)
 {
 	unsigned long start = now_ms();
 	char what[160];
+	pid_t pid = -1;
 
+	/* findiso=/PATH: mklive-helper looks for the file on every disk
+	 * meanwhile (this process goes on loading the drivers the disks
+	 * need) and attaches it to a loop device, found below like any disk */
+	if (cfg->findiso) {
+		mod_load_list(cfg->isomods);
+		sfmt(what, sizeof(what), "%u", cfg->timeout);
+		pid = _Fork();
+		if (pid == 0) {
+			execv("/mklive-helper", (char *[]){ "mklive-helper", "findiso",
+				(char *)cfg->findiso, what, cfg->persist ? "rw" : NULL, NULL });
+			_exit(127);
+		}
+	}
 	sfmt(what, sizeof(what), "the medium %s", cfg->id);
 	if (dev_wait(probe, cfg->id, ufd, cfg->timeout * 1000UL, 2000, what,
-		     dev, size) == 0)
+		     dev, size) == 0) {
+		if (pid > 0) {	/* found here or elsewhere: the helper is done */
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
 		return 0;
+	}
 	report(cfg, now_ms() - start);
 	return -1;
 }

@@ -110,7 +110,24 @@ int persist_setup(const struct init_cfg *cfg, char *desc, size_t size)
 		path = NULL;
 
 	sfmt(what, sizeof(what), "the persistence filesystem labelled '%s'", label);
-	if (dev_wait(probe_label, label, cfg->ufd, cfg->ptimeout * 1000UL, 0, what,
+	if (!strcmp(label, "luks")) {
+		/* dm-crypt and the ciphers it asks the kernel for, with no
+		 * modprobe to answer; AES-NI where the CPU has it */
+		static char crypt_mods[] = "aesni_intel xts ecb dm_crypt";
+
+		mod_add_tree(MKL_RO);
+		mod_load_list(crypt_mods);
+		/* mklive-helper opens the encrypted persistence on the medium's
+		 * disk (asking the passphrase), or makes it, as
+		 * /dev/mapper/mklive-persist; it says why not itself */
+		if (helper((char *[]){ "mklive-helper", "luks", (char *)cfg->medium, NULL })) {
+			not_persistent();
+			return -1;
+		}
+		sfmt(dev, sizeof(dev), "/dev/mapper/mklive-persist");
+		sfmt(label, sizeof(label), DEFAULT_LABEL);	/* the label inside */
+		found_type = "ext4";
+	} else if (dev_wait(probe_label, label, cfg->ufd, cfg->ptimeout * 1000UL, 0, what,
 		     dev, sizeof(dev)) < 0 &&
 	    (path || make_persist(cfg->medium, label) ||
 	     dev_wait(probe_label, label, cfg->ufd, 10000, 0, what, dev, sizeof(dev)) < 0)) {

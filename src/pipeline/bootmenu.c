@@ -21,20 +21,30 @@ static const struct {
 	{ "toram", " (toram: image copied into RAM, the medium may be removed)", "toram" },
 	{ "persistence", " (persistence: changes kept on the filesystem labelled persistence)",
 	  "persistence" },
+	{ "luks", " (persistence, encrypted: a passphrase, asked at every boot)", "persistence=luks" },
 };
 
-/* A menu in one loader's syntax (isolinux, or GRUB when id is given: it
+/* A menu in one loader's syntax (isolinux; GRUB when id is given: it
  * finds the medium by a file named after the build's ID, so another live
- * medium plugged in is never taken), with every entry. */
+ * medium plugged in is never taken; GRUB's loopback.cfg when id is ""),
+ * with every entry. */
 static char *menu(const char *label, const char *append, int timeout, const char *id)
 {
+	/* loopback.cfg, the multi-ISO convention: the caller did `loopback
+	 * loop $iso_path` and `set root=(loop)`; the init finds the file */
+	const char *iso = id && !id[0] ? " findiso=${iso_path}" : "";
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
 	if (!f)
 		return NULL;
-	if (id)
+	if (iso[0])
+		fprintf(f, "# %s as a file on a disk (GRUB: loopback loop $iso_path;\n"
+			   "# set root=(loop); configfile /boot/grub/loopback.cfg)\n"
+			   "set default=0\n"
+			   "set timeout=%d\n", label, timeout);
+	else if (id)
 		fprintf(f, "search --no-floppy --set=root --file /.disk/%s\n"
 			   "set prefix=($root)/boot/grub\n"
 			   "serial --unit=0 --speed=115200\n"
@@ -56,9 +66,9 @@ static char *menu(const char *label, const char *append, int timeout, const char
 
 		if (id)
 			fprintf(f, "\nmenuentry '%s%s' {\n"
-				   "\tlinux /live/vmlinuz " CONSOLES "%s%s%s%s\n"
+				   "\tlinux /live/vmlinuz%s " CONSOLES "%s%s%s%s\n"
 				   "\tinitrd /live/initrd.img\n}\n",
-				label, entries[i].title, sep, entries[i].args, asep, append ? append : "");
+				label, entries[i].title, iso, sep, entries[i].args, asep, append ? append : "");
 		else
 			fprintf(f, "\nLABEL %s\n  MENU LABEL %s%s\n  KERNEL /live/vmlinuz\n"
 				   "  APPEND initrd=/live/initrd.img " CONSOLES "%s%s%s%s\n",
@@ -114,6 +124,13 @@ char *mkl_sdboot_loader_conf(int timeout, const char *default_file)
 		     timeout, default_file) < 0)
 		return NULL;
 	return s;
+}
+
+/* /boot/grub/loopback.cfg: the same entries, for GRUB menus that boot the
+ * ISO as a file (findiso=). */
+char *mkl_grub_loopback_cfg(const char *label, const char *append, int timeout)
+{
+	return menu(label, append, timeout, "");
 }
 
 char *mkl_floppy_cmdline(const char *append)

@@ -78,6 +78,10 @@ struct mkl_build_opts {
 	 * stays as a second entry; no isohybrid MBR (CD only). Needs a kernel
 	 * and initramfs that fit, about 1.4 MB together. */
 	bool floppy;
+	/* The ISO as a file on a disk (findiso=): the disks' filesystems
+	 * (mkl_findiso_modules) in the initramfs and /boot/grub/loopback.cfg
+	 * on the medium. */
+	bool findiso;
 	/* /media/list: mklive-media (media_program, a host path) installed as
 	 * /usr/lib/mklive/mklive-media with an auto.master.d entry, a udev
 	 * rule and the /media/list link. -1: when the tree has autofs. */
@@ -137,6 +141,7 @@ char *mkl_isolinux_cfg(const char *label, const char *append, int timeout);
 /* GRUB's (UEFI), with the same entries; finds the medium by its ID. */
 char *mkl_grub_cfg(const char *label, const char *append, int timeout, const char *id);
 char *mkl_grub_esp_cfg(const char *id);
+char *mkl_grub_loopback_cfg(const char *label, const char *append, int timeout);
 /* The boot floppy's kernel command line: the default entry's. */
 char *mkl_floppy_cmdline(const char *append);
 /* The menu's entries (every menu has them all, in this order): how many,

@@ -274,6 +274,11 @@ static void initramfs_conf(const struct build *b, const char *kver, char *conf, 
 		n += (size_t)snprintf(conf + n, size - n, "%s ", *m);
 	n--;	/* the last space */
 	n += (size_t)snprintf(conf + n, size - n, "\n");
+	if (b->o->findiso) {
+		n += (size_t)snprintf(conf + n, size - n, "isomods=");
+		for (const char *const *m = mkl_findiso_modules; *m; m++)
+			n += (size_t)snprintf(conf + n, size - n, "%s%s", *m, m[1] ? " " : "\n");
+	}
 	{
 		const struct mkl_live_opts *l = &b->o->live;
 		const char *keys[] = { "user", "hostname", "locale", "keyboard", "timezone" };
@@ -328,7 +333,9 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 		const char *wanted[64];
 		size_t nw = 0;
 
-		for (const char *const *m = mkl_boot_modules; *m && nw < 48; m++)
+		for (const char *const *m = mkl_boot_modules; *m && nw < 40; m++)
+			wanted[nw++] = *m;
+		for (const char *const *m = mkl_findiso_modules; o->findiso && *m && nw < 48; m++)
 			wanted[nw++] = *m;
 		for (const char *const *m = b->fmt->modules; m && *m && nw < 63; m++)
 			wanted[nw++] = *m;

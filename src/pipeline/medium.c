@@ -255,14 +255,18 @@ int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const
 	struct mkl_buf loader[5] = { { 0 } }, mbr = { 0 };
 	struct mkl_iso_file files[24];
 	struct mkl_iso_opts io = { 0 };
-	char path[PATH_MAX], appid[128], idfile[96], names[4][64], *cfg;
+	char path[PATH_MAX], appid[128], idfile[96], names[4][64], *cfg, *loopcfg;
 	struct uefi u = { .esp_fd = -1 };
 	size_t n = 0, i;
 	int ret = -1, efi, floppy_fd = -1;
 
 	cfg = mkl_isolinux_cfg(label, b->append, o->timeout);
-	if (!cfg)
+	loopcfg = o->findiso ? mkl_grub_loopback_cfg(label, b->append, o->timeout) : NULL;
+	if (!cfg || (o->findiso && !loopcfg)) {
+		free(cfg);
+		free(loopcfg);
 		return mkl_error(err, ENOMEM, "out of memory");
+	}
 	snprintf(path, sizeof(path), "%s/isolinux.bin", o->isolinux_dir);
 	if (mkl_read_file(path, &loader[0], false, err))
 		goto out;
@@ -284,6 +288,10 @@ int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const
 	}
 	files[n++] = (struct mkl_iso_file){ .path = "isolinux/isolinux.cfg", .mem = cfg,
 					    .size = strlen(cfg) };
+	/* for GRUB menus that boot the ISO as a file, with or without UEFI */
+	if (loopcfg)
+		files[n++] = (struct mkl_iso_file){ .path = "boot/grub/loopback.cfg", .mem = loopcfg,
+						    .size = strlen(loopcfg) };
 	files[n++] = (struct mkl_iso_file){ .path = "live/vmlinuz", .mem = kernel->data,
 					    .size = kernel->len };
 	files[n++] = (struct mkl_iso_file){ .path = "live/initrd.img", .mem = initrd->data,
@@ -362,6 +370,7 @@ out:
 		mkl_buf_free(&loader[i]);
 	mkl_buf_free(&mbr);
 	free(cfg);
+	free(loopcfg);
 	uefi_free(&u);
 	if (floppy_fd >= 0)
 		close(floppy_fd);

@@ -31,6 +31,15 @@ const char *const mkl_boot_modules[] = {
 	NULL,
 };
 
+/* The filesystems of the disks that may hold the ISO as a file (boot option
+ * findiso=): the init loads them only then, before mklive-helper mounts
+ * each partition to look for the file (no modprobe answers the kernel's
+ * requests: crc32c for ext4, FAT's code page and character set). ntfs3 is
+ * picked where the kernel has it (Debian 12's has not). isofs and loop are
+ * in the boot set. */
+const char *const mkl_findiso_modules[] = { "vfat", "nls_cp437", "nls_ascii", "exfat", "crc32c_generic", "ext4",
+					    "ntfs3", NULL };
+
 /* Modules the init loads without waiting for hardware to ask. */
 const char *const mkl_boot_modules_always[] = { "loop", "squashfs", "isofs", "overlay", NULL };
 

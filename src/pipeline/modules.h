@@ -20,6 +20,8 @@ struct mkl_modsel {
 
 extern const char *const mkl_boot_modules[];
 extern const char *const mkl_boot_modules_always[];
+/* The disks' filesystems for findiso= (in the initramfs, loaded only then). */
+extern const char *const mkl_findiso_modules[];
 /* With --verity: device-mapper's verity target (dm-bufio and reed_solomon
  * come from modules.dep) and the x86 SHA-256 (SSSE3/AVX2/SHA-NI: the
  * kernel's generic one is built in, several times slower); loaded early. */

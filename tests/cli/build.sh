@@ -49,7 +49,10 @@ mcopy -i "$T/esp.img" ::/EFI/BOOT/BOOTX64.EFI "$T/shim.efi" 2>/dev/null
 check "ESP: shim byte for byte Debian's signed one" cmp -s "$T/shim.efi" "$EFI_ROOT/usr/lib/shim/shimx64.efi.signed"
 check "ESP: at most 32 MiB" test "$(stat -c %s "$T/esp.img")" -le 33554432
 check "GRUB finds the medium by its ID" grep -q "search --no-floppy --set=root --file /.disk/$(dd if="$T/a.iso" bs=1 skip=$((32768 + 190)) count=128 2>/dev/null | tr -d ' ')" "$T/grub.cfg"
-check "GRUB: same entries as the BIOS menu, boots by itself" bash -c 'test "$(grep -c ^menuentry "$1")" = 4 && grep -q "^.linux .* toram" "$1" && grep -q "^.linux .* persistence" "$1" && grep -q "set timeout=1" "$1"' _ "$T/grub.cfg"
+check "GRUB: same entries as the BIOS menu, boots by itself" bash -c 'test "$(grep -c ^menuentry "$1")" = 5 && grep -q "^.linux .* toram" "$1" && grep -q "^.linux .* persistence" "$1" && grep -q "^.linux .* persistence=luks" "$1" && grep -q "set timeout=1" "$1"' _ "$T/grub.cfg"
+xorriso -osirrox on -indev "$T/a.iso" -extract /boot/grub/loopback.cfg "$T/loopback.cfg" >/dev/null 2>&1
+check "loopback.cfg: the same entries, each with findiso=\${iso_path}" bash -c \
+	'test "$(grep -c ^menuentry "$1")" = 5 && test "$(grep -c "^.linux /live/vmlinuz findiso=\${iso_path} " "$1")" = 5' _ "$T/loopback.cfg"
 pvd=$(isoinfo -d -i "$T/a.iso" 2>/dev/null)
 check "Joliet present (isoinfo)" grep -q 'Joliet with UCS level 3' <<<"$pvd"
 check "Rock Ridge present (isoinfo)" grep -q 'Rock Ridge signatures' <<<"$pvd"
@@ -104,7 +107,8 @@ list=$(cpio -it <"$T/initrd.cpio" 2>/dev/null)
 check "initramfs has /init" grep -qx init <<<"$list"
 check "initramfs has mklive.conf" grep -qx mklive.conf <<<"$list"
 check "initramfs has modules.dep and modules.alias" grep -q "lib/modules/$kver/modules.alias" <<<"$list"
-for m in kernel/fs/squashfs/squashfs.ko kernel/fs/isofs/isofs.ko kernel/drivers/usb/storage/usb-storage.ko kernel/drivers/ata/ahci.ko; do
+for m in kernel/fs/squashfs/squashfs.ko kernel/fs/isofs/isofs.ko kernel/drivers/usb/storage/usb-storage.ko kernel/drivers/ata/ahci.ko \
+	kernel/fs/fat/vfat.ko kernel/fs/exfat/exfat.ko kernel/fs/ext4/ext4.ko; do
 	check "initramfs has $m" grep -qx "lib/modules/$kver/$m" <<<"$list"
 done
 nko=$(grep -c '\.ko$' <<<"$list")
@@ -115,6 +119,7 @@ check "init is the built mklive-init" cmp -s "$T/ird/init" "$MKLIVE_INIT"
 check "initramfs has /mklive-helper, the built one (first-boot persistence)" \
 	cmp -s "$T/ird/mklive-helper" "$TOP/build/mklive-helper"
 check "conf names the medium id" grep -qx "id=$volset" "$T/ird/mklive.conf"
+check "conf names findiso's modules" grep -qx "isomods=vfat nls_cp437 nls_ascii exfat crc32c_generic ext4 ntfs3" "$T/ird/mklive.conf"
 check "initramfs has /dev/console" test -c "$T/ird/dev/console" -o "$(id -u)" -ne 0
 check "conf: the default live user, logged in automatically" \
 	test "$(grep -E '^(user|autologin|hostname|locale|keyboard|timezone)=' "$T/ird/mklive.conf" | tr '\n' ' ')" = "user=user autologin=yes "
@@ -132,8 +137,24 @@ if $MKLIVE build --timeout 1 --level 1 --uefi no --user live --autologin no --ho
 else
 	fail "build with [live] options: $(cat "$T/live.err")"
 fi
+# --findiso no: neither loopback.cfg nor the filesystems, the initramfs as
+# small as before.
+if $MKLIVE build --timeout 1 --level 1 --uefi no --findiso no "$src" -o "$T/nofind.iso" 2>"$T/nofind.err"; then
+	xorriso -osirrox on -indev "$T/nofind.iso" -extract /live/initrd.img "$T/nofind-initrd" >/dev/null 2>&1
+	list=$(zstd -dc "$T/nofind-initrd" | cpio -it 2>/dev/null)
+	check "--findiso no: no ext4, vfat or exfat in the initramfs" bash -c '! grep -Eq "/(ext4|vfat|exfat)\.ko$" <<<"$1"' _ "$list"
+	check "--findiso no: no isomods= in its conf" \
+		bash -c '! zstd -dc "$1" | cpio -i --to-stdout mklive.conf 2>/dev/null | grep -q ^isomods=' _ "$T/nofind-initrd"
+	check "--findiso no: no loopback.cfg" bash -c '! xorriso -indev "$1" -find /boot/grub -name loopback.cfg 2>/dev/null | grep -q loopback' _ "$T/nofind.iso"
+	size=$(stat -c %s "$T/nofind-initrd")
+	check "--findiso no: initramfs is at most 1.5 MB ($size bytes)" test "$size" -le 1572864
+else
+	fail "build with --findiso no: $(cat "$T/nofind.err")"
+fi
 size=$(stat -c %s "$T/x/live/initrd.img")
-check "initramfs is at most 1.5 MB ($size bytes)" test "$size" -le 1572864
+# 1.34 MB before the filesystems findiso= needs (vfat, exfat, ext4 with
+# jbd2: 0.64 MB at zstd-9, in every initramfs, loaded only with findiso=).
+check "initramfs is at most 2 MiB ($size bytes)" test "$size" -le 2097152
 
 # --- progress on a terminal, quiet otherwise ------------------------------
 script -qec "$MKLIVE build --timeout 1 --level 1 '$src' -o '$T/p.iso'" /dev/null >"$T/tty.out" 2>&1
@@ -252,7 +273,7 @@ if $MKLIVE build -q --level 1 -c "$T/good.conf" "$src" -o "$T/c.iso" 2>"$T/err";
 	check "config label used" grep -q "Volume Id    : FROM_CONF" <<<"$(xorriso -indev "$T/c.iso" -pvd_info 2>/dev/null)"
 	xorriso -osirrox on -indev "$T/c.iso" -extract /isolinux/isolinux.cfg "$T/c.cfg" >/dev/null 2>&1
 	check "config append and timeout in the menu" grep -q 'TIMEOUT 20' "$T/c.cfg"
-	check "config append in every entry" test "$(grep -c 'APPEND.* quiet' "$T/c.cfg")" -eq 4
+	check "config append in every entry" test "$(grep -c 'APPEND.* quiet' "$T/c.cfg")" -eq 5
 else
 	fail "build with a config: $(cat "$T/err")"
 fi

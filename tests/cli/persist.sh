@@ -125,7 +125,11 @@ check "no job: usage, exit 2" test $? = 2
 check "no disk: usage, exit 2" test $? = 2
 "$P" persistence "$T/stick" >/dev/null 2>"$T/err6"
 rc=$?
-check "an unknown job: exit 2, the jobs listed" eval 'test $rc = 2 && grep -q "^  persist " "$T/err6"'
+check "an unknown job: exit 2, the jobs listed" eval 'test $rc = 2 && grep -q "^  persist " "$T/err6" && grep -q "^  luks " "$T/err6"'
+"$P" luks >/dev/null 2>&1
+check "luks without a disk: usage, exit 2" test $? = 2
+"$P" luks "$T/stick" extra >/dev/null 2>&1
+check "luks with a label: usage, exit 2 (it takes none)" test $? = 2
 "$P" persist "$T/stick" "a-label-longer-than-16" >/dev/null 2>&1
 check "a label over 16 bytes: exit 2" test $? = 2
 t_done

@@ -41,6 +41,7 @@ modules     | 16384 |                               | src/pipeline/modules.c src
 media       | 69632 |                               | src/media/probe.c
 pe          | 131072 | libcrypto                    | src/fmt/pe.c src/fmt/digest.c src/pipeline/efi.c src/pipeline/cache.c src/tree/err.c src/tree/io.c src/tree/outfile.c src/tree/run.c
 varstore    | 65536 |                               | src/fmt/varstore.c src/tree/err.c
+luks        | 1024  |                               | src/helper/luks.c src/helper/pbkdf2.c src/fmt/sha256.c
 verity      | 4096  |                               | src/helper/verity_table.c
 "
 

@@ -135,7 +135,7 @@ static void test_errors(void)
 	    "t.conf:2: unknown key 'size' in [image] (keys: label, compressor, level, block-size, format, verity)");
 	bad("[initramfs]\nlabel = X\n",
 	    "t.conf:2: unknown key 'label' in [initramfs] (keys: compressor, level, format)");
-	bad("[boot]\nlevel = 3\n", "t.conf:2: unknown key 'level' in [boot] (keys: append, timeout, floppy, uefi, sign-key, sign-cert)");
+	bad("[boot]\nlevel = 3\n", "t.conf:2: unknown key 'level' in [boot] (keys: append, timeout, floppy, uefi, findiso, sign-key, sign-cert)");
 	bad("# top\nlabel = X\n", "t.conf:2: key 'label' outside a section");
 	bad("[image]\n\nlabel X\n", "t.conf:3: missing '=' in 'label X'");
 	bad("[image]\n = X\n", "t.conf:2: missing key before '='");

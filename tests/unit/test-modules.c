@@ -76,6 +76,20 @@ int main(void)
 		T_EQ_INT(m, 4);	/* every entry talks on the screen and the serial port */
 	}
 	free(cfg);
+	/* loopback.cfg: the same entries, each telling the init the file */
+	cfg = mkl_grub_loopback_cfg("MYLIVE", "quiet", 3);
+	{
+		int n = 0;
+
+		for (const char *p = cfg; p && (p = strstr(p, "\tlinux /live/vmlinuz findiso=${iso_path} console=")); p++)
+			n++;
+		T_EQ_INT(n, 4);
+	}
+	T_OK(cfg && strstr(cfg, "console=tty0 toram quiet\n"), "loopback.cfg: the toram entry");
+	T_OK(cfg && strstr(cfg, "console=tty0 persistence quiet\n"), "loopback.cfg: the persistence entry");
+	T_OK(cfg && strstr(cfg, "set timeout=3\n"), "loopback.cfg: boots by itself");
+	T_OK(cfg && !strstr(cfg, "search "), "loopback.cfg: root is the caller's (loop)");
+	free(cfg);
 	cfg = mkl_isolinux_cfg("X", NULL, 0);
 	T_OK(cfg && strstr(cfg, "TIMEOUT 1\n"), "timeout 0 boots at once (syslinux's 0 would wait forever)");
 	free(cfg);

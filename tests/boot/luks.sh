@@ -1,0 +1,189 @@
+#!/bin/bash
+# Encrypted persistence (persistence=luks): the demo ISO on a 1 GiB "stick"
+# (a virtio disk), the passphrase typed on the serial console.
+#   1. first boot: asked twice (a first pair that differs is asked again),
+#      a partition with a LUKS1 container made, ext4 inside, used at once:
+#      the demo writes a token;
+#   2. three wrong passphrases: the system boots, not persistent, and says so;
+#   3. from the firmware (SeaBIOS, isolinux) through the menu's entry
+#      "persistence, encrypted", the right passphrase: the token is there;
+#   4. the same from OVMF with Secure Boot through GRUB's menu.
+# On the host, with readers we did not write: cryptsetup luksDump (version,
+# cipher, hash, key size, iterations), cryptsetup open --test-passphrase
+# (right and wrong), QEMU's luks driver decrypting the partition (qemu-img
+# convert), e2fsck -fn and debugfs on what it decrypted; sgdisk -v finds no
+# new problem, mklive verify passes on the stick.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
+t_tmpdir
+
+require_qemu
+for tool in cryptsetup qemu-img sgdisk e2fsck debugfs sfdisk python3; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		skip "$tool not installed (scripts/deps.sh check installs cryptsetup-bin, qemu-utils, gdisk, e2fsprogs, fdisk)"
+		t_done; exit
+	fi
+done
+iso=$(demo_iso) || { fail "building the demo ISO"; t_done; exit 1; }
+demo_kernel "$iso" "$T" || { fail "extracting the kernel and initramfs from $iso"; t_done; exit 1; }
+cp "$iso" "$T/stick"
+truncate -s 1G "$T/stick"
+qemu=("$QEMU" -accel tcg -m 1024 -nographic -no-reboot -serial stdio
+	-drive "file=$T/stick,format=raw,if=virtio")
+kern=(-monitor none -kernel "$T/vmlinuz" -initrd "$T/initrd.img")
+pass='correct horse battery'
+tok=luks-$$-$RANDOM
+drive() {	# drive LOG QEMU-ARGS... (the steps on standard input)
+	local log=$1
+	shift
+	cat >"$T/steps"
+	BOOT_TIMEOUT=${BOOT_TIMEOUT:-300} python3 "$TOP/tests/boot/serial_expect.py" "$T/steps" "$@" >"$log" 2>&1
+}
+
+# 1. First boot: made, with the passphrase typed twice.
+if drive "$T/1.log" "${qemu[@]}" "${kern[@]}" \
+	-append "console=ttyS0 persistence=luks mklive-demo.persist=$tok" <<EOF
+expect New passphrase for the encrypted persistence: 
+send $pass
+expect The same again: 
+send not the same
+expect the two differ: once more
+expect New passphrase for the encrypted persistence: 
+send $pass
+expect The same again: 
+send $pass
+expect mklive-demo: persist: [^\\r\\n]*[\\r\\n]
+EOF
+then
+	ok "first boot: asked twice, again after a mismatch, booted"
+	check "mklive-helper made partition 3, encrypted ($(grep -ao '/dev/vda: partition 3.*' "$T/1.log" | tr -d '\r'))" \
+		grep -aq '/dev/vda: partition 3, [0-9]* MiB, encrypted (LUKS1), opened as /dev/mapper/mklive-persist' "$T/1.log"
+	check "the root is an overlay on /dev/mapper/mklive-persist" \
+		grep -aq "overlay with /dev/mapper/mklive-persist .*: changes persist" "$T/1.log"
+	check "the token written" grep -aq "mklive-demo: persist: wrote $tok" "$T/1.log"
+	check "the passphrase was not echoed" bash -c "! grep -aq '$pass' '$T/1.log'"
+else
+	fail "first boot: $(grep -a 'serial_expect:' "$T/1.log" | tail -n 1); last lines:"; tail -n 25 "$T/1.log"
+fi
+
+# 2. Three wrong passphrases: boots, not persistent, and says so.
+if drive "$T/2.log" "${qemu[@]}" "${kern[@]}" \
+	-append "console=ttyS0 persistence=luks mklive-demo.persist=other" <<EOF
+expect Passphrase for the encrypted persistence on /dev/vda3: 
+send wrong one
+expect wrong passphrase \\(try 1 of 3\\)
+expect Passphrase for the encrypted persistence on /dev/vda3: 
+send wrong two
+expect wrong passphrase \\(try 2 of 3\\)
+expect Passphrase for the encrypted persistence on /dev/vda3: 
+send $pass-no
+expect MKLIVE-BOOT-OK
+EOF
+then
+	ok "second boot: three wrong passphrases, booted"
+	check "it says three wrong passphrases: without persistence" \
+		grep -aq '3 wrong passphrases: booting without persistence' "$T/2.log"
+	check "it says the system is not persistent" grep -aq 'this system is not persistent' "$T/2.log"
+	check "the root's upper layer is not the encrypted one" \
+		bash -c "! grep -aq 'overlay with /dev/mapper/mklive-persist' '$T/2.log'"
+else
+	fail "second boot: $(grep -a 'serial_expect:' "$T/2.log" | tail -n 1); last lines:"; tail -n 25 "$T/2.log"
+fi
+
+# 3. From the firmware through isolinux's menu: the fifth entry
+#    ("persistence, encrypted") chosen on the keyboard, the right passphrase.
+if MONITOR_SOCKET=$T/mon.sock drive "$T/3.log" "${qemu[@]}" -boot c \
+	-monitor "unix:$T/mon.sock,server=on,wait=off" <<EOF
+expect boots the first entry in
+monitor sendkey down
+monitor sendkey down
+monitor sendkey down
+monitor sendkey down
+monitor sendkey ret
+expect Passphrase for the encrypted persistence on /dev/vda3: 
+send $pass
+expect mklive-demo: persist: [^\\r\\n]*[\\r\\n]
+EOF
+then
+	ok "third boot, BIOS: isolinux's entry 'persistence, encrypted', the right passphrase"
+	check "the menu's entry booted with persistence=luks" grep -aq 'Command line: .*persistence=luks' "$T/3.log"
+	check "opened ($(grep -ao '/dev/vda3 opened as [^ ]*' "$T/3.log" | tr -d '\r'))" \
+		grep -aq 'mklive-helper luks: /dev/vda3 opened as /dev/mapper/mklive-persist' "$T/3.log"
+	check "the token from the first boot" grep -aq "mklive-demo: persist: found $tok" "$T/3.log"
+else
+	fail "third boot: $(grep -a 'serial_expect:' "$T/3.log" | tail -n 1); last lines:"; tail -n 25 "$T/3.log"
+fi
+
+# 4. From OVMF with Secure Boot through GRUB's menu, the same entry: shim,
+#    GRUB and the kernel checked, and lockdown takes dm-crypt's modules
+#    (Debian's, byte for byte) from the image.
+if [ -f "$(boot_cache)/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" ]; then
+	# shellcheck disable=SC2207
+	fw=($(ovmf_args secureboot "$T/vars.fd"))
+	if MONITOR_SOCKET=$T/mon.sock drive "$T/4.log" "$QEMU" -accel tcg -m 1024 -nographic -no-reboot \
+		-serial stdio -monitor "unix:$T/mon.sock,server=on,wait=off" "${fw[@]}" -device qemu-xhci \
+		-drive if=none,id=stick,format=raw,file="$T/stick" -device usb-storage,drive=stick,bootindex=1 <<EOF
+expect GNU GRUB
+monitor sendkey down
+monitor sendkey down
+monitor sendkey down
+monitor sendkey down
+monitor sendkey ret
+expect Passphrase for the encrypted persistence on /dev/\\w+: 
+send $pass
+expect mklive-demo: persist: [^\\r\\n]*[\\r\\n]
+EOF
+	then
+		ok "fourth boot, UEFI with Secure Boot: GRUB's entry 'persistence, encrypted', the right passphrase"
+		check "Secure Boot was on" grep -aq 'firmware: UEFI, Secure Boot enabled' "$T/4.log"
+		check "the token from the first boot" grep -aq "mklive-demo: persist: found $tok" "$T/4.log"
+	else
+		fail "fourth boot: $(grep -a 'serial_expect:' "$T/4.log" | tail -n 1); last lines:"; tail -n 25 "$T/4.log"
+	fi
+else
+	skip "no OVMF firmware in $(boot_cache) (scripts/fetch-boot.sh fetches it)"
+fi
+
+# 5. On the host.
+sgdisk -v "$iso" >"$T/pristine.v" 2>&1
+sgdisk -v "$T/stick" >"$T/stick.v" 2>&1
+check "sgdisk -v: no problem beyond the pristine image's" diff "$T/pristine.v" "$T/stick.v"
+check "mklive verify on the stick" bash -c "'$MKLIVE' verify '$T/stick' >/dev/null"
+read -r start size < <(sfdisk -d "$T/stick" |
+	sed -n 's/^.*stick3 : start= *\([0-9]*\), size= *\([0-9]*\), type=83$/\1 \2/p')
+if [ -n "$start" ]; then
+	dd if="$T/stick" of="$T/part" bs=512 skip="$start" count="$size" status=none conv=sparse
+	cryptsetup luksDump "$T/part" >"$T/dump" 2>&1
+	check "luksDump: version 1" grep -q '^Version:[[:space:]]*1$' "$T/dump"
+	check "luksDump: aes, xts-plain64, sha256, 512-bit key" bash -c \
+		"grep -q '^Cipher name:[[:space:]]*aes$' '$T/dump' && grep -q '^Cipher mode:[[:space:]]*xts-plain64$' '$T/dump' &&
+		 grep -q '^Hash spec:[[:space:]]*sha256$' '$T/dump' && grep -q '^MK bits:[[:space:]]*512$' '$T/dump'"
+	iter=$(sed -n 's/^[[:space:]]*Iterations:[[:space:]]*//p' "$T/dump" | head -n 1)
+	check "luksDump: key slot 0 enabled, 4000 stripes, $iter iterations (measured for 2 s in the guest)" bash -c \
+		"grep -q '^Key Slot 0: ENABLED' '$T/dump' && grep -q 'AF stripes:[[:space:]]*4000' '$T/dump' && [ '${iter:-0}' -ge 1000 ]"
+	check "luksDump: the other seven slots disabled" test "$(grep -c 'DISABLED' "$T/dump")" = 7
+	check "cryptsetup --test-passphrase: the right one opens it" \
+		bash -c "printf %s '$pass' | cryptsetup open --test-passphrase --key-file=- '$T/part'"
+	check "cryptsetup --test-passphrase: a wrong one does not" \
+		bash -c "! printf %s 'wrong' | cryptsetup open --test-passphrase --key-file=- '$T/part' 2>/dev/null"
+	printf %s "$pass" >"$T/pass"
+	printf %s wrong >"$T/wrong"
+	check "qemu-img (QEMU's luks driver): a wrong passphrase opens nothing" bash -c \
+		"! qemu-img convert --object secret,id=k,file='$T/wrong' --image-opts \
+		   driver=luks,key-secret=k,file.filename='$T/part' -O raw '$T/bad' 2>/dev/null"
+	if qemu-img convert --object "secret,id=k,file=$T/pass" --image-opts \
+		"driver=luks,key-secret=k,file.filename=$T/part" -O raw "$T/plain" 2>"$T/qerr"; then
+		ok "qemu-img (QEMU's luks driver) decrypts the partition with the passphrase"
+		out=$(e2fsck -fn "$T/plain" 2>&1)
+		check "e2fsck -fn: the ext4 inside is clean" test $? = 0
+		check "its label is persistence" bash -c "e2label '$T/plain' | grep -qx persistence"
+		got=$(debugfs -R 'cat /mklive/upper/root/persist.txt' "$T/plain" 2>/dev/null)
+		check "debugfs: the token in the upper layer ($got)" test "$got" = "$tok"
+	else
+		fail "qemu-img could not decrypt the partition: $(cat "$T/qerr")"
+	fi
+	rm -f "$T/part" "$T/plain"
+else
+	fail "sfdisk: no partition 3 on the stick: $(sfdisk -d "$T/stick" 2>&1 | tail -n 4)"
+fi
+t_done
