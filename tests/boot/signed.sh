@@ -61,9 +61,9 @@ xorriso -osirrox on -indev "$T/a.iso" -extract /boot/grub/efi.img "$T/esp.img" \
 	-extract /mklive.cer "$T/iso.cer" >/dev/null 2>&1
 check "fsck.fat: the ESP is clean" bash -c "fsck.fat -n '$T/esp.img' >/dev/null"
 ukis=$(mdir -b -i "$T/esp.img" ::/EFI/Linux/ 2>/dev/null | sed 's|^::/||')
-check "one UKI per menu entry: live, debug, toram, persistence ($(echo $ukis))" \
+check "one UKI per menu entry: live, debug, toram, persistence, luks ($(echo $ukis))" \
 	test "$(echo "$ukis" | sed 's|.*/||' | sort | tr '\n' ' ')" = \
-	"mklive-debug.efi mklive-live.efi mklive-persistence.efi mklive-toram.efi "
+	"mklive-debug.efi mklive-live.efi mklive-luks.efi mklive-persistence.efi mklive-toram.efi "
 for u in $ukis EFI/BOOT/grubx64.efi; do
 	n=$(basename "$u")
 	mcopy -n -i "$T/esp.img" "::/$u" "$T/$n" 2>/dev/null

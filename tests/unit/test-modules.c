@@ -64,6 +64,7 @@ int main(void)
 	T_OK(cfg && strstr(cfg, "console=tty0 toram quiet splash\n"), "toram entry copies the image to RAM");
 	T_OK(cfg && strstr(cfg, "LABEL persistence\n"), "persistence entry");
 	T_OK(cfg && strstr(cfg, "console=tty0 persistence quiet splash\n"), "persistence entry keeps changes");
+	T_OK(cfg && strstr(cfg, "console=tty0 persistence=luks quiet splash\n"), "encrypted persistence entry");
 	{
 		int n = 0;
 		int m = 0;
@@ -72,8 +73,8 @@ int main(void)
 			n++;
 		for (const char *p = cfg; (p = strstr(p, "initrd.img console=ttyS0,115200 console=tty0 ")); p++)
 			m++;
-		T_EQ_INT(n, 4);	/* the user's arguments end every entry */
-		T_EQ_INT(m, 4);	/* every entry talks on the screen and the serial port */
+		T_EQ_INT(n, 5);	/* the user's arguments end every entry */
+		T_EQ_INT(m, 5);	/* every entry talks on the screen and the serial port */
 	}
 	free(cfg);
 	/* loopback.cfg: the same entries, each telling the init the file */
@@ -83,7 +84,7 @@ int main(void)
 
 		for (const char *p = cfg; p && (p = strstr(p, "\tlinux /live/vmlinuz findiso=${iso_path} console=")); p++)
 			n++;
-		T_EQ_INT(n, 4);
+		T_EQ_INT(n, 5);
 	}
 	T_OK(cfg && strstr(cfg, "console=tty0 toram quiet\n"), "loopback.cfg: the toram entry");
 	T_OK(cfg && strstr(cfg, "console=tty0 persistence quiet\n"), "loopback.cfg: the persistence entry");
