@@ -172,3 +172,38 @@ iso_sqfs_id_table() {
 	lba=$(xorriso -indev "$1" -find "$2" -exec report_lba 2>/dev/null | awk -F' *, *' '/File data lba/ {print $2}')
 	od -An -tu8 -j$((lba * 2048 + 48)) -N8 "$1" | tr -d ' '
 }
+
+# guest_initrd DIR OUT 'MODULES' PROGRAM...: DIR (holding the caller's
+# /init, a busybox sh script) made into an initramfs OUT (newc cpio) for a
+# guest that runs the HOST's programs: each PROGRAM with the libraries and
+# loader ldd lists, the cache's static busybox (its applets installed by
+# /init: busybox --install -s /bin), and the demo tree's kernel modules
+# MODULES (file names without .ko) with what modules.dep says they need,
+# in /mod, their load order in /modules (one file a line: the guest has no
+# modprobe). Run demo_iso first (the modules tree is the demo tree's).
+guest_initrd() {
+	local dir=$1 out=$2 mods=$3 moddir p lib m dep order=()
+	shift 3
+	moddir=$(ls -d "$TOP"/build/test-demo/root/lib/modules/*/ | head -n 1)
+	mkdir -p "$dir"/{bin,sbin,usr/sbin,etc,proc,sys,dev,run,tmp,mod} || return 1
+	cp "$(boot_cache)/bin/busybox" "$dir/bin/busybox" || return 1
+	for p in "$@"; do
+		p=$(command -v "$p") || return 1
+		mkdir -p "$dir$(dirname "$p")" && cp -L "$p" "$dir$p" || return 1
+		for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
+			mkdir -p "$dir$(dirname "$lib")" && cp -L "$lib" "$dir$lib" || return 1
+		done
+	done
+	# modules.dep lists a module's needs nearest first: loaded in reverse
+	for m in $mods; do
+		dep=$(grep "/$m\.ko:" "$moddir/modules.dep") || { echo "guest_initrd: no module $m in $moddir" >&2; return 1; }
+		# shellcheck disable=SC2086
+		for p in $(printf '%s\n' ${dep#*:} | tac) "${dep%%:*}"; do
+			case " ${order[*]} " in *" $(basename "$p") "*) continue ;; esac
+			cp "$moddir/$p" "$dir/mod/" || return 1
+			order+=("$(basename "$p")")
+		done
+	done
+	printf '%s\n' "${order[@]}" >"$dir/modules"
+	(cd "$dir" && find . | cpio -o -H newc --quiet) >"$out"
+}

@@ -12,7 +12,10 @@
 # cipher, hash, key size, iterations), cryptsetup open --test-passphrase
 # (right and wrong), QEMU's luks driver decrypting the partition (qemu-img
 # convert), e2fsck -fn and debugfs on what it decrypted; sgdisk -v finds no
-# new problem, mklive verify passes on the stick.
+# new problem, mklive verify passes on the stick. Then the host's own
+# cryptsetup open, in a QEMU guest (this host's kernel has no
+# device-mapper): a wrong passphrase refused, the right one maps it,
+# e2fsck -fn and debugfs on /dev/mapper/persist.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
 t_tmpdir
@@ -185,5 +188,55 @@ if [ -n "$start" ]; then
 	rm -f "$T/part" "$T/plain"
 else
 	fail "sfdisk: no partition 3 on the stick: $(sfdisk -d "$T/stick" 2>&1 | tail -n 4)"
+fi
+
+# 6. cryptsetup open itself (this host's kernel has no device-mapper): in a
+#    guest whose initramfs holds the host's cryptsetup, e2fsck and debugfs
+#    (with their libraries), busybox and the demo kernel's dm-crypt modules,
+#    the stick read-only on virtio. A wrong passphrase, then the right one;
+#    e2fsck -fn and debugfs on /dev/mapper/persist.
+g=$T/guest
+mkdir -p "$g"
+printf %s "$pass" >"$g/pass"
+printf %s "$pass-no" >"$g/wrong"
+cat >"$g/init" <<'EOF'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/usr/sbin:/sbin:/bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs run /run
+ln -s /proc/mounts /etc/mtab
+while read -r m; do insmod "/mod/$m" || echo "guest: insmod $m failed"; done </modules
+cryptsetup open --readonly --type luks1 --key-file=/wrong /dev/vda3 wrong
+echo "guest: wrong passphrase: exit $?"
+cryptsetup open --readonly --type luks1 --key-file=/pass /dev/vda3 persist
+echo "guest: right passphrase: exit $?"
+cryptsetup status persist | sed 's/^/guest: status: /'
+e2fsck -fn /dev/mapper/persist
+echo "guest: e2fsck -fn: exit $?"
+echo "guest: token [$(debugfs -R 'cat /mklive/upper/root/persist.txt' /dev/mapper/persist 2>/dev/null)]"
+cryptsetup close persist
+echo "guest: close: exit $?"
+echo GUEST-DONE
+poweroff -f
+EOF
+chmod +x "$g/init"
+if ! guest_initrd "$g" "$T/guest.cpio" "virtio_pci virtio_blk dm-crypt xts ecb algif_skcipher" \
+	cryptsetup e2fsck debugfs; then
+	fail "making the guest's initramfs (host cryptsetup, e2fsck, debugfs, busybox, modules)"
+elif boot_wait "$T/6.log" GUEST-DONE -kernel "$T/vmlinuz" -initrd "$T/guest.cpio" \
+	-append "console=ttyS0 panic=-1" -drive "file=$T/stick,format=raw,if=virtio,readonly=on"; then
+	ok "guest with the host's cryptsetup: booted and ran ($BOOT_SECONDS s, initramfs $(($(stat -c %s "$T/guest.cpio") / 1048576)) MiB)"
+	check "cryptsetup open: a wrong passphrase: exit 2 (no key available)" grep -aq 'guest: wrong passphrase: exit 2' "$T/6.log"
+	check "cryptsetup open --type luks1 /dev/vda3 persist: the right passphrase opens it" \
+		grep -aq 'guest: right passphrase: exit 0' "$T/6.log"
+	check "cryptsetup status: LUKS1, aes-xts-plain64, 512-bit key, read-only" bash -c \
+		"grep -aq 'status: *type: *LUKS1' '$T/6.log' && grep -aq 'status: *cipher: *aes-xts-plain64' '$T/6.log' &&
+		 grep -aq 'status: *keysize: *512 bits' '$T/6.log' && grep -aq 'status: *mode: *readonly' '$T/6.log'"
+	check "e2fsck -fn /dev/mapper/persist: clean" grep -aq 'guest: e2fsck -fn: exit 0' "$T/6.log"
+	got=$(sed -n 's/^guest: token \[\(.*\)\]\r*$/\1/p' "$T/6.log")
+	check "debugfs on /dev/mapper/persist: the first boot's token ($got)" test "$got" = "$tok"
+	check "cryptsetup close persist" grep -aq 'guest: close: exit 0' "$T/6.log"
+else
+	fail "the guest with the host's cryptsetup did not finish; last lines:"; tail -n 25 "$T/6.log"
 fi
 t_done
