@@ -226,6 +226,7 @@ if ! guest_initrd "$g" "$T/guest.cpio" "virtio_pci virtio_blk dm-crypt xts ecb a
 elif boot_wait "$T/6.log" GUEST-DONE -kernel "$T/vmlinuz" -initrd "$T/guest.cpio" \
 	-append "console=ttyS0 panic=-1" -drive "file=$T/stick,format=raw,if=virtio,readonly=on"; then
 	ok "guest with the host's cryptsetup: booted and ran ($BOOT_SECONDS s, initramfs $(($(stat -c %s "$T/guest.cpio") / 1048576)) MiB)"
+	check "the modules loaded ($(paste -sd' ' "$g/modules"))" bash -c "! grep -aq 'guest: insmod .* failed' '$T/6.log'"
 	check "cryptsetup open: a wrong passphrase: exit 2 (no key available)" grep -aq 'guest: wrong passphrase: exit 2' "$T/6.log"
 	check "cryptsetup open --type luks1 /dev/vda3 persist: the right passphrase opens it" \
 		grep -aq 'guest: right passphrase: exit 0' "$T/6.log"
