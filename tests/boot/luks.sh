@@ -114,7 +114,8 @@ then
 		grep -aq 'mklive-helper luks: /dev/vda3 opened as /dev/mapper/mklive-persist' "$T/3.log"
 	check "the token from the first boot" grep -aq "mklive-demo: persist: found $tok" "$T/3.log"
 else
-	fail "third boot: $(grep -a 'serial_expect:' "$T/3.log" | tail -n 1); last lines:"; tail -n 25 "$T/3.log"
+	fail "third boot: $(grep -a 'serial_expect:' "$T/3.log" | tail -n 1); the helper's and the init's lines, then the last:"
+	grep -a 'mklive-helper\|Passphrase\|passphrase\|persisten\|mklive-init' "$T/3.log"; tail -n 25 "$T/3.log"
 fi
 
 # 4. From OVMF with Secure Boot through GRUB's menu, the same entry: shim,
