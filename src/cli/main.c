@@ -284,7 +284,7 @@ static const char *boots(const struct mkl_build_result *res)
 	if (!res->uefi)
 		return "boots BIOS only (--uefi no)";
 	if (res->signed_uki)
-		return "boots BIOS and UEFI with Secure Boot through signed unified kernel images (your key: "
+		return "boots BIOS and UEFI with Secure Boot through a signed unified kernel image (your key: "
 		       "enrol mklive.cer as a MOK, or in db)";
 	if (!res->kernel_signed)
 		return "boots BIOS and UEFI, but not with Secure Boot on: the kernel is not signed";

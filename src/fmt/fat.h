@@ -37,8 +37,9 @@
 #include "tree/io.h"
 
 #define MKL_FAT_MAX_SIZE (32u << 20)	/* what El Torito EFI images may be */
-/* The signed chain's ESP (one UKI per menu entry) is larger: FAT16 with
- * larger clusters; see docs/ARCHITECTURE.md, "Signed boot". */
+/* The signed chain's ESP may be larger (its UKI holds the kernel and the
+ * initramfs): FAT16 with larger clusters; see docs/ARCHITECTURE.md,
+ * "Signed boot". */
 #define MKL_FAT_MAX_SIGNED (256u << 20)
 #define MKL_FAT_FLOPPY_SIZE 1474560u
 

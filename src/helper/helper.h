@@ -37,6 +37,7 @@ int helper_persist(int argc, char **argv);
 int helper_findiso(int argc, char **argv);	/* findiso.c: the ISO as a file */
 int helper_luks(int argc, char **argv);
 int helper_verity(int argc, char **argv);	/* verity.c */
+int helper_entry(int argc, char **argv);	/* entry.c: the signed UKI's menu choice */
 
 #define PERSIST_MIN_FREE (256ull << 20)
 #define PERSIST_ALIGN (1ull << 20)		/* partitions start on a MiB */
@@ -237,5 +238,13 @@ int verity_params(const unsigned char sb[512], uint64_t data, const char *root, 
 /* One record of the kernel's log: "data block N" or "metadata block N"
  * into out when it is dm-verity's complaint (0), else -1. */
 int verity_corrupt(const char *rec, char *out, size_t n);
+
+/* entry_table.c: what the entry job reads, without I/O. The entry id from
+ * the efivarfs file of LoaderEntrySelected (4 bytes of attributes, then
+ * UTF-16LE): 0 and id (printable ASCII, no '=' nor space), or -1. */
+int entry_id(const unsigned char *var, size_t len, char *id, size_t n);
+/* The arguments of entry id in /mklive.conf's text (a line entry.ID=ARGS),
+ * *len bytes at the pointer (not NUL-terminated), or NULL: not there. */
+const char *entry_args(const char *conf, const char *id, size_t *len);
 
 #endif

@@ -24,6 +24,8 @@ static const struct job {
 	{ "verity", "DEV image|rw DIR", "mount the squashfs on DEV through dm-verity on DIR\n"
 	  "                              (verity image|rw: remove that device)",
 	  helper_verity },
+	{ "entry", "OUT", "the systemd-boot entry chosen for the signed UKI: its arguments into OUT",
+	  helper_entry },
 };
 
 int main(int argc, char **argv)

@@ -75,6 +75,7 @@ struct init_cfg {
 	/* the live user's settings (live.c); NULL: leave the tree's */
 	const char *user, *hostname, *locale, *keyboard, *timezone;
 	int autologin;		/* log the user in on tty1, serial consoles, the DM */
+	int entries;		/* /mklive.conf has the signed UKI's menu (entry.ID=) */
 };
 
 /* mount points, all below /run so that they survive switch_root */

@@ -149,6 +149,11 @@ static int yes(const char *v)
 	return !v || (strcmp(v, "0") && strcmp(v, "no"));
 }
 
+static void set_level(void)
+{
+	log_level = cfg.debug ? MKL_DEBUG : cfg.quiet ? MKL_ERR : MKL_INFO;
+}
+
 /* SECONDS (0..86400) of mklive.NAME=v into *t, or a warning. */
 static void seconds(const char *name, const char *v, unsigned *t)
 {
@@ -197,6 +202,8 @@ static const struct setting {
 	{ "format", IN_CONF, K_STR, AT(format) },
 	{ "fstype", IN_CONF, K_STR, AT(fstype) },
 	{ "isomods", IN_CONF, K_STR, AT(isomods) },
+	/* the signed UKI's menu: entry.ID=ARGS lines, read by mklive-helper */
+	{ "entries", IN_CONF, K_YES, AT(entries) },
 	/* the live user and settings (live.c), from [live] of mklive.conf */
 	{ "user", ON_MKLIVE | IN_CONF, K_STR, AT(user) },
 	{ "autologin", ON_MKLIVE | IN_CONF, K_YES, AT(autologin) },
@@ -343,7 +350,7 @@ int main(int argc, char **argv)
 	cmdline = read_file("/proc/cmdline");
 	if (cmdline)
 		parse_cmdline(cmdline);
-	log_level = cfg.debug ? MKL_DEBUG : cfg.quiet ? MKL_ERR : MKL_INFO;
+	set_level();
 
 	uname(&uts);
 	if (!cfg.kver || !*cfg.kver)
@@ -407,6 +414,13 @@ int main(int argc, char **argv)
 	mod_load_name("sr_mod");
 	mod_load_list(cfg.modules);
 	dbg("modules: %lu ms", now_ms() - t);
+	/* The signed UKI: the choice made in systemd-boot's menu, its
+	 * arguments from the signed table (mklive-helper entry). */
+	if (cfg.entries && !helper((char *[]){ "mklive-helper", "entry", "/run/mklive.entry", NULL }) &&
+	    (cmdline = read_file("/run/mklive.entry"))) {
+		parse_cmdline(cmdline);
+		set_level();
+	}
 
 	t = now_ms();
 	if (medium_find(&cfg, cfg.ufd, dev, sizeof(dev)) < 0)

@@ -98,7 +98,7 @@ size_t mkl_menu_count(void)
 }
 
 /* Entry i's id, title and whole kernel command line, as every menu above
- * gives it (the signed UKIs take theirs from here). */
+ * gives it (the signed UKI takes the default's from here). */
 char *mkl_menu_entry(size_t i, const char *append, const char **id, const char **title)
 {
 	char *s;
@@ -113,15 +113,67 @@ char *mkl_menu_entry(size_t i, const char *append, const char **id, const char *
 	return s;
 }
 
-/* systemd-boot's menu (loader/loader.conf): it lists the UKIs in
- * EFI/Linux by itself; this says which boots after the timeout. No
- * editor: a signed UKI ignores a changed command line anyway. */
-char *mkl_sdboot_loader_conf(int timeout, const char *default_file)
+/* The signed path (pipeline/uki.c): one signed UKI with the default
+ * entry's command line, and systemd-boot's menu of type #1 entries that
+ * all start it. systemd-boot tells which one it started (the EFI variable
+ * LoaderEntrySelected: the entry's file name, lower case), and the init
+ * adds that entry's arguments from the table below, which is in the
+ * initramfs's /mklive.conf and so signed with it. Row 0, the default, adds
+ * nothing: the others add their arguments to its command line. */
+
+/* Entry i's file name in loader/entries, which is also its id. */
+int mkl_sdboot_entry_name(size_t i, char *buf, size_t size)
+{
+	if (i >= mkl_menu_count())
+		return -1;
+	snprintf(buf, size, "mklive-%s.conf", entries[i].id);
+	return 0;
+}
+
+/* loader/entries/mklive-ID.conf: the menu's title, a sort key that keeps
+ * the menu's order (systemd-boot sorts by it), the UKI. No options line: a
+ * signed UKI's stub ignores it under Secure Boot and, with Secure Boot
+ * off, would take it instead of its own signed command line. */
+char *mkl_sdboot_entry(size_t i, const char *label, const char *uki)
+{
+	char *s;
+
+	if (i >= mkl_menu_count() ||
+	    asprintf(&s, "title %s%s\nsort-key mklive-%02zu\nefi /%s\n", label, entries[i].title, i, uki) < 0)
+		return NULL;
+	return s;
+}
+
+/* The table for /mklive.conf: entries=yes, then entry.ID=ARGS per row. */
+char *mkl_sdboot_choices(void)
+{
+	char *buf = NULL, name[64];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fputs("entries=yes\n", f);
+	for (size_t i = 0; i < mkl_menu_count(); i++) {
+		mkl_sdboot_entry_name(i, name, sizeof(name));
+		fprintf(f, "entry.%s=%s\n", name, entries[i].args);
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* systemd-boot's loader/loader.conf: which entry boots after the timeout
+ * (default_entry: an entry's file name). No editor (a signed UKI ignores
+ * a changed command line anyway), no entries of its own. */
+char *mkl_sdboot_loader_conf(int timeout, const char *default_entry)
 {
 	char *s;
 
 	if (asprintf(&s, "timeout %d\ndefault %s\neditor no\nauto-entries no\nconsole-mode keep\n",
-		     timeout, default_file) < 0)
+		     timeout, default_entry) < 0)
 		return NULL;
 	return s;
 }

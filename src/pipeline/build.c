@@ -324,7 +324,7 @@ static int open_parts(struct build *b, int out_fd, struct mkl_err *err)
 /* Every menu entry's common arguments: with --verity the root hashes of
  * the image and, in symlink mode, of the writable root (mklive.verity=
  * IMAGE[,RW]), known only now that both are finished; then
- * --append. The menus (bootmenu.c), the floppy and the signed UKIs all
+ * --append. The menus (bootmenu.c), the floppy and the signed UKI all
  * take their command lines from here. */
 static int verity_args(struct build *b, char **out)
 {

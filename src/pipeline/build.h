@@ -120,8 +120,8 @@ struct mkl_build_result {
 	size_t ro_dirs;			/* symlink mode: directories in the image */
 	bool uefi;			/* the image boots with UEFI too */
 	bool kernel_signed;		/* the kernel carries a signature (Secure Boot) */
-	bool signed_uki;		/* UEFI boots signed UKIs (sign_key) */
-	uint64_t uki_bytes;		/* their size, all together */
+	bool signed_uki;		/* UEFI boots a signed UKI (sign_key) */
+	uint64_t uki_bytes;		/* its size */
 	char efi_root[4096];		/* where shim and GRUB came from, when uefi */
 	enum mkl_efi_from efi_from;
 	bool floppy;			/* the BIOS boots the floppy entry */
@@ -149,7 +149,13 @@ char *mkl_floppy_cmdline(const char *append);
  * command line (malloc'd; NULL past the last or out of memory). */
 size_t mkl_menu_count(void);
 char *mkl_menu_entry(size_t i, const char *append, const char **id, const char **title);
-/* systemd-boot's loader.conf for a signed image. */
-char *mkl_sdboot_loader_conf(int timeout, const char *default_file);
+/* The signed image's systemd-boot menu (see bootmenu.c): entry i's file
+ * name in loader/entries (its id; -1 past the last), its text (booting
+ * the UKI at path uki on the ESP), the table of every entry's arguments
+ * for the initramfs's /mklive.conf, and loader.conf. malloc'd. */
+int mkl_sdboot_entry_name(size_t i, char *buf, size_t size);
+char *mkl_sdboot_entry(size_t i, const char *label, const char *uki);
+char *mkl_sdboot_choices(void);
+char *mkl_sdboot_loader_conf(int timeout, const char *default_entry);
 
 #endif

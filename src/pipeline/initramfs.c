@@ -250,7 +250,7 @@ out:
  * init would assume another), the kernel version, the
  * root mode, the modules to load before the hardware's, and the live
  * user and settings ([live]). */
-static void initramfs_conf(const struct build *b, const char *kver, char *conf, size_t size)
+static void initramfs_conf(const struct build *b, const char *kver, const char *choices, char *conf, size_t size)
 {
 	const struct mkl_image_format *f = b->fmt;
 	/* The init's defaults: format squashfs; mounted as squashfs, or as
@@ -272,6 +272,8 @@ static void initramfs_conf(const struct build *b, const char *kver, char *conf, 
 		n += (size_t)snprintf(conf + n, size - n, "%s ", *m);
 	for (const char *const *m = mkl_verity_modules; b->o->image.verity && *m; m++)
 		n += (size_t)snprintf(conf + n, size - n, "%s ", *m);
+	for (const char *const *m = mkl_uki_modules; b->signer && *m; m++)
+		n += (size_t)snprintf(conf + n, size - n, "%s ", *m);
 	n--;	/* the last space */
 	n += (size_t)snprintf(conf + n, size - n, "\n");
 	if (b->o->findiso) {
@@ -288,8 +290,10 @@ static void initramfs_conf(const struct build *b, const char *kver, char *conf, 
 			if (vals[i] && n < size)
 				n += (size_t)snprintf(conf + n, size - n, "%s=%s\n", keys[i], vals[i]);
 		if (l->user && n < size)
-			snprintf(conf + n, size - n, "autologin=%s\n", l->autologin ? "yes" : "no");
+			n += (size_t)snprintf(conf + n, size - n, "autologin=%s\n", l->autologin ? "yes" : "no");
 	}
+	if (b->signer && n < size)	/* the signed UKI's menu (bootmenu.c) */
+		snprintf(conf + n, size - n, "%s", choices);
 }
 
 int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, struct mkl_err *err)
@@ -301,7 +305,7 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 	struct mkl_modsel sel = { 0 };
 	struct mkl_cstream *cs = NULL;
 	struct mkl_cpio *cp = NULL;
-	char moddir[PATH_MAX], base[PATH_MAX], conf[2048], path[PATH_MAX];
+	char moddir[PATH_MAX], base[PATH_MAX], conf[4096], path[PATH_MAX], *choices = NULL;
 	int64_t t = o->time;
 	int ret = -1, r;
 	size_t i;
@@ -341,6 +345,8 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 			wanted[nw++] = *m;
 		for (const char *const *m = mkl_verity_modules; o->image.verity && *m && nw < 63; m++)
 			wanted[nw++] = *m;
+		for (const char *const *m = mkl_uki_modules; b->signer && *m && nw < 63; m++)
+			wanted[nw++] = *m;
 		wanted[nw] = NULL;
 		if (mkl_modules_select((char *)dep.data, dep.len, (char *)alias.data, alias.len,
 				       (char *)builtin.data, builtin.len, wanted, &sel, err))
@@ -374,7 +380,11 @@ int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, stru
 	    mkl_cpio_add(cp, base, S_IFDIR | 0755, 0, 0, 0, t, NULL, 0, err) ||
 	    add_module_dirs(cp, base, &sel, t, err))
 		goto out;
-	initramfs_conf(b, kver, conf, sizeof(conf));
+	if (b->signer && !(choices = mkl_sdboot_choices())) {
+		mkl_error(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	initramfs_conf(b, kver, choices, conf, sizeof(conf));
 	if ((persist.len && mkl_cpio_add(cp, "mklive-helper", S_IFREG | 0755, 0, 0, 0, t, persist.data,
 					 persist.len, err)) ||
 	    mkl_cpio_add(cp, "init", S_IFREG | 0755, 0, 0, 0, t, init.data, init.len, err) ||
@@ -410,6 +420,7 @@ out:
 	mkl_buf_free(&init);
 	mkl_buf_free(&persist);
 	mkl_buf_free(&ko);
+	free(choices);
 	return ret;
 }
 

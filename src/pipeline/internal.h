@@ -81,15 +81,18 @@ int build_find_uefi(struct build *b, struct mkl_err *err);
 /* uki.c: for a signed image, the key and certificate loaded and checked
  * and shim, MokManager, systemd-boot and systemd's stub read (called by
  * build_find_uefi); and the ESP's files of the signed chain: shim,
- * MokManager, systemd-boot (signed), its loader.conf, one signed UKI per
- * menu entry (EFI/Linux), the certificate in DER (MKL_UKI_CERT). */
+ * MokManager, systemd-boot (signed), its loader.conf, one signed UKI with
+ * the default entry's command line (MKL_UKI_PATH: outside EFI/Linux, which
+ * systemd-boot would list as an entry of its own), one loader/entries file
+ * per menu entry that starts it, the certificate in DER (MKL_UKI_CERT). */
 #define MKL_UKI_CERT "mklive.cer"
-#define MKL_UKI_MAX 8
+#define MKL_UKI_PATH "EFI/mklive/mklive.efi"
+#define MKL_ENTRY_MAX 8
 struct signed_esp {
-	struct mkl_fat_file files[6 + MKL_UKI_MAX];
+	struct mkl_fat_file files[6 + MKL_ENTRY_MAX];
 	size_t n;
-	struct mkl_buf sdboot, cert, uki[MKL_UKI_MAX];
-	char *loader_conf, names[MKL_UKI_MAX][64];
+	struct mkl_buf sdboot, cert, uki;
+	char *loader_conf, *entry[MKL_ENTRY_MAX], names[MKL_ENTRY_MAX][64];
 	uint64_t uki_bytes;
 };
 int build_find_signing(struct build *b, struct mkl_err *err);

@@ -179,8 +179,10 @@ static int prepare_uefi(struct build *b, const struct mkl_buf *kernel, const str
 		u->info = NULL;
 		return mkl_error(err, ENOMEM, "out of memory");
 	}
-	if (b->signer) {	/* shim, systemd-boot and signed UKIs (uki.c) */
-		/* Beyond El Torito's 32 MiB: see ARCHITECTURE, "Signed boot". */
+	if (b->signer) {	/* shim, systemd-boot and the signed UKI (uki.c) */
+		/* Sized to its content like any ESP: the demo's is 16 MB, and
+		 * El Torito's load size holds below 32 MiB. A larger kernel and
+		 * initramfs may go beyond (see ARCHITECTURE, "Signed boot"). */
 		fo.max_size = MKL_FAT_MAX_SIGNED;
 		if (build_signed_esp(b, kernel, initrd, &u->sig, err) || mkl_scratch_open(o->output, &u->esp_fd, err) ||
 		    mkl_fat_write(u->esp_fd, &fo, u->sig.files, u->sig.n, err))
@@ -192,7 +194,7 @@ static int prepare_uefi(struct build *b, const struct mkl_buf *kernel, const str
 		b->res->esp_bytes = u->esp_size;
 		b->res->uki_bytes = u->sig.uki_bytes;
 		build_note(b, "UEFI: ESP of %" PRIu64 " bytes with shim, MokManager, systemd-boot and the "
-			   "signed UKIs", u->esp_size);
+			   "signed UKI", u->esp_size);
 		return 1;
 	}
 	u->cfg = mkl_grub_cfg(label, b->append, o->timeout, b->res->medium_id);

@@ -45,6 +45,10 @@ const char *const mkl_boot_modules_always[] = { "loop", "squashfs", "isofs", "ov
 
 const char *const mkl_verity_modules[] = { "dm_mod", "dm_verity", "sha256_ssse3", NULL };
 
+/* The signed UKI: mklive-helper reads which systemd-boot entry started it
+ * from an EFI variable (efivarfs: a module in Debian's kernel). */
+const char *const mkl_uki_modules[] = { "efivarfs", NULL };
+
 struct dep_line {
 	char *name;		/* normalised module name: '-' -> '_' */
 	char *path;		/* "kernel/drivers/ata/ahci.ko" */

@@ -26,6 +26,7 @@ extern const char *const mkl_findiso_modules[];
  * come from modules.dep) and the x86 SHA-256 (SSSE3/AVX2/SHA-NI: the
  * kernel's generic one is built in, several times slower); loaded early. */
 extern const char *const mkl_verity_modules[];
+extern const char *const mkl_uki_modules[];
 
 int mkl_modules_select(const char *dep, size_t dep_len, const char *alias, size_t alias_len,
 		       const char *builtin, size_t builtin_len, const char *const *wanted,

@@ -1,11 +1,17 @@
 /* Signed UEFI boot: the user's key, systemd-boot and one signed unified
- * kernel image per menu entry (see docs/ARCHITECTURE.md, "Signed boot").
+ * kernel image, with a signed set of choices (see docs/ARCHITECTURE.md,
+ * "Signed boot").
  *
  *   firmware ─► EFI/BOOT/BOOTX64.EFI  shim (Microsoft-signed, Debian's)
  *            ─► EFI/BOOT/grubx64.efi  systemd-boot, signed here (shim checks it
- *                                     against db and the MOK list)
- *            ─► EFI/Linux/mklive-ID.efi  stub + .osrel .cmdline .linux .initrd,
- *                                     signed here (systemd-boot asks shim)
+ *                                     against db and the MOK list); its menu:
+ *                                     loader/entries/mklive-ID.conf, one per
+ *                                     menu entry, each starting the same UKI
+ *            ─► EFI/mklive/mklive.efi stub + .osrel .cmdline (the default
+ *                                     entry's) .linux .initrd, signed here
+ *                                     (systemd-boot asks shim); the init adds
+ *                                     the chosen entry's arguments from the
+ *                                     initramfs's table (bootmenu.c)
  *   EFI/BOOT/mmx64.efi MokManager, /mklive.cer the certificate for enrolment
  */
 #include "pipeline/internal.h"
@@ -83,26 +89,26 @@ void build_signed_esp_free(struct signed_esp *e)
 {
 	mkl_buf_free(&e->sdboot);
 	mkl_buf_free(&e->cert);
-	for (size_t i = 0; i < MKL_UKI_MAX; i++)
-		mkl_buf_free(&e->uki[i]);
+	mkl_buf_free(&e->uki);
+	for (size_t i = 0; i < MKL_ENTRY_MAX; i++)
+		free(e->entry[i]);
 	free(e->loader_conf);
 	memset(e, 0, sizeof(*e));
 }
 
-/* One entry's UKI: the stub, os-release naming the entry (systemd-boot's
- * title and order: the first entry the highest version), the entry's
- * command line, the kernel and the initramfs; signed. */
-static int make_uki(struct build *b, size_t i, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
+/* The UKI: the stub, os-release, the default entry's command line, the
+ * kernel and the initramfs (with the table of the other entries'
+ * arguments in its /mklive.conf); signed. */
+static int make_uki(struct build *b, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
 		    struct mkl_buf *out, struct mkl_err *err)
 {
 	const char *label = b->o->label ? b->o->label : "MKLIVE", *id, *title;
-	char *cmdline = mkl_menu_entry(i, b->append, &id, &title), *osrel = NULL;
+	char *cmdline = mkl_menu_entry(0, b->append, &id, &title), *osrel = NULL;
 	struct mkl_pe_section sec[4];
 	int rc = -1;
 
-	if (!cmdline || asprintf(&osrel, "NAME=\"%s\"\nID=mklive\nPRETTY_NAME=\"%s%s\"\nVERSION_ID=%zu\n"
-				 "BUILD_ID=%s\n", label, label, title, mkl_menu_count() - i,
-				 b->res->medium_id) < 0) {
+	if (!cmdline || asprintf(&osrel, "NAME=\"%s\"\nID=mklive\nPRETTY_NAME=\"%s\"\nBUILD_ID=%s\n",
+				 label, label, b->res->medium_id) < 0) {
 		osrel = NULL;
 		mkl_error(err, ENOMEM, "out of memory");
 		goto out;
@@ -113,7 +119,7 @@ static int make_uki(struct build *b, size_t i, const struct mkl_buf *kernel, con
 	sec[3] = (struct mkl_pe_section){ ".initrd", initrd->data, initrd->len };
 	if (mkl_pe_add_sections(b->stub.data, b->stub.len, sec, 4, out, err) ||
 	    mkl_authenticode_sign(b->signer, out, err)) {
-		mkl_err_prefix(err, "the unified kernel image of the %s entry", id);
+		mkl_err_prefix(err, "the unified kernel image");
 		goto out;
 	}
 	rc = 0;
@@ -126,12 +132,13 @@ out:
 int build_signed_esp(struct build *b, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
 		     struct signed_esp *e, struct mkl_err *err)
 {
+	const char *label = b->o->label ? b->o->label : "MKLIVE";
 	size_t n = mkl_menu_count();
 
 	memset(e, 0, sizeof(*e));
-	if (!n || n > MKL_UKI_MAX)
-		return mkl_error(err, 0, "%zu menu entries: 1 to %d unified kernel images can be made",
-				 n, MKL_UKI_MAX);
+	if (!n || n > MKL_ENTRY_MAX)
+		return mkl_error(err, 0, "%zu menu entries: systemd-boot's menu is made for 1 to %d", n,
+				 MKL_ENTRY_MAX);
 	/* systemd-boot as shim's second stage, signed with the user's key. */
 	if (mkl_buf_sink(&e->sdboot, b->sdboot.data, b->sdboot.len, err))
 		return -1;
@@ -141,8 +148,9 @@ int build_signed_esp(struct build *b, const struct mkl_buf *kernel, const struct
 			return -1;
 	if (mkl_authenticode_sign(b->signer, &e->sdboot, err))
 		return mkl_err_prefix(err, "systemd-boot");
-	if (mkl_signer_cert_der(b->signer, &e->cert, err))
+	if (mkl_signer_cert_der(b->signer, &e->cert, err) || make_uki(b, kernel, initrd, &e->uki, err))
 		return -1;
+	e->uki_bytes = e->uki.len;
 	e->files[e->n++] = (struct mkl_fat_file){ .path = "EFI/BOOT/BOOTX64.EFI", .mem = b->shim.data,
 						  .size = b->shim.len, .fd = -1 };
 	e->files[e->n++] = (struct mkl_fat_file){ .path = "EFI/BOOT/grubx64.efi", .mem = e->sdboot.data,
@@ -151,25 +159,27 @@ int build_signed_esp(struct build *b, const struct mkl_buf *kernel, const struct
 						  .size = b->mokmanager.len, .fd = -1 };
 	e->files[e->n++] = (struct mkl_fat_file){ .path = MKL_UKI_CERT, .mem = e->cert.data,
 						  .size = e->cert.len, .fd = -1 };
+	e->files[e->n++] = (struct mkl_fat_file){ .path = MKL_UKI_PATH, .mem = e->uki.data,
+						  .size = e->uki.len, .fd = -1 };
+	/* systemd-boot's menu: every entry starts the one UKI */
 	for (size_t i = 0; i < n; i++) {
-		const char *id, *title;
-		char *c = mkl_menu_entry(i, "", &id, &title);
+		char name[64];
 
-		free(c);
-		if (make_uki(b, i, kernel, initrd, &e->uki[i], err))
-			return -1;
-		snprintf(e->names[i], sizeof(e->names[i]), "EFI/Linux/mklive-%s.efi", id);
-		e->files[e->n++] = (struct mkl_fat_file){ .path = e->names[i], .mem = e->uki[i].data,
-							  .size = e->uki[i].len, .fd = -1 };
-		e->uki_bytes += e->uki[i].len;
+		mkl_sdboot_entry_name(i, name, sizeof(name));
+		snprintf(e->names[i], sizeof(e->names[i]), "loader/entries/%s", name);
+		e->entry[i] = mkl_sdboot_entry(i, label, MKL_UKI_PATH);
+		if (!e->entry[i])
+			return mkl_error(err, ENOMEM, "out of memory");
+		e->files[e->n++] = (struct mkl_fat_file){ .path = e->names[i], .mem = e->entry[i],
+							  .size = strlen(e->entry[i]), .fd = -1 };
 	}
-	e->loader_conf = mkl_sdboot_loader_conf(b->o->timeout, e->names[0] + strlen("EFI/Linux/"));
+	e->loader_conf = mkl_sdboot_loader_conf(b->o->timeout, e->names[0] + strlen("loader/entries/"));
 	if (!e->loader_conf)
 		return mkl_error(err, ENOMEM, "out of memory");
 	e->files[e->n++] = (struct mkl_fat_file){ .path = "loader/loader.conf", .mem = e->loader_conf,
 						  .size = strlen(e->loader_conf), .fd = -1 };
-	build_note(b, "UEFI, signed: %zu unified kernel images, %" PRIu64 " bytes together (%zu each with "
-		   "the kernel and initramfs), and systemd-boot, signed with %s", n, e->uki_bytes,
-		   (size_t)(e->uki_bytes / n), b->o->sign_cert);
+	build_note(b, "UEFI, signed: one unified kernel image of %" PRIu64 " bytes (the kernel and "
+		   "initramfs) for the %zu entries of systemd-boot's menu, and systemd-boot, signed with %s",
+		   e->uki_bytes, n, b->o->sign_cert);
 	return 0;
 }
