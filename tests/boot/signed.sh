@@ -1,13 +1,17 @@
 #!/bin/bash
 # Signed UEFI boot (--sign-key, --sign-cert): the demo tree built with a key
-# made here. Checked by readers we did not write: sbverify accepts every UKI
+# made here. Checked by readers we did not write: sbverify accepts the UKI
 # and systemd-boot with the certificate (and not with another), mtools and
 # fsck.fat read the ESP, OVMF with Secure Boot boots the image with the
 # certificate in db (CD) and, through shim, in the MOK list (USB stick: shim
 # checks systemd-boot, systemd-boot asks shim about the UKI), and the kernel
 # says Secure Boot is on, and the image is read through dm-verity with the
 # root hash of the signed command line (one flipped byte of the image stops
-# the boot with dm-verity's error); an image signed with another key is refused
+# the boot with dm-verity's error); systemd-boot's menu entries all start the
+# one UKI, and the one chosen (a copy whose unsigned loader.conf names the
+# toram entry) takes effect through the signed table in the initramfs, the
+# same with Secure Boot off, while an entry not in the table (with an options
+# line asking for toram) boots the default; an image signed with another key is refused
 # before any kernel runs (shim's error dialog has no newline on the serial
 # console, so that boot ends at its 60 s timeout); two builds with the same
 # SOURCE_DATE_EPOCH are byte for byte the same. The variable stores are
@@ -60,20 +64,40 @@ rm -f "$T/conf.iso"
 xorriso -osirrox on -indev "$T/a.iso" -extract /boot/grub/efi.img "$T/esp.img" \
 	-extract /mklive.cer "$T/iso.cer" >/dev/null 2>&1
 check "fsck.fat: the ESP is clean" bash -c "fsck.fat -n '$T/esp.img' >/dev/null"
-ukis=$(mdir -b -i "$T/esp.img" ::/EFI/Linux/ 2>/dev/null | sed 's|^::/||')
-check "one UKI per menu entry: live, debug, toram, persistence, luks ($(echo $ukis))" \
-	test "$(echo "$ukis" | sed 's|.*/||' | sort | tr '\n' ' ')" = \
-	"mklive-debug.efi mklive-live.efi mklive-luks.efi mklive-persistence.efi mklive-toram.efi "
-for u in $ukis EFI/BOOT/grubx64.efi; do
+# One UKI, outside EFI/Linux (which systemd-boot would list as an entry of
+# its own), and systemd-boot's menu: an entry per row, each starting it.
+check "one UKI: EFI/mklive/mklive.efi, nothing in EFI/Linux" \
+	bash -c "mdir -b -i '$T/esp.img' ::/EFI/mklive/ 2>/dev/null | grep -qx '::/EFI/mklive/mklive.efi' && ! mdir -b -i '$T/esp.img' ::/EFI/Linux/ >/dev/null 2>&1"
+entries=$(mdir -b -i "$T/esp.img" ::/loader/entries/ 2>/dev/null | sed 's|.*/||' | sort | tr '\n' ' ')
+check "systemd-boot's menu: live, debug, toram, persistence, luks ($entries)" \
+	test "$entries" = "mklive-debug.conf mklive-live.conf mklive-luks.conf mklive-persistence.conf mklive-toram.conf "
+for e in $entries; do
+	mtype -i "$T/esp.img" "::/loader/entries/$e" >"$T/$e" 2>/dev/null
+	check "$e starts the UKI, no options line" \
+		bash -c "grep -qx 'efi /EFI/mklive/mklive.efi' '$T/$e' && grep -q '^title ' '$T/$e' && ! grep -q '^options' '$T/$e'"
+done
+order=$(for e in $entries; do sed -n 's/^sort-key //p' "$T/$e" | tr '\n' ' '; echo "$e"; done | sort | cut -d' ' -f2 | tr '\n' ' ')
+check "the menu's order (sort keys): $order" \
+	test "$order" = "mklive-live.conf mklive-debug.conf mklive-toram.conf mklive-persistence.conf mklive-luks.conf "
+for u in EFI/mklive/mklive.efi EFI/BOOT/grubx64.efi; do
 	n=$(basename "$u")
 	mcopy -n -i "$T/esp.img" "::/$u" "$T/$n" 2>/dev/null
 	check "sbverify --cert accepts $n" bash -c "sbverify --cert '$T/a.crt' '$T/$n' >/dev/null 2>&1"
 	check "sbverify refuses $n with another certificate" bash -c "! sbverify --cert '$T/b.crt' '$T/$n' >/dev/null 2>&1"
 done
-check "the toram UKI's command line: the menu's toram entry" \
-	bash -c "objcopy -O binary --only-section=.cmdline '$T/mklive-toram.efi' '$T/cmdline' && grep -q '^console=ttyS0,115200 console=tty0 toram mklive.verity=[0-9a-f]\{64\} console=ttyS0\$' '$T/cmdline'"
+check "the UKI's command line: the default entry's" \
+	bash -c "objcopy -O binary --only-section=.cmdline '$T/mklive.efi' '$T/cmdline' && grep -q '^console=ttyS0,115200 console=tty0 mklive.verity=[0-9a-f]\{64\} console=ttyS0\$' '$T/cmdline'"
+# The choices' table, in the initramfs the UKI's signature covers.
+objcopy -O binary --only-section=.initrd "$T/mklive.efi" "$T/initrd" 2>/dev/null
+(mkdir -p "$T/initrd.d" && cd "$T/initrd.d" && { zstd -dcq "$T/initrd" 2>/dev/null || xz -dc "$T/initrd" 2>/dev/null ||
+	gzip -dc "$T/initrd" 2>/dev/null || cat "$T/initrd"; } | cpio -id --quiet mklive.conf 'lib/modules/*/efivarfs.ko' 2>/dev/null)
+check "the signed initramfs's /mklive.conf: the table, efivarfs loaded first" \
+	bash -c "grep -qx 'entries=yes' '$T/initrd.d/mklive.conf' && grep -qx 'entry.mklive-toram.conf=toram' '$T/initrd.d/mklive.conf' && grep -qx 'entry.mklive-live.conf=' '$T/initrd.d/mklive.conf' && grep -q '^modules=.* efivarfs' '$T/initrd.d/mklive.conf' && ls '$T'/initrd.d/lib/modules/*/kernel/fs/efivarfs/efivarfs.ko >/dev/null"
 check "systemd-boot boots the default entry after the timeout" \
-	bash -c "mtype -i '$T/esp.img' ::/loader/loader.conf | grep -qx 'default mklive-live.efi' && mtype -i '$T/esp.img' ::/loader/loader.conf | grep -qx 'timeout 1'"
+	bash -c "mtype -i '$T/esp.img' ::/loader/loader.conf | grep -qx 'default mklive-live.conf' && mtype -i '$T/esp.img' ::/loader/loader.conf | grep -qx 'timeout 1' && mtype -i '$T/esp.img' ::/loader/loader.conf | grep -qx 'editor no'"
+esp_bytes=$(stat -c %s "$T/esp.img")
+check "the ESP fits El Torito's 32 MiB ($esp_bytes bytes; the UKI $(stat -c %s "$T/mklive.efi"))" \
+	test "$esp_bytes" -le $((32 << 20))
 mcopy -n -i "$T/esp.img" ::/EFI/BOOT/BOOTX64.EFI "$T/shim.efi" 2>/dev/null
 mcopy -n -i "$T/esp.img" ::/EFI/BOOT/mmx64.efi "$T/mm.efi" 2>/dev/null
 check "shim and MokManager are Debian's, byte for byte" \
@@ -113,6 +137,8 @@ for row in "db cd" "mok usb"; do
 			grep -Eq 'MKLIVE-BOOT-OK console=ttyS0,115200 console=tty0 mklive.verity=[0-9a-f]{64} console=ttyS0' "$log"
 		check "$1, $2: the image is read through dm-verity" \
 			grep -q 'mklive-demo: image: /dev/mapper/mklive-image squashfs' "$log"
+		check "$1, $2: systemd-boot's default entry, read by the helper, adds nothing" \
+			grep -q 'mklive-helper: boot entry mklive-live.conf (the default)' "$log"
 	else
 		fail "$1, $2: no marker"; tail -n 20 "$log"
 	fi
@@ -139,24 +165,61 @@ else
 fi
 rm -f "$T/flip.iso"
 
-# --- loader.conf is not signed: it only picks which signed UKI boots. A copy
-# of the image with 'default mklive-toram.efi' boots the toram UKI, whose
-# command line is its own ---------------------------------------------------------------------
+# --- the menu's choices: systemd-boot's entry id (LoaderEntrySelected) picks
+# a row of the signed table; the entries and loader.conf are not signed.
+# Copies of the image whose loader.conf names another entry: toram (under
+# Secure Boot, and with it off: the same), and an entry not in the table,
+# added with an options line, which boots the default -------------------------------------
 lba=$(xorriso -indev "$T/a.iso" -find /boot/grub/efi.img -exec report_lba -- 2>/dev/null |
 	awk -F, '/File data lba/ { gsub(/ /, "", $2); print $2 }')
-cp "$T/a.iso" "$T/toram.iso"
-mtype -i "$T/esp.img" ::/loader/loader.conf | sed 's/^default .*/default mklive-toram.efi/' >"$T/loader.conf"
-mcopy -o -i "$T/esp.img" "$T/loader.conf" ::/loader/loader.conf &&
-	dd if="$T/esp.img" of="$T/toram.iso" bs=2048 seek="$lba" conv=notrunc status=none
+esp_copy() {	# NAME DEFAULT-ENTRY: $T/NAME.iso, its loader.conf naming that entry
+	cp "$T/a.iso" "$T/$1.iso" && cp "$T/esp.img" "$T/$1.esp" &&
+	mtype -i "$T/$1.esp" ::/loader/loader.conf | sed "s/^default .*/default $2/" >"$T/loader.conf" &&
+	mcopy -o -i "$T/$1.esp" "$T/loader.conf" ::/loader/loader.conf &&
+	dd if="$T/$1.esp" of="$T/$1.iso" bs=2048 seek="$lba" conv=notrunc status=none
+}
 # shellcheck disable=SC2207
 fw=($(sb "$T/db.fd"))
-if [ -n "$lba" ] && BOOT_TIMEOUT=300 boot_wait "$T/boot-toram.log" MKLIVE-BOOT-OK "${fw[@]}" -cdrom "$T/toram.iso"; then
-	check "another default in loader.conf: the toram UKI boots, with its own command line" \
-		grep -Eq 'MKLIVE-BOOT-OK console=ttyS0,115200 console=tty0 toram mklive.verity=[0-9a-f]{64} console=ttyS0' "$T/boot-toram.log"
+default_line='MKLIVE-BOOT-OK console=ttyS0,115200 console=tty0 mklive.verity=[0-9a-f]{64} console=ttyS0'
+if [ -n "$lba" ] && esp_copy toram mklive-toram.conf &&
+	BOOT_TIMEOUT=300 boot_wait "$T/boot-toram.log" MKLIVE-BOOT-OK "${fw[@]}" -cdrom "$T/toram.iso"; then
+	check "toram entry, Secure Boot: the helper read systemd-boot's choice from the signed table" \
+		grep -q 'mklive-helper: boot entry mklive-toram.conf: toram' "$T/boot-toram.log"
+	check "toram entry, Secure Boot: the init copied the image into RAM" grep -q 'toram: copying' "$T/boot-toram.log"
+	check "toram entry, Secure Boot: the kernel's command line is the UKI's own" grep -Eq "$default_line" "$T/boot-toram.log"
+	check "toram entry, Secure Boot: the kernel says Secure Boot is on" \
+		grep -q 'secureboot: Secure boot enabled' "$T/boot-toram.log"
 else
-	fail "loader.conf's default changed to the toram UKI: no marker"; tail -n 20 "$T/boot-toram.log"
+	fail "loader.conf's default changed to the toram entry: no marker"; tail -n 20 "$T/boot-toram.log"
 fi
-rm -f "$T/toram.iso"
+# With Secure Boot off systemd-boot passes no command line either (the
+# entries have no options line): the stub keeps its own, the same boot.
+# shellcheck disable=SC2207
+fw=($(ovmf_args uefi "$T/plain.fd"))
+if [ -f "$T/toram.iso" ] && BOOT_TIMEOUT=300 boot_wait "$T/boot-toram-nosb.log" MKLIVE-BOOT-OK "${fw[@]}" -cdrom "$T/toram.iso"; then
+	check "toram entry, Secure Boot off: the same choice, the same command line" \
+		bash -c "grep -q 'mklive-helper: boot entry mklive-toram.conf: toram' '$T/boot-toram-nosb.log' && grep -q 'toram: copying' '$T/boot-toram-nosb.log' && grep -Eq '$default_line' '$T/boot-toram-nosb.log' && ! grep -q 'secureboot: Secure boot enabled' '$T/boot-toram-nosb.log'"
+else
+	fail "toram entry, Secure Boot off: no marker"; tail -n 20 "$T/boot-toram-nosb.log"
+fi
+rm -f "$T/toram.iso" "$T/toram.esp"
+# An entry the image does not have, whose options ask for toram: the id is
+# in no row of the table, the options are not the signed command line.
+printf 'title Not ours\nefi /EFI/mklive/mklive.efi\noptions toram console=ttyS0\n' >"$T/other.conf"
+# shellcheck disable=SC2207
+fw=($(sb "$T/db.fd"))
+if [ -n "$lba" ] && esp_copy other other.conf && mcopy -i "$T/other.esp" "$T/other.conf" ::/loader/entries/other.conf &&
+	dd if="$T/other.esp" of="$T/other.iso" bs=2048 seek="$lba" conv=notrunc status=none &&
+	BOOT_TIMEOUT=300 boot_wait "$T/boot-other-entry.log" MKLIVE-BOOT-OK "${fw[@]}" -cdrom "$T/other.iso"; then
+	check "an entry not in the table: the helper says so and boots the default" \
+		grep -q "mklive-helper: entry: 'other.conf' is none of this image's boot entries: the default entry" \
+		"$T/boot-other-entry.log"
+	check "an entry not in the table: no toram, the UKI's own command line" \
+		bash -c "! grep -q 'toram: copying' '$T/boot-other-entry.log' && grep -Eq '$default_line' '$T/boot-other-entry.log'"
+else
+	fail "an entry not in the table: no marker"; tail -n 20 "$T/boot-other-entry.log"
+fi
+rm -f "$T/other.iso" "$T/other.esp"
 
 # --- another key: refused before any kernel runs ----------------------------------------------
 build b "$T/b.iso" 2>/dev/null || fail "build with key b"
