@@ -389,7 +389,7 @@ int cmd_test(int argc, char **argv)
 	};
 	struct opts o = { .qemu = "qemu-system-x86_64", .ovmf = "/usr/share/OVMF", .firmware = -1,
 			  .as = -1, .timeout = 300 };
-	int c, ran = 0, failed = 0;
+	int c, ran = 0, failed = 0, dbs = 0;
 	struct stat st;
 
 	optind = 1;
@@ -406,10 +406,9 @@ int cmd_test(int argc, char **argv)
 		case 'Q': o.qemu = optarg; break;
 		case 'd':
 		case 'D':
-			if (o.db)
-				die_usage("--db, --db-only: one certificate for db");
 			o.db = optarg;
 			o.db_only = c == 'D';
+			dbs++;
 			break;
 		case 'm': o.mok = optarg; break;
 		case 'V': o.vars_out = optarg; break;
@@ -419,6 +418,8 @@ int cmd_test(int argc, char **argv)
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
 		}
 	}
+	if (dbs > 1)
+		die_usage("--db, --db-only: one certificate for db");
 	if (o.vars_out) {
 		char why[1024], from[4096];
 
