@@ -33,6 +33,7 @@ static const char *const media[] = { "cd", "usb" };
 struct opts {
 	const char *image, *qemu, *ovmf;
 	const char *db, *mok;	/* certificates added to the Secure Boot variable store */
+	int db_only;		/* --db-only: db holds that certificate alone */
 	const char *vars_out;	/* write that store here instead of booting */
 	int firmware, as;	/* -1: every one */
 	int timeout;
@@ -61,9 +62,12 @@ static void usage(FILE *f)
 "                                    to the firmware's db: an image signed with\n"
 "                                    its key (mklive build --sign-key) boots\n"
 "                                    (implies --firmware secureboot)\n"
+"  --db-only CERT                    the same, but CERT the only key in db\n"
+"                                    (Microsoft's removed), as on a machine\n"
+"                                    whose owner enrolled their own keys\n"
 "  --mok CERT                        the same, CERT added to shim's MOK list\n"
 "                                    instead, as after enrolment (mokutil)\n"
-"  --vars-out FILE                   with --db/--mok: write that variable store\n"
+"  --vars-out FILE                   with --db/--db-only/--mok: write that store\n"
 "                                    (OVMF_VARS_4M.ms.fd with the certificate)\n"
 "                                    to FILE and boot nothing, for your own QEMU\n"
 "  --qemu PATH                       default qemu-system-x86_64\n"
@@ -172,9 +176,9 @@ static int add_certs(const struct opts *o, const char *vars, char *why, size_t s
 			continue;
 		der.len = 0;
 		if (mkl_cert_load_der(certs[i], &der, &err) ||
-		    mkl_varstore_add_cert(store.data, store.len, i ? MKL_VAR_MOKLIST : MKL_VAR_DB, der.data,
-					  der.len, &err)) {
-			mkl_err_prefix(&err, "%s", i ? "--mok" : "--db");
+		    (i || !o->db_only ? mkl_varstore_add_cert : mkl_varstore_set_cert)(
+			    store.data, store.len, i ? MKL_VAR_MOKLIST : MKL_VAR_DB, der.data, der.len, &err)) {
+			mkl_err_prefix(&err, "%s", i ? "--mok" : o->db_only ? "--db-only" : "--db");
 			goto out;
 		}
 	}
@@ -375,6 +379,7 @@ int cmd_test(int argc, char **argv)
 		{ "ovmf-dir", required_argument, NULL, 'o' },
 		{ "qemu", required_argument, NULL, 'Q' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "db-only", required_argument, NULL, 'D' },
 		{ "mok", required_argument, NULL, 'm' },
 		{ "vars-out", required_argument, NULL, 'V' },
 		{ "kvm", no_argument, NULL, 'k' },
@@ -384,7 +389,7 @@ int cmd_test(int argc, char **argv)
 	};
 	struct opts o = { .qemu = "qemu-system-x86_64", .ovmf = "/usr/share/OVMF", .firmware = -1,
 			  .as = -1, .timeout = 300 };
-	int c, ran = 0, failed = 0;
+	int c, ran = 0, failed = 0, dbs = 0;
 	struct stat st;
 
 	optind = 1;
@@ -399,7 +404,12 @@ int cmd_test(int argc, char **argv)
 			break;
 		case 'o': o.ovmf = optarg; break;
 		case 'Q': o.qemu = optarg; break;
-		case 'd': o.db = optarg; break;
+		case 'd':
+		case 'D':
+			o.db = optarg;
+			o.db_only = c == 'D';
+			dbs++;
+			break;
 		case 'm': o.mok = optarg; break;
 		case 'V': o.vars_out = optarg; break;
 		case 'k': o.kvm = 1; break;
@@ -408,11 +418,13 @@ int cmd_test(int argc, char **argv)
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", prog); return 2;
 		}
 	}
+	if (dbs > 1)
+		die_usage("--db, --db-only: one certificate for db");
 	if (o.vars_out) {
 		char why[1024], from[4096];
 
 		if (!o.db && !o.mok)
-			die_usage("--vars-out: give the certificates, --db or --mok");
+			die_usage("--vars-out: give the certificates, --db, --db-only or --mok");
 		if (optind != argc)
 			die_usage("--vars-out: boots nothing, takes no IMAGE");
 		snprintf(from, sizeof(from), "%s/OVMF_VARS_4M.ms.fd", o.ovmf);
@@ -431,7 +443,7 @@ int cmd_test(int argc, char **argv)
 		die_usage("test: give one IMAGE");
 	if (o.db || o.mok) {	/* keys matter under Secure Boot only */
 		if (o.firmware >= 0 && o.firmware != 2)
-			die_usage("--db, --mok: Secure Boot keys, for --firmware secureboot only");
+			die_usage("--db, --db-only, --mok: Secure Boot keys, for --firmware secureboot only");
 		o.firmware = 2;
 		for (int i = 0; i < 2; i++) {	/* a bad certificate: said once, before any boot */
 			const char *cert = i ? o.mok : o.db;
@@ -439,7 +451,8 @@ int cmd_test(int argc, char **argv)
 			struct mkl_err err = { 0 };
 
 			if (cert && mkl_cert_load_der(cert, &der, &err)) {
-				fprintf(stderr, "%s: %s: %s\n", prog, i ? "--mok" : "--db", err.msg);
+				fprintf(stderr, "%s: %s: %s\n", prog, i ? "--mok" : o.db_only ? "--db-only" : "--db",
+					err.msg);
 				return 1;
 			}
 			mkl_buf_free(&der);

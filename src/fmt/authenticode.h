@@ -33,8 +33,10 @@ int mkl_signer_cert_der(const struct mkl_signer *s, struct mkl_buf *out, struct 
  * -1 with err naming the file. */
 int mkl_cert_load_der(const char *path, struct mkl_buf *out, struct mkl_err *err);
 
-/* Sign the PE image in pe (unsigned, length a multiple of 8): its
- * signature is appended. 0, or -1 with err. */
+/* Sign the PE image in pe (length a multiple of 8): its signature is
+ * appended, after those it may have already (shim's Microsoft
+ * signatures stay valid: the image hash stops at the certificate table).
+ * 0, or -1 with err. */
 int mkl_authenticode_sign(const struct mkl_signer *s, struct mkl_buf *pe, struct mkl_err *err);
 
 #endif

@@ -277,17 +277,25 @@ int mkl_pe_append_signature(struct mkl_buf *pe, const void *der, size_t der_len,
 {
 	static const unsigned char zero[8];
 	unsigned char hdr[8];
-	size_t secdir, padded = (size_t)align_up(8 + der_len, 8), at = pe->len;
+	size_t secdir, padded = (size_t)align_up(8 + der_len, 8), at = pe->len, table;
+	uint32_t size;
 	struct pe h;
 
 	if (pe_parse(pe->data, pe->len, &h, err))
 		return -1;
 	secdir = h.dirs + DIR_SECURITY * 8;
-	if (rd32(pe->data + secdir + 4))
-		return mkl_error(err, 0, "the PE image is signed already");
+	table = rd32(pe->data + secdir);
+	size = rd32(pe->data + secdir + 4);
 	if (pe->len % 8)
 		return mkl_error(err, 0, "the PE image's length is not a multiple of 8");
-	if (padded > UINT32_MAX || at > UINT32_MAX - padded)
+	/* Signed already (shim, by Microsoft): one more WIN_CERTIFICATE after
+	 * the others, as signtool /as does; firmware accepts the image when
+	 * any of them verifies. The table must end the file, 8-aligned. */
+	if (!size)
+		table = at;
+	else if (table % 8 || size % 8 || table > pe->len || pe->len - table != size)
+		return mkl_error(err, 0, "the PE image's certificate table is not at its end");
+	if (padded > UINT32_MAX || at + padded - table > UINT32_MAX)
 		return mkl_error(err, EFBIG, "the PE image is too large");
 	wr32(hdr, (uint32_t)(8 + der_len));
 	wr16(hdr + 4, 0x0200);	/* WIN_CERT_REVISION_2_0 */
@@ -295,7 +303,7 @@ int mkl_pe_append_signature(struct mkl_buf *pe, const void *der, size_t der_len,
 	if (mkl_buf_sink(pe, hdr, 8, err) || mkl_buf_sink(pe, der, der_len, err) ||
 	    mkl_buf_sink(pe, zero, padded - 8 - der_len, err))
 		return -1;
-	wr32(pe->data + secdir, (uint32_t)at);
-	wr32(pe->data + secdir + 4, (uint32_t)padded);
+	wr32(pe->data + secdir, (uint32_t)table);
+	wr32(pe->data + secdir + 4, (uint32_t)(pe->len - table));
 	return mkl_pe_set_checksum(pe, err);
 }

@@ -40,9 +40,11 @@ int mkl_pe_add_sections(const void *stub, size_t stub_len, const struct mkl_pe_s
 int mkl_pe_digest(const void *data, size_t len, unsigned char sum[32], struct mkl_err *err);
 
 /* Append a WIN_CERTIFICATE (revision 2.0, PKCS_SIGNED_DATA) holding der
- * to the image (which must have no certificate table yet, and a length
- * that is a multiple of 8), point the certificate table's directory entry
- * at it and set the checksum. 0, or -1 with err. */
+ * to the image (whose length must be a multiple of 8), point the
+ * certificate table's directory entry at it, or grow the table when the
+ * image is signed already (the table must then end the image), and set
+ * the checksum. The image hash stays what it was: it stops at the table.
+ * 0, or -1 with err. */
 int mkl_pe_append_signature(struct mkl_buf *pe, const void *der, size_t der_len, struct mkl_err *err);
 
 /* The PE header checksum of the image, as the loader's CheckSum field

@@ -155,19 +155,21 @@ int mkl_siglist_has_cert(const unsigned char *d, size_t len, const void *der, si
 	return 0;
 }
 
-int mkl_varstore_add_cert(unsigned char *s, size_t len, enum mkl_var var, const void *der, size_t der_len,
-			  struct mkl_err *err)
+/* The variable rewritten with one more EFI_SIGNATURE_LIST for der, after
+ * the old one's lists when keep, alone when not. */
+static int put_cert(unsigned char *s, size_t len, enum mkl_var var, const void *der, size_t der_len, int keep,
+		    struct mkl_err *err)
 {
 	size_t old, at, start, end, nlen = 2 * strlen(vars[var].name) + 2, olen = 0, list = 28 + 16 + der_len;
 	unsigned char *h;
 
 	if (walk(s, len, var, &old, &at, err) || region(s, len, &start, &end, err))
 		return -1;
-	if (old)
+	if (old && keep)
 		olen = rd32(s + old + 40);
 	if (end - at < HDR + nlen + olen + list)
-		return mkl_error(err, ENOSPC, "the variable store has no room for %s with one more certificate",
-				 vars[var].name);
+		return mkl_error(err, ENOSPC, "the variable store has no room for %s with %s certificate",
+				 vars[var].name, keep ? "one more" : "a new");
 	h = s + at;
 	if (old) {	/* header (count, time, key index) and name kept */
 		memcpy(h, s + old, HDR + nlen);
@@ -199,4 +201,16 @@ int mkl_varstore_add_cert(unsigned char *s, size_t len, enum mkl_var var, const 
 	if (old)
 		s[old + 2] &= VAR_DELETED_MARK;
 	return 0;
+}
+
+int mkl_varstore_add_cert(unsigned char *s, size_t len, enum mkl_var var, const void *der, size_t der_len,
+			  struct mkl_err *err)
+{
+	return put_cert(s, len, var, der, der_len, 1, err);
+}
+
+int mkl_varstore_set_cert(unsigned char *s, size_t len, enum mkl_var var, const void *der, size_t der_len,
+			  struct mkl_err *err)
+{
+	return put_cert(s, len, var, der, der_len, 0, err);
 }

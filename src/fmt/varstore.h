@@ -40,6 +40,11 @@ enum mkl_var {
 int mkl_varstore_add_cert(unsigned char *store, size_t len, enum mkl_var var, const void *der, size_t der_len,
 			  struct mkl_err *err);
 
+/* The same, but der alone: the variable's old lists are dropped (a db
+ * that trusts only the user's certificate, not Microsoft's). */
+int mkl_varstore_set_cert(unsigned char *store, size_t len, enum mkl_var var, const void *der, size_t der_len,
+			  struct mkl_err *err);
+
 /* The live variable's data and attributes: 1 found, 0 not, -1 not a store. */
 int mkl_varstore_get(const unsigned char *store, size_t len, enum mkl_var var, const unsigned char **data,
 		     size_t *data_len, uint32_t *attrs, struct mkl_err *err);

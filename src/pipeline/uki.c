@@ -2,7 +2,8 @@
  * kernel image, with a signed set of choices (see docs/ARCHITECTURE.md,
  * "Signed boot").
  *
- *   firmware ─► EFI/BOOT/BOOTX64.EFI  shim (Microsoft-signed, Debian's)
+ *   firmware ─► EFI/BOOT/BOOTX64.EFI  shim (Debian's, Microsoft's signatures,
+ *                                     then one added here with the user's key)
  *            ─► EFI/BOOT/grubx64.efi  systemd-boot, signed here (shim checks it
  *                                     against db and the MOK list); its menu:
  *                                     loader/entries/mklive-ID.conf, one per
@@ -65,6 +66,13 @@ int build_find_signing(struct build *b, struct mkl_err *err)
 		snprintf(path, sizeof(path), "%s/%s", strcmp(root, "/") ? root : "", rel[i]);
 		if (mkl_read_file(path, to[i], false, err))
 			goto out;
+	}
+	/* shim keeps Microsoft's signatures (stock PCs) and gets the user's
+	 * after them, so firmware that trusts only the user's keys starts it
+	 * too: EDK2 accepts an image when any of its signatures verifies. */
+	if (mkl_authenticode_sign(b->signer, &b->shim, err)) {
+		mkl_err_prefix(err, "shim");
+		goto out;
 	}
 	snprintf(b->res->efi_root, sizeof(b->res->efi_root), "%s", root);
 	b->res->efi_from = where;

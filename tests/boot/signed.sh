@@ -3,7 +3,8 @@
 # made here. Checked by readers we did not write: sbverify accepts the UKI
 # and systemd-boot with the certificate (and not with another), mtools and
 # fsck.fat read the ESP, OVMF with Secure Boot boots the image with the
-# certificate in db (CD) and, through shim, in the MOK list (USB stick: shim
+# certificate in db (CD; also as db's only key, which starts shim by the
+# signature added after Microsoft's) and, through shim, in the MOK list (USB stick: shim
 # checks systemd-boot, systemd-boot asks shim about the UKI), and the kernel
 # says Secure Boot is on, and the image is read through dm-verity with the
 # root hash of the signed command line (one flipped byte of the image stops
@@ -100,8 +101,12 @@ check "the ESP fits El Torito's 32 MiB ($esp_bytes bytes; the UKI $(stat -c %s "
 	test "$esp_bytes" -le $((32 << 20))
 mcopy -n -i "$T/esp.img" ::/EFI/BOOT/BOOTX64.EFI "$T/shim.efi" 2>/dev/null
 mcopy -n -i "$T/esp.img" ::/EFI/BOOT/mmx64.efi "$T/mm.efi" 2>/dev/null
-check "shim and MokManager are Debian's, byte for byte" \
-	bash -c "cmp -s '$T/shim.efi' '$efi/usr/lib/shim/shimx64.efi.signed' && cmp -s '$T/mm.efi' '$efi/usr/lib/shim/mmx64.efi.signed'"
+check "MokManager is Debian's, byte for byte" cmp -s "$T/mm.efi" "$efi/usr/lib/shim/mmx64.efi.signed"
+n=$(sbverify --list "$efi/usr/lib/shim/shimx64.efi.signed" 2>/dev/null | grep -c '^signature [0-9]')
+check "shim: Debian's $n signatures, then the user's (sbverify --list)" \
+	test "$(sbverify --list "$T/shim.efi" 2>/dev/null | grep -c '^signature [0-9]')" = $((n + 1))
+check "shim: Debian's bytes, only the headers' checksum and table size changed" \
+	bash -c "test -z \"\$(cmp -l '$efi/usr/lib/shim/shimx64.efi.signed' '$T/shim.efi' 2>/dev/null | awk '\$1 > 512')\""
 openssl x509 -in "$T/a.crt" -outform DER -out "$T/a.der"
 mcopy -n -i "$T/esp.img" ::/mklive.cer "$T/esp.cer" 2>/dev/null
 check "the certificate in DER on the ESP and the ISO, for enrolment" \
@@ -112,13 +117,23 @@ check "mklive verify: the medium's checksums hold" test $? = 0
 
 # --- booted: db (firmware checks shim, shim systemd-boot, firmware the UKI) and MOK ----------
 "$MKLIVE" test --ovmf-dir "$ovmf" --db "$T/a.crt" --vars-out "$T/db.fd" &&
+	"$MKLIVE" test --ovmf-dir "$ovmf" --db-only "$T/a.crt" --vars-out "$T/db-only.fd" &&
 	"$MKLIVE" test --ovmf-dir "$ovmf" --mok "$T/a.crt" --vars-out "$T/mok.fd"
-check "mklive test --vars-out writes the variable stores" test -s "$T/db.fd" -a -s "$T/mok.fd"
+check "mklive test --vars-out writes the variable stores" test -s "$T/db.fd" -a -s "$T/db-only.fd" -a -s "$T/mok.fd"
+"$MKLIVE" test --ovmf-dir "$ovmf" --db "$T/a.crt" --db-only "$T/a.crt" --vars-out "$T/two.fd" 2>"$T/two.err"
+check "--db and --db-only together: a usage error ($(head -n 1 "$T/two.err"))" \
+	bash -c "test $? = 2 && grep -q 'one certificate for db' '$T/two.err' && test ! -e '$T/two.fd'"
+echo junk >"$T/junk.crt"
+"$MKLIVE" test --ovmf-dir "$ovmf" --db-only "$T/junk.crt" --vars-out "$T/junk.fd" 2>"$T/junk.err"
+check "--db-only with a file that is no certificate: an error naming it, no store ($(head -n 1 "$T/junk.err"))" \
+	bash -c "test $? = 1 && grep -q -- '--db-only: .*junk.crt' '$T/junk.err' && test ! -e '$T/junk.fd'"
 sb() {	# VARS: Secure Boot firmware arguments with that store (a copy)
 	cp "$1" "$1.run"
 	echo "-M q35,smm=on -global driver=cfi.pflash01,property=secure,value=on -drive if=pflash,format=raw,unit=0,readonly=on,file=$ovmf/OVMF_CODE_4M.secboot.fd -drive if=pflash,format=raw,unit=1,file=$1.run"
 }
-for row in "db cd" "mok usb"; do
+# db-only: the user's certificate is the firmware's only key (Microsoft's
+# gone), so the firmware can only have started shim by the user's signature.
+for row in "db cd" "db-only cd" "mok usb"; do
 	set -- $row
 	# shellcheck disable=SC2207
 	fw=($(sb "$T/$1.fd"))

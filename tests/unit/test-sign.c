@@ -68,7 +68,7 @@ static void test_uki(const char *stub_path)
 	struct mkl_buf stub = { 0 }, uki = { 0 }, again = { 0 }, ref = { 0 };
 	struct mkl_signer *s = NULL;
 	struct mkl_err err = { 0 };
-	char path[256], path2[256], k1[128], c1[128];
+	char path[256], path2[256], k1[128], c1[128], k2[128], c2[128];
 	static const char kernel[] = "pretend kernel";	/* odd sizes: padding */
 	static const char osrel[] = "ID=mklive\nNAME=test\n", cmdline[] = "console=ttyS0 toram";
 	unsigned char initrd[3000];
@@ -82,6 +82,8 @@ static void test_uki(const char *stub_path)
 		initrd[i] = (unsigned char)(i * 7);
 	snprintf(k1, sizeof(k1), "%s/a.key", dir);
 	snprintf(c1, sizeof(c1), "%s/a.crt", dir);
+	snprintf(k2, sizeof(k2), "%s/b.key", dir);
+	snprintf(c2, sizeof(c2), "%s/b.crt", dir);
 	T_EQ_INT(mkl_read_file(stub_path, &stub, false, &err), 0);
 	/* The checksum as the linker wrote it into the stub. */
 	{
@@ -123,11 +125,33 @@ static void test_uki(const char *stub_path)
 	T_EQ_INT(mkl_authenticode_sign(s, &again, &err), 0);
 	T_OK(uki.len == again.len && !memcmp(uki.data, again.data, uki.len), "two signings differ");
 	T_OK(mkl_pe_signed(uki.data, uki.len), "no signature found");
-	T_EQ_INT(mkl_authenticode_sign(s, &again, &err), -1);	/* signed already */
 	T_EQ_INT(save(path, &uki), 0);
 	T_EQ_INT(sh("sbverify --cert %1$s/a.crt %1$s/uki.efi >/dev/null 2>&1", dir), 0);
 	T_OK(sh("sbverify --cert %1$s/b.crt %1$s/uki.efi >/dev/null 2>&1", dir) != 0,
 	     "sbverify accepts another certificate");
+	/* A second signature (shim's case: Microsoft's, then the user's):
+	 * after the first in the table, the image hash unchanged, and
+	 * sbverify finds both. */
+	mkl_signer_free(s);
+	s = NULL;
+	T_EQ_INT(mkl_signer_load(k2, c2, &s, &err), 0);
+	if (!s) {
+		printf("not ok - %s\n", err.msg);
+		goto out;
+	}
+	T_EQ_INT(mkl_authenticode_sign(s, &again, &err), 0);
+	T_EQ_INT(mkl_pe_digest(again.data, again.len, h1, &err), 0);
+	T_EQ_INT(mkl_pe_digest(uki.data, uki.len, h2, &err), 0);
+	T_OK(!memcmp(h1, h2, 32), "a second signature changed the image hash");
+	snprintf(path2, sizeof(path2), "%s/two.efi", dir);
+	T_EQ_INT(save(path2, &again), 0);
+	T_EQ_INT(sh("test \"$(sbverify --list %1$s/two.efi | grep -c '^signature [0-9]')\" = 2", dir), 0);
+	T_EQ_INT(sh("sbverify --cert %1$s/a.crt %1$s/two.efi >/dev/null 2>&1", dir), 0);
+	T_EQ_INT(sh("sbverify --cert %1$s/b.crt %1$s/two.efi >/dev/null 2>&1", dir), 0);
+	/* A table that does not end the image: refused. */
+	T_EQ_INT(mkl_buf_sink(&again, "\0\0\0\0\0\0\0\0", 8, &err), 0);
+	T_EQ_INT(mkl_authenticode_sign(s, &again, &err), -1);
+	T_OK(strstr(err.msg, "not at its end") != NULL, "%s", err.msg);
 	/* One byte of the kernel changed: the hash no longer matches. */
 	uki.data[uki.len - 4096] ^= 1;
 	T_EQ_INT(save(path, &uki), 0);

@@ -2,7 +2,8 @@
  * OVMF_VARS_4M.ms.fd (mklive's cache, debian/, from scripts/fetch-boot.sh):
  * the certificate added to db keeps Microsoft's entries before it, the old
  * db is marked deleted (one live db), the rest of the store is unchanged,
- * MokList is made when there is none, and a store without room or that is
+ * MokList is made when there is none, a db of the certificate alone drops
+ * Microsoft's lists, and a store without room or that is
  * not a store is refused. That OVMF boots a binary signed with the key only
  * with the certificate added is tests/boot/signed.sh's. */
 #include "t.h"
@@ -86,6 +87,20 @@ int main(void)
 	T_EQ_INT(attrs, 3);
 	T_OK(mkl_siglist_has_cert(d, dl, cert, sizeof(cert)) && mkl_siglist_has_cert(d, dl, other, sizeof(other)),
 	     "MokList lacks a certificate");
+	/* db alone (--db-only): the certificate is db's only list, Microsoft's
+	 * are gone, one live db, its attributes kept. */
+	{
+		struct mkl_buf only = { 0 };
+
+		T_EQ_INT(mkl_buf_sink(&only, orig.data, orig.len, &err), 0);
+		T_EQ_INT(mkl_varstore_set_cert(only.data, only.len, MKL_VAR_DB, other, sizeof(other), &err), 0);
+		T_EQ_INT(mkl_varstore_get(only.data, only.len, MKL_VAR_DB, &d, &dl, &attrs, &err), 1);
+		T_EQ_INT(dl, 28 + 16 + sizeof(other));
+		T_EQ_INT(attrs, 0x27);
+		T_OK(mkl_siglist_has_cert(d, dl, other, sizeof(other)), "db-only: the certificate is not in db");
+		T_EQ_INT(count_live_db(only.data, only.len), 1);
+		mkl_buf_free(&only);
+	}
 	/* Full: adding until there is no room fails cleanly. */
 	{
 		int rc = 0, n = 0;
