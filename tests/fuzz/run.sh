@@ -43,6 +43,7 @@ pe          | 131072 | libcrypto                    | src/fmt/pe.c src/fmt/diges
 varstore    | 65536 |                               | src/fmt/varstore.c src/tree/err.c
 luks        | 1024  |                               | src/helper/luks.c src/helper/pbkdf2.c src/fmt/sha256.c
 verity      | 4096  |                               | src/helper/verity_table.c
+entry       | 4096  |                               | src/helper/entry_table.c
 "
 
 all_names() { echo "$TARGETS" | awk -F'|' 'NF > 1 { gsub(/ /, "", $1); print $1 }'; }
