@@ -121,12 +121,14 @@ check "mklive verify: the medium's checksums hold" test $? = 0
 	"$MKLIVE" test --ovmf-dir "$ovmf" --mok "$T/a.crt" --vars-out "$T/mok.fd"
 check "mklive test --vars-out writes the variable stores" test -s "$T/db.fd" -a -s "$T/db-only.fd" -a -s "$T/mok.fd"
 "$MKLIVE" test --ovmf-dir "$ovmf" --db "$T/a.crt" --db-only "$T/a.crt" --vars-out "$T/two.fd" 2>"$T/two.err"
+rc=$?	# before the check's words: their $(...) sets $? again
 check "--db and --db-only together: a usage error ($(head -n 1 "$T/two.err"))" \
-	bash -c "test $? = 2 && grep -q 'one certificate for db' '$T/two.err' && test ! -e '$T/two.fd'"
+	bash -c "test $rc = 2 && grep -q 'one certificate for db' '$T/two.err' && test ! -e '$T/two.fd'"
 echo junk >"$T/junk.crt"
 "$MKLIVE" test --ovmf-dir "$ovmf" --db-only "$T/junk.crt" --vars-out "$T/junk.fd" 2>"$T/junk.err"
+rc=$?
 check "--db-only with a file that is no certificate: an error naming it, no store ($(head -n 1 "$T/junk.err"))" \
-	bash -c "test $? = 1 && grep -q -- '--db-only: .*junk.crt' '$T/junk.err' && test ! -e '$T/junk.fd'"
+	bash -c "test $rc = 1 && grep -q -- '--db-only: .*junk.crt' '$T/junk.err' && test ! -e '$T/junk.fd'"
 sb() {	# VARS: Secure Boot firmware arguments with that store (a copy)
 	cp "$1" "$1.run"
 	echo "-M q35,smm=on -global driver=cfi.pflash01,property=secure,value=on -drive if=pflash,format=raw,unit=0,readonly=on,file=$ovmf/OVMF_CODE_4M.secboot.fd -drive if=pflash,format=raw,unit=1,file=$1.run"
