@@ -97,7 +97,8 @@ int helper_entry(int argc, char **argv)
 		return 2;
 	}
 	if (access("/sys/firmware/efi", F_OK)) {
-		fprintf(stderr, "mklive-helper: entry: not started by UEFI: the default entry\n");
+		fprintf(stderr, "mklive-helper: entry: not started by UEFI (no systemd-boot entry): nothing "
+			"added to the command line\n");
 		return 1;
 	}
 	mounted = mount("efivarfs", EFIVARS, "efivarfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0;
@@ -112,8 +113,8 @@ int helper_entry(int argc, char **argv)
 	c = read_all("/mklive.conf", conf, sizeof(conf) - 1);
 	conf[c > 0 ? c : 0] = 0;
 	if (n < 0 || entry_id(var, (size_t)n, id, sizeof(id))) {
-		fprintf(stderr, "mklive-helper: entry: no boot entry chosen (LoaderEntrySelected, "
-			"systemd-boot's): the default entry\n");
+		fprintf(stderr, "mklive-helper: entry: no LoaderEntrySelected (not started by systemd-boot): "
+			"nothing added to the command line\n");
 	} else if (!(args = entry_args(conf, id, &len))) {
 		fprintf(stderr, "mklive-helper: entry: '%s' is none of this image's boot entries: the "
 			"default entry\n", id);

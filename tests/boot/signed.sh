@@ -238,6 +238,15 @@ else
 fi
 rm -f "$T/other.iso" "$T/other.esp"
 
+# --- BIOS (isolinux, not verified): no EFI variable, the menu's command line
+# stands, nothing added -----------------------------------------------------------------------
+if BOOT_TIMEOUT=300 boot_wait "$T/boot-bios.log" MKLIVE-BOOT-OK -cdrom "$T/a.iso"; then
+	check "BIOS: the helper adds nothing, the isolinux entry's command line boots" \
+		bash -c "grep -q 'mklive-helper: entry: not started by UEFI (no systemd-boot entry): nothing added' '$T/boot-bios.log' && grep -q 'MKLIVE-BOOT-OK BOOT_IMAGE=/live/vmlinuz' '$T/boot-bios.log'"
+else
+	fail "BIOS boot of the signed image: no marker"; tail -n 20 "$T/boot-bios.log"
+fi
+
 # --- another key: refused before any kernel runs ----------------------------------------------
 build b "$T/b.iso" 2>/dev/null || fail "build with key b"
 # shellcheck disable=SC2207
