@@ -19,6 +19,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/lib.sh"
 . "$top/tests/boot/lib.sh"
+. "$top/bench/lib.sh"
 level=${LEVEL:-6}
 runs=${RUNS:-5}
 boots=${BOOTS:-3}
@@ -88,25 +89,10 @@ ovmf=$(boot_cache)/usr/share/OVMF
 
 # boot ISO: "TO-RUN-INIT TO-REAL-INIT" seconds from QEMU's start, or nothing
 boot() {
-	local line t_init='' t_real='' start
 	cp "$work/vars.fd" "$work/vars.run"
-	start=$(date +%s.%N)
-	coproc Q { exec timeout 300 qemu-system-x86_64 -accel tcg -m 1024 -nographic -no-reboot \
-		-monitor none -serial stdio -M q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
+	boot_times -M q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
 		-drive "if=pflash,format=raw,unit=0,readonly=on,file=$ovmf/OVMF_CODE_4M.secboot.fd" \
-		-drive "if=pflash,format=raw,unit=1,file=$work/vars.run" -cdrom "$1" 2>&1 </dev/null; }
-	local qpid=$Q_PID
-	while IFS= read -r line <&"${Q[0]}"; do
-		case $line in
-		*"Run /init as init process"*) t_init=$(date +%s.%N) ;;
-		*mklive-demo:*) t_real=$(date +%s.%N); break ;;
-		esac
-	done
-	kill "$qpid" 2>/dev/null || true
-	wait "$qpid" 2>/dev/null || true
-	if [ -n "$t_init" ] && [ -n "$t_real" ]; then
-		printf '%.2f %.2f\n' "$(echo "$t_init - $start" | bc -l)" "$(echo "$t_real - $start" | bc -l)"
-	fi
+		-drive "if=pflash,format=raw,unit=1,file=$work/vars.run" -cdrom "$1"
 }
 declare -A to_init to_real
 for _ in $(seq "$boots"); do
