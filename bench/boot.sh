@@ -10,6 +10,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/lib.sh"
 . "$top/tests/boot/lib.sh"
+. "$top/bench/lib.sh"
 iso=${1:-$(demo_iso)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -20,29 +21,16 @@ runs=${BENCH_RUNS:-3}
 
 # once QEMU-ARGS...: one boot; prints "PHASE TOTAL" seconds, or nothing
 once() {
-	local line t_init= t_real= start
-	start=$(date +%s.%N)
-	coproc Q { exec timeout 240 qemu-system-x86_64 -accel tcg -m 1024 -nographic -no-reboot \
-		-monitor none -serial stdio "$@" 2>&1 </dev/null; }
-	local qpid=$Q_PID
-	while IFS= read -r line <&"${Q[0]}"; do
-		case $line in
-		*"Run /init as init process"*) t_init=$(date +%s.%N) ;;
-		*mklive-demo:*) t_real=$(date +%s.%N); break ;;
-		esac
-	done
-	kill "$qpid" 2>/dev/null || true
-	wait "$qpid" 2>/dev/null || true
-	if [ -n "$t_init" ] && [ -n "$t_real" ]; then
-		printf '%.2f %.2f\n' "$(echo "$t_real - $t_init" | bc -l)" "$(echo "$t_real - $start" | bc -l)"
-	fi
+	local a b
+	read -r a b < <(boot_times "$@") || return 0
+	printf '%.2f %.2f\n' "$(echo "$b - $a" | bc -l)" "$b"
 }
 
 # phase NAME QEMU-ARGS...: a table row, medians of $runs boots
 phase() {
-	local name=$1 out i
+	local name=$1 out
 	shift
-	out=$(for i in $(seq "$runs"); do once "$@"; done | sort -n)
+	out=$(for _ in $(seq "$runs"); do once "$@"; done | sort -n)
 	if [ -z "$out" ]; then
 		echo "| $name | did not boot | | |"
 		return

@@ -129,12 +129,36 @@ int medium_match(const unsigned char *pvd, size_t len, const char *id,
 	return 0;
 }
 
+/*
+ * A hybrid image's first partition starts at 0 and holds the same ISO
+ * 9660: mounted from there, the disk stays free for a persistence
+ * partition beside it (a mounted disk refuses its partitions' claims:
+ * dm-crypt's, ext4's). Told by the disk's MBR (entry 1 at sector 0, and
+ * no 0xee entry, with which the kernel would read a GPT instead), not by
+ * sysfs: a probe between the kernel adding the disk and scanning its
+ * partitions sees none yet, and mounting the disk then made persistence
+ * fail at random. CDs, loop and dm devices have no partitions of their own.
+ */
+static int hybrid_first_part(const unsigned char *mbr)
+{
+	const unsigned char *e = mbr + 446;
+	int i;
+
+	if (mbr[510] != 0x55 || mbr[511] != 0xaa)
+		return 0;
+	for (i = 0; i < 4; i++)
+		if (e[16 * i + 4] == 0xee)
+			return 0;
+	return !(e[8] | e[9] | e[10] | e[11]) && (e[12] | e[13] | e[14] | e[15]);
+}
+
 /* 1 if /dev/name holds the medium; notes what it holds otherwise */
 static int probe(int sysdir, const char *name, const void *arg)
 {
 	const char *id = arg;
 	unsigned char pvd[2048];
 	char what[160], size[32];
+	struct stat st;
 	ssize_t r;
 	int fd;
 
@@ -145,16 +169,6 @@ static int probe(int sysdir, const char *name, const void *arg)
 			return 0;	/* a free loop device */
 		note(name, "empty");
 		usb_suspect(name, "empty");
-		return 0;
-	}
-	/* a hybrid image's first partition starts at 0 and holds the same
-	 * ISO 9660: mounted from there, the disk stays free for a persistence
-	 * partition beside it (a mounted disk refuses its partitions' mounts).
-	 * The kernel announces a disk after its partitions. */
-	sfmt(what, sizeof(what), "%s%s1/start", name,
-	     name[strlen(name) - 1] <= '9' ? "p" : "");
-	if (!read_attr(sysdir, what, size, sizeof(size)) && !strcmp(size, "0")) {
-		note(name, "its first partition holds it");
 		return 0;
 	}
 	fd = open_dev(sysdir, name);
@@ -172,6 +186,13 @@ static int probe(int sysdir, const char *name, const void *arg)
 				   r == CDS_DRIVE_NOT_READY ? "drive not ready" : "no disc");
 			return 0;
 		}
+	}
+	/* not the disk but its first partition: see hybrid_first_part */
+	if (pread(fd, pvd, 512, 0) == 512 && hybrid_first_part(pvd) && strncmp(name, "sr", 2) &&
+	    strncmp(name, "loop", 4) && strncmp(name, "dm-", 3) && fstatat(sysdir, "partition", &st, 0)) {
+		close(fd);
+		note(name, "its first partition holds it");
+		return 0;
 	}
 	r = pread(fd, pvd, sizeof(pvd), PVD_OFFSET);
 	close(fd);

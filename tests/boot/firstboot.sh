@@ -73,6 +73,8 @@ for n in 2 3; do
 		check "boot $n: the entry booted with persistence" grep -aEq 'Command line: .* persistence( |$)' "$T/$n.log"
 		check "boot $n: the token from the first boot" grep -aq "mklive-demo: persist: found $tok" "$T/$n.log"
 		check "boot $n: nothing made again" bash -c "! grep -aq 'none yet' '$T/$n.log'"
+		check "boot $n: the medium is the stick's first partition, not the whole disk" \
+			grep -aEq 'found medium MKLIVE-[0-9a-f]* on /dev/[sv]da1' "$T/$n.log"
 	else
 		fail "boot $n, $fw through $what's menu: $(grep -a 'serial_expect:' "$T/$n.log" | tail -n 1); last lines:"
 		tail -n 25 "$T/$n.log"

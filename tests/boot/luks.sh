@@ -18,7 +18,15 @@
 # e2fsck -fn and debugfs on /dev/mapper/persist.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib.sh"
-t_tmpdir
+t_tmpdir; [ -n "${KEEP:-}" ] && { trap - EXIT; echo "# KEEP: $T kept"; }
+
+# A boot that did not go as expected: what serial_expect missed, the
+# helper's and the init's own lines, then the last ones.
+failed_boot() {	# WHAT LOG
+	fail "$1: $(grep -a 'serial_expect:' "$2" | tail -n 1); the helper's and the init's lines, then the last:"
+	grep -a 'mklive-helper\|assphrase\|persisten\|mklive-init\|device-mapper\|crypt' "$2" | tail -n 40
+	tail -n 25 "$2"
+}
 
 require_qemu
 for tool in cryptsetup qemu-img sgdisk e2fsck debugfs sfdisk python3; do
@@ -59,6 +67,8 @@ expect mklive-demo: persist: [^\\r\\n]*[\\r\\n]
 EOF
 then
 	ok "first boot: asked twice, again after a mismatch, booted"
+	check "boot 1: the medium is the stick's first partition, which leaves partition 3 free" \
+		grep -aq 'found medium MKLIVE-[0-9a-f]* on /dev/vda1' "$T/1.log"
 	check "mklive-helper made partition 3, encrypted ($(grep -ao '/dev/vda: partition 3.*' "$T/1.log" | tr -d '\r'))" \
 		grep -aq '/dev/vda: partition 3, [0-9]* MiB, encrypted (LUKS1), opened as /dev/mapper/mklive-persist' "$T/1.log"
 	check "the root is an overlay on /dev/mapper/mklive-persist" \
@@ -66,7 +76,7 @@ then
 	check "the token written" grep -aq "mklive-demo: persist: wrote $tok" "$T/1.log"
 	check "the passphrase was not echoed" bash -c "! grep -aq '$pass' '$T/1.log'"
 else
-	fail "first boot: $(grep -a 'serial_expect:' "$T/1.log" | tail -n 1); last lines:"; tail -n 25 "$T/1.log"
+	failed_boot "first boot" "$T/1.log"
 fi
 
 # 2. Three wrong passphrases: boots, not persistent, and says so.
@@ -84,13 +94,15 @@ expect MKLIVE-BOOT-OK
 EOF
 then
 	ok "second boot: three wrong passphrases, booted"
+	check "boot 2: the medium is the stick's first partition, which leaves partition 3 free" \
+		grep -aq 'found medium MKLIVE-[0-9a-f]* on /dev/vda1' "$T/2.log"
 	check "it says three wrong passphrases: without persistence" \
 		grep -aq '3 wrong passphrases: booting without persistence' "$T/2.log"
 	check "it says the system is not persistent" grep -aq 'this system is not persistent' "$T/2.log"
 	check "the root's upper layer is not the encrypted one" \
 		bash -c "! grep -aq 'overlay with /dev/mapper/mklive-persist' '$T/2.log'"
 else
-	fail "second boot: $(grep -a 'serial_expect:' "$T/2.log" | tail -n 1); last lines:"; tail -n 25 "$T/2.log"
+	failed_boot "second boot" "$T/2.log"
 fi
 
 # 3. From the firmware through isolinux's menu: the fifth entry
@@ -109,13 +121,14 @@ expect mklive-demo: persist: [^\\r\\n]*[\\r\\n]
 EOF
 then
 	ok "third boot, BIOS: isolinux's entry 'persistence, encrypted', the right passphrase"
+	check "boot 3: the medium is the stick's first partition, which leaves partition 3 free" \
+		grep -aq 'found medium MKLIVE-[0-9a-f]* on /dev/vda1' "$T/3.log"
 	check "the menu's entry booted with persistence=luks" grep -aq 'Command line: .*persistence=luks' "$T/3.log"
 	check "opened ($(grep -ao '/dev/vda3 opened as [^ ]*' "$T/3.log" | tr -d '\r'))" \
 		grep -aq 'mklive-helper luks: /dev/vda3 opened as /dev/mapper/mklive-persist' "$T/3.log"
 	check "the token from the first boot" grep -aq "mklive-demo: persist: found $tok" "$T/3.log"
 else
-	fail "third boot: $(grep -a 'serial_expect:' "$T/3.log" | tail -n 1); the helper's and the init's lines, then the last:"
-	grep -a 'mklive-helper\|Passphrase\|passphrase\|persisten\|mklive-init' "$T/3.log"; tail -n 25 "$T/3.log"
+	failed_boot "third boot" "$T/3.log"
 fi
 
 # 4. From OVMF with Secure Boot through GRUB's menu, the same entry: shim,
@@ -142,7 +155,7 @@ EOF
 		check "Secure Boot was on" grep -aq 'firmware: UEFI, Secure Boot enabled' "$T/4.log"
 		check "the token from the first boot" grep -aq "mklive-demo: persist: found $tok" "$T/4.log"
 	else
-		fail "fourth boot: $(grep -a 'serial_expect:' "$T/4.log" | tail -n 1); last lines:"; tail -n 25 "$T/4.log"
+		failed_boot "fourth boot" "$T/4.log"
 	fi
 else
 	skip "no OVMF firmware in $(boot_cache) (scripts/fetch-boot.sh fetches it)"
