@@ -187,9 +187,10 @@ static int probe(int sysdir, const char *name, const void *arg)
 			return 0;
 		}
 	}
-	/* not the disk but its first partition: see hybrid_first_part */
-	if (pread(fd, pvd, 512, 0) == 512 && hybrid_first_part(pvd) && strncmp(name, "sr", 2) &&
-	    strncmp(name, "loop", 4) && strncmp(name, "dm-", 3) && fstatat(sysdir, "partition", &st, 0)) {
+	/* not the disk but its first partition: see hybrid_first_part (the
+	 * names and sysfs first: no read for partitions, CDs, loop, dm) */
+	if (strncmp(name, "sr", 2) && strncmp(name, "loop", 4) && strncmp(name, "dm-", 3) &&
+	    fstatat(sysdir, "partition", &st, 0) && pread(fd, pvd, 512, 0) == 512 && hybrid_first_part(pvd)) {
 		close(fd);
 		note(name, "its first partition holds it");
 		return 0;
