@@ -117,6 +117,7 @@ void mod_init(const char *kver);
 void mod_load_name(const char *name);
 void mod_param(const char *word, const char *value);
 void mod_load_list(char *names);
+int mod_loaded(const char *name);
 void mod_add_tree(const char *root);
 void mod_coldplug(void);
 int uevent_open(void);

@@ -406,6 +406,16 @@ int main(int argc, char **argv)
 	/* hardware first: its drivers probe in the background (async_probe)
 	 * while the filesystem modules load */
 	mod_coldplug();
+	/* A USB host controller (its driver needs usbcore): the sticks'
+	 * drivers now, while the kernel enumerates the bus (a third of a
+	 * second of its fixed power-on, debounce and reset delays), so that a
+	 * stick binds as it appears rather than after the init has read its
+	 * uevent and loaded them (45 ms under QEMU TCG, and the init busy
+	 * with other modules then) */
+	if (mod_loaded("usbcore")) {
+		mod_load_name("usb_storage");
+		mod_load_name("uas");
+	}
 	/* then the disk and CD drivers that every controller's disks need:
 	 * their modalias only comes once a controller has scanned its bus,
 	 * and loaded then they stood between the disk and the medium search

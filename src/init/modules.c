@@ -376,6 +376,14 @@ void mod_load_name(const char *name)
 		dbg("module %s: not in the initramfs (built in?)", name);
 }
 
+/* Did the init load module name (1), or not (0: not yet, failed, built in)? */
+int mod_loaded(const char *name)
+{
+	struct mod *m = find_name(name);
+
+	return m && m->state == MOD_OK;
+}
+
 void mod_load_list(char *names)
 {
 	char *p, *save = NULL;
