@@ -162,6 +162,12 @@ static int copy_file(const char *from, const char *to)
 
 /* The copy of the Secure Boot variable store with the certificates of
  * --db and --mok added (fmt/varstore.h). */
+/* The option that gave certificate i (0: db, 1: MokList), for messages */
+static const char *cert_option(const struct opts *o, int i)
+{
+	return i ? "--mok" : o->db_only ? "--db-only" : "--db";
+}
+
 static int add_certs(const struct opts *o, const char *vars, char *why, size_t size)
 {
 	struct mkl_buf store = { 0 }, der = { 0 };
@@ -178,7 +184,7 @@ static int add_certs(const struct opts *o, const char *vars, char *why, size_t s
 		if (mkl_cert_load_der(certs[i], &der, &err) ||
 		    (i || !o->db_only ? mkl_varstore_add_cert : mkl_varstore_set_cert)(
 			    store.data, store.len, i ? MKL_VAR_MOKLIST : MKL_VAR_DB, der.data, der.len, &err)) {
-			mkl_err_prefix(&err, "%s", i ? "--mok" : o->db_only ? "--db-only" : "--db");
+			mkl_err_prefix(&err, "%s", cert_option(o, i));
 			goto out;
 		}
 	}
@@ -451,8 +457,7 @@ int cmd_test(int argc, char **argv)
 			struct mkl_err err = { 0 };
 
 			if (cert && mkl_cert_load_der(cert, &der, &err)) {
-				fprintf(stderr, "%s: %s: %s\n", prog, i ? "--mok" : o.db_only ? "--db-only" : "--db",
-					err.msg);
+				fprintf(stderr, "%s: %s: %s\n", prog, cert_option(&o, i), err.msg);
 				return 1;
 			}
 			mkl_buf_free(&der);
