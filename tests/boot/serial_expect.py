@@ -29,49 +29,16 @@ stopped first (the step is named on stdout).
 """
 import codecs
 import os
-import re
-import select
 import socket
-import subprocess
 import sys
-import time
+
+from serial_console import Console
 
 
 def main():
     steps = [line for line in open(sys.argv[1]).read().splitlines()
              if line.strip() and not line.startswith("#")]
-    deadline = time.monotonic() + int(os.environ.get("BOOT_TIMEOUT", "240"))
-    qemu = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = sys.stdout.buffer
-    seen = b""
-
-    def expect(pattern):
-        nonlocal seen
-        rx = re.compile(pattern.encode())
-        while True:
-            m = rx.search(seen)
-            if m:
-                seen = seen[m.end():]
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                out.write(b"\nserial_expect: timed out waiting for %s\n" % pattern.encode())
-                return False
-            ready, _, _ = select.select([qemu.stdout], [], [], min(left, 1.0))
-            if ready:
-                chunk = os.read(qemu.stdout.fileno(), 65536)
-                if not chunk:
-                    out.write(b"\nserial_expect: QEMU stopped waiting for %s\n" % pattern.encode())
-                    return False
-                out.write(chunk)
-                out.flush()
-                seen += chunk
-
-    def type_bytes(data):
-        qemu.stdin.write(data)
-        qemu.stdin.flush()
-
+    con = Console(sys.argv[2:], "serial_expect")
     monitor = None
 
     def monitor_send(cmd):
@@ -86,23 +53,20 @@ def main():
     for step in steps:
         word, _, arg = step.partition(" ")
         if word == "expect":
-            ok = expect(arg)
+            ok = con.wait_for(arg.encode()) is not None
         elif word == "send":
-            type_bytes(arg.encode() + b"\r")
+            con.send(arg)
         elif word == "monitor":
             ok = monitor_send(arg)
         elif word == "keys":
-            type_bytes(codecs.escape_decode(arg.replace("\\e", "\\x1b").encode())[0])
+            con.type(codecs.escape_decode(arg.replace("\\e", "\\x1b").encode())[0])
         else:
-            out.write(b"\nserial_expect: unknown step %s\n" % step.encode())
+            con.say(b"unknown step %s" % step.encode())
             ok = False
         if not ok:
             break
-    out.write(b"\nserial_expect: %s\n" % (b"done" if ok else b"failed"))
-    out.flush()
-    qemu.kill()
-    qemu.wait()
-    sys.exit(0 if ok else 1)
+    return con.finish(ok)
 
 
-main()
+if __name__ == "__main__":
+    sys.exit(main())

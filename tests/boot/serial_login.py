@@ -20,48 +20,17 @@ device_add and device_del between commands; its answer goes to stdout as
 """
 import json
 import os
-import re
 import socket
-import select
-import subprocess
 import sys
-import time
+
+from serial_console import Console
 
 
 def main():
     commands = open(sys.argv[1]).read().splitlines()
     user = os.environ.get("LOGIN_USER", "root")
-    deadline = time.monotonic() + int(os.environ.get("BOOT_TIMEOUT", "240"))
-    qemu = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = sys.stdout.buffer
-    seen = b""
-
-    def wait_for(pattern):
-        nonlocal seen
-        rx = re.compile(pattern)
-        while True:
-            m = rx.search(seen)
-            if m:
-                seen = seen[m.end():]
-                return m
-            left = deadline - time.monotonic()
-            if left <= 0:
-                out.write(b"\nserial_login: timed out waiting for %s\n" % pattern)
-                return False
-            ready, _, _ = select.select([qemu.stdout], [], [], min(left, 1.0))
-            if ready:
-                chunk = os.read(qemu.stdout.fileno(), 65536)
-                if not chunk:
-                    out.write(b"\nserial_login: QEMU stopped\n")
-                    return False
-                out.write(chunk)
-                out.flush()
-                seen += chunk
-
-    def send(text):
-        qemu.stdin.write(text.encode() + b"\r")
-        qemu.stdin.flush()
+    con = Console(sys.argv[2:], "serial_login")
+    wait_for, send, out = con.wait_for, con.send, con.out
 
     qmp = None
 
@@ -101,7 +70,7 @@ def main():
         m = ok and wait_for(rb"Password: |" + prompt)
         ok = bool(m) and m.group(0) != b"Password: "
         if m and not ok:
-            out.write(b"\nserial_login: asked for a password\n")
+            con.say(b"asked for a password")
     else:
         ok = wait_for(rb"login: ")
         if ok:
@@ -115,11 +84,7 @@ def main():
             continue
         send(cmd)
         ok = wait_for(prompt)
-    out.write(b"\nserial_login: %s\n" % (b"done" if ok else b"failed"))
-    out.flush()
-    qemu.kill()
-    qemu.wait()
-    return 0 if ok else 1
+    return con.finish(ok)
 
 
 if __name__ == "__main__":
