@@ -376,6 +376,8 @@ static int pick(const char *opt, const char *v, const char *const *names, int n)
 	die_usage("%s: unknown '%s'", opt, v);
 }
 
+/* Long (about 130 lines): the options, then the checks between them, each
+ * a usage error of its own, before any QEMU starts. */
 int cmd_test(int argc, char **argv)
 {
 	static const struct option longopts[] = {

@@ -187,6 +187,10 @@ static uint32_t journal_blocks(uint32_t blocks)
 	return 16384;
 }
 
+/* Long (about 130 lines): the layout worked out (groups, the inodes, the
+ * group descriptors), then group 0, the journal and the copies in the
+ * sparse groups written in that order, each step using the numbers of the
+ * one before. */
 int persist_mkext4(int fd, uint64_t off, uint64_t bytes, const char *label,
 		   const unsigned char uuid[16], uint32_t now, char *why, size_t n)
 {

@@ -332,6 +332,9 @@ static void parse_conf(char *s)
 	}
 }
 
+/* PID 1's sequence, step after step (docs/mklive-init.7 DESCRIPTION lists
+ * the same steps). Long (about 130 lines) so that it reads as that list;
+ * each step is a call into its own file. */
 int main(int argc, char **argv)
 {
 	static struct utsname uts;

@@ -345,6 +345,9 @@ static int verity_args(struct build *b, char **out)
 	return r < 0 ? -1 : 0;
 }
 
+/* The build's sequence (docs/ARCHITECTURE.md, the pipeline). Long (about
+ * 125 lines) so that it reads as that list, with one cleanup path; each
+ * step is a function of its own. */
 int mkl_build(const struct mkl_build_opts *o, struct mkl_build_result *res, struct mkl_err *err)
 {
 	struct build b = { .o = o, .res = res, .hash = MKL_HASH_INIT,

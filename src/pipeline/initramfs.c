@@ -296,6 +296,9 @@ static void initramfs_conf(const struct build *b, const char *kver, const char *
 		snprintf(conf + n, size - n, "%s", choices);
 }
 
+/* The initramfs: the modules chosen, then the archive's members in order.
+ * Long (about 125 lines): one pass over what goes in, with one cleanup
+ * path for the buffers it reads. */
 int build_initramfs(struct build *b, const char *kver, struct mkl_buf *out, struct mkl_err *err)
 {
 	const struct mkl_build_opts *o = b->o;

@@ -248,6 +248,10 @@ static int make_floppy(struct build *b, const struct mkl_buf *kernel, const stru
 	return 0;
 }
 
+/* The medium: isolinux and its menu, the kernel, the initramfs, the image,
+ * the EFI side, the floppy, then libisofs writes it all. Long (about 125
+ * lines): one list of the medium's files, with one cleanup path for the
+ * buffers they come from. */
 int build_write_iso(struct build *b, int fd, const struct mkl_buf *kernel, const struct mkl_buf *initrd,
 		     struct mkl_err *err)
 {
