@@ -189,16 +189,16 @@ rm -f "$T/flip.iso"
 # added with an options line, which boots the default -------------------------------------
 lba=$(xorriso -indev "$T/a.iso" -find /boot/grub/efi.img -exec report_lba -- 2>/dev/null |
 	awk -F, '/File data lba/ { gsub(/ /, "", $2); print $2 }')
-esp_copy() {	# NAME DEFAULT-ENTRY: $T/NAME.iso, its loader.conf naming that entry
+esp_copy() {	# NAME SED-SCRIPT: $T/NAME.iso, its loader.conf edited by SED-SCRIPT
 	cp "$T/a.iso" "$T/$1.iso" && cp "$T/esp.img" "$T/$1.esp" &&
-	mtype -i "$T/$1.esp" ::/loader/loader.conf | sed "s/^default .*/default $2/" >"$T/loader.conf" &&
+	mtype -i "$T/$1.esp" ::/loader/loader.conf | sed "$2" >"$T/loader.conf" &&
 	mcopy -o -i "$T/$1.esp" "$T/loader.conf" ::/loader/loader.conf &&
 	dd if="$T/$1.esp" of="$T/$1.iso" bs=2048 seek="$lba" conv=notrunc status=none
 }
 # shellcheck disable=SC2207
 fw=($(sb "$T/db.fd"))
 default_line='MKLIVE-BOOT-OK console=ttyS0,115200 console=tty0 mklive.verity=[0-9a-f]{64} console=ttyS0'
-if [ -n "$lba" ] && esp_copy toram mklive-toram.conf &&
+if [ -n "$lba" ] && esp_copy toram 's/^default .*/default mklive-toram.conf/' &&
 	BOOT_TIMEOUT=300 boot_wait "$T/boot-toram.log" MKLIVE-BOOT-OK "${fw[@]}" -cdrom "$T/toram.iso"; then
 	check "toram entry, Secure Boot: the helper read systemd-boot's choice from the signed table" \
 		grep -q 'mklive-helper: boot entry mklive-toram.conf: toram' "$T/boot-toram.log"
@@ -225,7 +225,7 @@ rm -f "$T/toram.iso" "$T/toram.esp"
 printf 'title Not ours\nefi /EFI/mklive/mklive.efi\noptions toram console=ttyS0\n' >"$T/other.conf"
 # shellcheck disable=SC2207
 fw=($(sb "$T/db.fd"))
-if [ -n "$lba" ] && esp_copy other other.conf && mcopy -i "$T/other.esp" "$T/other.conf" ::/loader/entries/other.conf &&
+if [ -n "$lba" ] && esp_copy other 's/^default .*/default other.conf/' && mcopy -i "$T/other.esp" "$T/other.conf" ::/loader/entries/other.conf &&
 	dd if="$T/other.esp" of="$T/other.iso" bs=2048 seek="$lba" conv=notrunc status=none &&
 	BOOT_TIMEOUT=300 boot_wait "$T/boot-other-entry.log" MKLIVE-BOOT-OK "${fw[@]}" -cdrom "$T/other.iso"; then
 	check "an entry not in the table: the helper says so and boots the default" \
@@ -237,6 +237,27 @@ else
 	fail "an entry not in the table: no marker"; tail -n 20 "$T/boot-other-entry.log"
 fi
 rm -f "$T/other.iso" "$T/other.esp"
+# The menu by key presses on the machine's keyboard (QEMU's monitor): a copy
+# whose loader.conf waits 30 s instead of 1, so that the keys come while the
+# menu is up; down twice and Enter take the third row, toram.
+# shellcheck disable=SC2207
+fw=($(sb "$T/db.fd"))
+printf '%s\n' "expect persistence, encrypted" "monitor sendkey down" "monitor sendkey down" \
+	"monitor sendkey ret" "expect MKLIVE-BOOT-OK[^\\r\\n]*[\\r\\n]" >"$T/keys.steps"
+if [ -n "$lba" ] && esp_copy keys 's/^timeout .*/timeout 30/' &&
+	MONITOR_SOCKET=$T/mon.sock BOOT_TIMEOUT=300 python3 "$TOP/tests/boot/serial_expect.py" "$T/keys.steps" \
+		"$QEMU" -accel tcg -m 1024 -nographic -no-reboot -serial stdio \
+		-monitor "unix:$T/mon.sock,server=on,wait=off" "${fw[@]}" -cdrom "$T/keys.iso" >"$T/boot-keys.log" 2>&1; then
+	ok "systemd-boot's menu, Secure Boot: the toram row chosen by key presses"
+	check "keys: the helper read that choice from the signed table" \
+		grep -q 'mklive-helper: boot entry mklive-toram.conf: toram' "$T/boot-keys.log"
+	check "keys: the init copied the image into RAM" grep -q 'toram: copying' "$T/boot-keys.log"
+	check "keys: the kernel's command line is the UKI's own" grep -Eq "$default_line" "$T/boot-keys.log"
+else
+	fail "systemd-boot's menu by key presses: $(grep -a 'serial_expect:' "$T/boot-keys.log" | tail -n 1)"
+	tail -n 20 "$T/boot-keys.log"
+fi
+rm -f "$T/keys.iso" "$T/keys.esp"
 
 # --- BIOS (isolinux, not verified): no EFI variable, the menu's command line
 # stands, nothing added -----------------------------------------------------------------------
