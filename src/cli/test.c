@@ -160,14 +160,14 @@ static int copy_file(const char *from, const char *to)
 	return n < 0 ? -1 : 0;
 }
 
-/* The copy of the Secure Boot variable store with the certificates of
- * --db and --mok added (fmt/varstore.h). */
 /* The option that gave certificate i (0: db, 1: MokList), for messages */
 static const char *cert_option(const struct opts *o, int i)
 {
 	return i ? "--mok" : o->db_only ? "--db-only" : "--db";
 }
 
+/* The copy of the Secure Boot variable store with the certificates of
+ * --db and --mok added (fmt/varstore.h). */
 static int add_certs(const struct opts *o, const char *vars, char *why, size_t size)
 {
 	struct mkl_buf store = { 0 }, der = { 0 };

@@ -55,7 +55,6 @@ extern char **environ;
 
 #define TAIL_LINES 12
 
-
 struct recipe_source {
 	struct mkl_source base;
 	struct mkl_source *tar;		/* over the pipe */
